@@ -1,0 +1,5 @@
+"""The public signals (path ``orchestrator.engine.signals``)."""
+
+from workers.signals import ENDRUN, FAIL, PAUSE, RETRY, SKIP, SUCCESS, TIMEOUT, TRIGGERFAIL, Signal
+
+__all__ = ["ENDRUN", "FAIL", "PAUSE", "RETRY", "SKIP", "SUCCESS", "TIMEOUT", "TRIGGERFAIL", "Signal"]

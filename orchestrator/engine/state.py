@@ -1,0 +1,29 @@
+"""The state classes (public path ``orchestrator.engine.state``)."""
+
+from workers.states import (
+    Cached,
+    Cancelled,
+    Completed,
+    Failed,
+    Finished,
+    Mapped,
+    Paused,
+    Pending,
+    Resume,
+    Retrying,
+    Running,
+    Scheduled,
+    Skipped,
+    State,
+    StateKind,
+    StateType,
+    Success,
+    TimedOut,
+    TriggerFailed,
+)
+
+__all__ = [
+    "Cached", "Cancelled", "Completed", "Failed", "Finished", "Mapped", "Paused", "Pending",
+    "Resume", "Retrying", "Running", "Scheduled", "Skipped", "State", "StateKind", "StateType",
+    "Success", "TimedOut", "TriggerFailed",
+]  # fmt: skip

@@ -1,0 +1,89 @@
+"""Exceptions the orchestrator raises.
+
+``OrchestratorError`` is the root. "Your flow is wrong" errors (definition,
+parameters) derive from ``ValueError`` too, so ordinary ``except ValueError``
+code keeps working; each carries structured fields and builds its text in
+``__str__``, and each pickles (they cross process boundaries).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def _shown(names: Sequence[str], limit: int = 10) -> str:
+    """Sorted names, the first ``limit`` of them, then "and N more"."""
+    ordered = sorted(names)
+    text = ", ".join(repr(n) for n in ordered[:limit])
+    return text + (f" and {len(ordered) - limit} more" if len(ordered) > limit else "")
+
+
+class OrchestratorError(Exception):
+    """Root of the orchestrator's own exceptions."""
+
+
+class TaskDefinitionError(OrchestratorError, ValueError):
+    """A task's signature or options cannot work; raised when the task is created."""
+
+    def __init__(self, task_name: str, problem: str, fix: str) -> None:
+        super().__init__(task_name, problem, fix)
+        self.task_name, self.problem, self.fix = task_name, problem, fix
+
+    def __str__(self) -> str:
+        return f"Task {self.task_name!r}: {self.problem} {self.fix}"
+
+
+class FlowDefinitionError(OrchestratorError, ValueError):
+    """The flow's DAG is invalid (a cycle, an edge to an unknown task, a duplicate name)."""
+
+    def __init__(self, flow_name: str, problem: str, fix: str = "") -> None:
+        super().__init__(flow_name, problem, fix)
+        self.flow_name, self.problem, self.fix = flow_name, problem, fix
+
+    def __str__(self) -> str:
+        return f"Flow {self.flow_name!r}: {self.problem}" + (f" {self.fix}" if self.fix else "")
+
+
+class CycleError(FlowDefinitionError):
+    """The flow's edges form a cycle; ``cycle`` lists task names, first repeated last."""
+
+    def __init__(self, flow_name: str, cycle: Sequence[str]) -> None:
+        self.cycle = list(cycle)
+        problem = "its tasks form a cycle: " + " -> ".join(self.cycle) + "."
+        super().__init__(flow_name, problem, "Remove one of these edges so the flow is a DAG.")
+        self.args = (flow_name, self.cycle)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (CycleError, (self.flow_name, self.cycle))
+
+
+class ParameterError(OrchestratorError, ValueError):
+    """Flow parameters do not match the flow's ``Parameter`` tasks."""
+
+    def __init__(self, flow_name: str, missing: Sequence[str] = (), unknown: Sequence[str] = (),
+                 known: Sequence[str] = ()) -> None:
+        super().__init__(flow_name, list(missing), list(unknown), list(known))
+        self.flow_name, self.missing, self.unknown, self.known = (
+            flow_name, list(missing), list(unknown), list(known))
+
+    def __str__(self) -> str:
+        parts = []
+        if self.missing:
+            parts.append(f"missing required parameters {_shown(self.missing)}")
+        if self.unknown:
+            parts.append(f"unknown parameters {_shown(self.unknown)}")
+        known = _shown(self.known) if self.known else "none"
+        return (f"Flow {self.flow_name!r}: " + "; ".join(parts)
+                + f". The flow's parameters are: {known}; pass them as parameters={{name: value}}.")
+
+
+class InvalidTransitionError(OrchestratorError):
+    """An engine bug: a run moved between states in a way that is not allowed."""
+
+    def __init__(self, task_name: str, old: str, new: str) -> None:
+        super().__init__(task_name, old, new)
+        self.task_name, self.old, self.new = task_name, old, new
+
+    def __str__(self) -> str:
+        return (f"Task {self.task_name!r}: invalid transition {self.old} -> {self.new}. "
+                "This is a bug in the orchestrator, please report it.")

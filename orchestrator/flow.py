@@ -1,0 +1,299 @@
+"""Flow: the DAG container. Tasks, the edges between them, constants and reference tasks.
+
+Build it functionally (``with Flow("name") as f:`` and call tasks) or imperatively
+(``add_task``, ``add_edge``, ``set_dependencies``). Building is cheap and checks
+only local mistakes; ``validate()`` checks the whole graph (cycles included) and
+runs before every flow run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from orchestrator import active
+from orchestrator.collections import COLLECTION_TYPES, Constant, Dict, GetItem
+from orchestrator.edge import Edge
+from orchestrator.errors import CycleError, FlowDefinitionError
+from orchestrator.graph import GraphCycle, descendants, find_cycle, topological_order
+from orchestrator.mapping import flatten, unmapped
+from orchestrator.parameter import Parameter
+from orchestrator.task import Dependency, Task
+
+if TYPE_CHECKING:
+    from workers.states import State
+
+
+class Flow:
+    """A named DAG of tasks.
+
+    >>> from orchestrator import task
+    >>> @task
+    ... def add(x, y):
+    ...     return x + y
+    >>> with Flow("add-example") as f:
+    ...     total = add(x=1, y=2)
+    >>> f.run().result()[total].result()
+    3
+    """
+
+    def __init__(self, name: str, tasks: Iterable[Task] | None = None,
+                 edges: Iterable[Edge] | None = None,
+                 reference_tasks: Iterable[Task] | None = None, task_runner: Any = None) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Flow needs a non-empty name, got {name!r}")
+        self.name = name
+        self.task_runner = task_runner
+        self.tasks: set[Task] = set()
+        self.edges: set[Edge] = set()
+        #: constant keyword arguments per task: values that are not tasks
+        self.constants: dict[Task, dict[str, Any]] = {}
+        self._order: list[Task] = []  # insertion order, so runs are deterministic
+        self._edges_to: dict[Task, list[Edge]] = {}
+        self._edges_from: dict[Task, list[Edge]] = {}
+        self._parameters: dict[str, Parameter] = {}
+        self._reference_tasks: set[Task] = set()
+        self._build_tokens: list[Any] = []
+        for t in tasks or ():
+            self.add_task(t)
+        for e in edges or ():
+            self.add_edge(e.upstream_task, e.downstream_task, key=e.key, mapped=e.mapped,
+                          flattened=e.flattened)
+        if reference_tasks:
+            self.set_reference_tasks(reference_tasks)
+
+    def __repr__(self) -> str:
+        return f"<Flow: {self.name}>"
+
+    # ---- functional API context -------------------------------------------------------------
+    def __enter__(self) -> Flow:
+        self._build_tokens.append(active.building_flow.set(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        active.building_flow.reset(self._build_tokens.pop())
+
+    # ---- building -------------------------------------------------------------------------------
+    def add_task(self, task: Task) -> Task:
+        """Add ``task`` as is (no copy); adding it twice is harmless."""
+        if not isinstance(task, Task):
+            raise TypeError(f"Flow {self.name!r}: add_task needs a Task, got {task!r}. "
+                            f"Wrap plain values in Constant(...).")
+        if task in self.tasks:
+            return task
+        if isinstance(task, Parameter):
+            other = self._parameters.get(task.name)
+            if other is not None and other is not task:
+                raise FlowDefinitionError(self.name, f"two different parameters are named {task.name!r}.",
+                                          "Give each Parameter a unique name, or reuse one object.")
+            self._parameters[task.name] = task
+        self.tasks.add(task)
+        self._order.append(task)
+        self._edges_to[task] = []
+        self._edges_from[task] = []
+        task._flow_ref = _weak(self)
+        if task.dependencies:
+            self.resolve_dependencies(task)
+        return task
+
+    def add_edge(self, upstream_task: Task, downstream_task: Task, key: str | None = None,
+                 mapped: bool = False, flattened: bool = False) -> Edge:
+        """Add ``upstream_task -> downstream_task`` (adding both tasks when needed)."""
+        self.add_task(upstream_task)
+        self.add_task(downstream_task)
+        edge = Edge(upstream_task, downstream_task, key=key, mapped=mapped, flattened=flattened)
+        if edge in self.edges:
+            return edge
+        if key is not None:
+            self._check_argument(downstream_task, key)
+        self.edges.add(edge)
+        self._edges_to[downstream_task].append(edge)
+        self._edges_from[upstream_task].append(edge)
+        return edge
+
+    def _check_argument(self, task: Task, key: str) -> None:
+        taken = key in self.constants.get(task, {}) or any(e.key == key for e in self._edges_to[task])
+        if taken:
+            raise FlowDefinitionError(self.name, f"task {task.name!r} already has an input for "
+                                      f"argument {key!r}.", "Bind each argument once.")
+        params = task.signature.parameters
+        accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        if key not in params and not accepts_any:
+            raise FlowDefinitionError(self.name, f"task {task.name!r} has no argument {key!r}; its "
+                                      f"run() signature is {task.signature}.")
+
+    def set_dependencies(self, task: Task, upstream_tasks: Iterable[Any] | None = None,
+                         downstream_tasks: Iterable[Task] | None = None,
+                         keyword_tasks: Mapping[str, Any] | None = None, mapped: bool = False,
+                         validate: bool | None = None) -> None:
+        """Add ``task`` with its upstream tasks, downstream tasks and keyword inputs.
+
+        Keyword values that are tasks become data edges; collections become collection
+        tasks; other values are stored as constants. With ``mapped=True`` every input
+        is mapped over unless wrapped in ``unmapped(...)``.
+        """
+        self.add_task(task)
+        for upstream in upstream_tasks or ():
+            is_mapped, flat, value = _unwrap(upstream, mapped)
+            source = self.as_task(value, context=f"upstream_tasks of {task.name!r}")
+            self.add_edge(source, task, key=None, mapped=is_mapped, flattened=flat)
+        for downstream in downstream_tasks or ():
+            self.add_edge(task, downstream)
+        for key, raw in (keyword_tasks or {}).items():
+            is_mapped, flat, value = _unwrap(raw, mapped)
+            if flat and not is_mapped:
+                raise FlowDefinitionError(self.name, f"task {task.name!r}: flatten() on argument "
+                                          f"{key!r} only works with .map().")
+            if isinstance(value, Task | Dependency) or isinstance(value, (dict, *COLLECTION_TYPES)) or is_mapped:
+                source = self.as_task(value if not is_mapped or _is_taskish(value) else Constant(value))
+                self.add_edge(source, task, key=key, mapped=is_mapped, flattened=flat)
+            else:
+                self._check_argument(task, key)
+                self.constants.setdefault(task, {})[key] = value
+        if validate:
+            self.validate()
+
+    def as_task(self, value: Any, context: str = "") -> Task:
+        """The task standing for ``value``: tasks as they are, collections as collection tasks."""
+        if isinstance(value, Task):
+            return self.add_task(value)
+        if isinstance(value, Dependency):
+            if value.key is None:
+                return self.add_task(value.task)
+            return GetItem(name=f"{value.task.name}[{value.key!r}]").bind(
+                task_result=self.add_task(value.task), key=value.key, flow=self)
+        if isinstance(value, dict):
+            return Dict().bind(keys=list(value.keys()), values=list(value.values()), flow=self)
+        for kind, collection_task in COLLECTION_TYPES.items():
+            if isinstance(value, kind):
+                items = {f"arg_{i}": item for i, item in enumerate(value)}
+                return collection_task().bind(flow=self, **items)
+        if context:
+            raise TypeError(f"Flow {self.name!r}: {context} must be tasks, got {value!r}.")
+        return self.add_task(Constant(value))
+
+    def resolve_dependencies(self, task: Task) -> None:
+        """Turn ``task``'s declared ``Dependency`` objects into edges of this flow."""
+        for dependency in task.dependencies:
+            upstream = self._find_copy(dependency.task)
+            already = any(e.upstream_task is upstream for e in self._edges_to[task])
+            if not already:
+                self.add_edge(upstream, task)
+
+    def _find_copy(self, template: Task) -> Task:
+        """``template`` if in the flow, else its most recently added copy, else add it."""
+        if template in self.tasks:
+            return template
+        for candidate in reversed(self._order):
+            if candidate._template is template._template:
+                return candidate
+        return self.add_task(template)
+
+    def set_reference_tasks(self, tasks: Iterable[Task]) -> None:
+        """Decide the flow's state by these tasks instead of the terminal tasks."""
+        chosen = set(tasks)
+        unknown = [t.name for t in chosen if t not in self.tasks]
+        if unknown:
+            raise FlowDefinitionError(self.name, f"reference tasks {sorted(unknown)} are not in the flow.",
+                                      "Add them first (call them inside the flow).")
+        self._reference_tasks = chosen
+
+    # ---- reading ------------------------------------------------------------------------------
+    def edges_to(self, task: Task) -> list[Edge]:
+        return list(self._edges_to.get(task, ()))
+
+    def edges_from(self, task: Task) -> list[Edge]:
+        return list(self._edges_from.get(task, ()))
+
+    def upstream_tasks(self, task: Task) -> set[Task]:
+        return {e.upstream_task for e in self._edges_to.get(task, ())}
+
+    def downstream_tasks(self, task: Task) -> set[Task]:
+        return {e.downstream_task for e in self._edges_from.get(task, ())}
+
+    def root_tasks(self) -> set[Task]:
+        return {t for t in self.tasks if not self._edges_to[t]}
+
+    def terminal_tasks(self) -> set[Task]:
+        return {t for t in self.tasks if not self._edges_from[t]}
+
+    def reference_tasks(self) -> set[Task]:
+        return set(self._reference_tasks) or self.terminal_tasks()
+
+    def parameters(self) -> set[Parameter]:
+        return set(self._parameters.values())
+
+    def get_tasks(self, name: str | None = None) -> list[Task]:
+        return [t for t in self._order if name is None or t.name == name]
+
+    def upstream_map(self) -> dict[Task, list[Task]]:
+        """``{task: [upstream tasks]}`` in insertion order, for the graph algorithms."""
+        return {t: [e.upstream_task for e in self._edges_to[t]] for t in self._order}
+
+    def sorted_tasks(self, root_tasks: Iterable[Task] | None = None) -> list[Task]:
+        """Tasks in an order that respects every edge (only downstream of ``root_tasks``)."""
+        try:
+            order = topological_order(self.upstream_map())
+        except GraphCycle as cycle:
+            raise CycleError(self.name, [t.name for t in cycle.cycle]) from None
+        if root_tasks is None:
+            return order
+        keep = descendants(self.upstream_map(), root_tasks)
+        return [t for t in order if t in keep]
+
+    def validate(self) -> None:
+        """Check the whole DAG; raise a ``FlowDefinitionError`` naming what is wrong."""
+        for edge in self.edges:
+            for end in (edge.upstream_task, edge.downstream_task):
+                if end not in self.tasks:
+                    raise FlowDefinitionError(self.name, f"edge {edge!r} names task {end.name!r}, "
+                                              "which is not in the flow.", "Add it with add_task().")
+        cycle = find_cycle(self.upstream_map())
+        if cycle:
+            raise CycleError(self.name, [t.name for t in cycle])
+        for task in self._reference_tasks - self.tasks:
+            raise FlowDefinitionError(self.name, f"reference task {task.name!r} is not in the flow.")
+
+    def copy(self) -> Flow:
+        """A shallow copy: same task objects, separate graph containers."""
+        new = Flow(self.name, task_runner=self.task_runner)
+        for t in self._order:
+            new.add_task(t)
+        for e in sorted(self.edges, key=lambda e: self._order.index(e.downstream_task)):
+            new.add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened)
+        new.constants = {t: dict(c) for t, c in self.constants.items()}
+        new._reference_tasks = set(self._reference_tasks)
+        return new
+
+    # ---- running ------------------------------------------------------------------------------
+    def run(self, parameters: Mapping[str, Any] | None = None, *, task_runner: Any = None,
+            context: Mapping[str, Any] | None = None, task_states: Mapping[Task, State] | None = None,
+            start_tasks: Iterable[Task] | None = None, return_tasks: Iterable[Task] | None = None,
+            **run_options: Any) -> State:
+        """Run the flow once and return its final state; ``result()`` maps tasks to states."""
+        from orchestrator.flow_runner import FlowRunner
+
+        return FlowRunner(flow=self).run(
+            parameters=parameters, task_runner=task_runner, context=context,
+            task_states=task_states, start_tasks=start_tasks, return_tasks=return_tasks,
+            **run_options,
+        )
+
+
+def _unwrap(value: Any, mapped: bool) -> tuple[bool, bool, Any]:
+    """(is mapped, is flattened, bare value) for one argument of ``set_dependencies``."""
+    if isinstance(value, unmapped):
+        return False, False, value.value
+    if isinstance(value, flatten):
+        return mapped, True, value.value
+    return mapped, False, value
+
+
+def _is_taskish(value: Any) -> bool:
+    return isinstance(value, Task | Dependency | dict) or isinstance(value, tuple(COLLECTION_TYPES))
+
+
+def _weak(flow: Flow) -> Any:
+    import weakref
+
+    return weakref.ref(flow)

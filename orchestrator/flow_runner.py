@@ -1,0 +1,175 @@
+"""FlowRunner: one pass through a DAG flow on a task runner.
+
+Tasks are submitted in topological order with their upstream *handles*, so a
+backend that runs asynchronously (threads, Dask) starts each task run as soon as
+its upstream is done, with no round trip through this loop. The loop itself only
+waits where it must: before expanding a mapped task, for the length of what it
+maps over. At the end it collects every task's state and decides the flow's.
+
+    for task in sorted tasks:
+        given state?          -> handle of that state
+        mapped?               -> wait for mapped upstream shapes -> one call per child
+        otherwise             -> one call
+    collect states -> decide_flow_state
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from orchestrator.flow import Flow
+from orchestrator.naming import flow_run_name, task_run_name
+from orchestrator.scheduler import Handles, check_parameters, decide_flow_state, upstream_refs
+from orchestrator.task import Task
+from orchestrator.task_runners.base import BaseTaskRunner
+from orchestrator.task_runners.sequential import SequentialTaskRunner
+from workers.context import context, current, date_keys
+from workers.execute import reduce_state
+from workers.states import State
+from workers.wire import TaskRunCall
+
+logger = logging.getLogger("orchestrator.FlowRunner")
+
+
+class FlowRunner:
+    """Runs a ``Flow`` once: ``FlowRunner(flow=f).run(parameters=...)`` returns its state."""
+
+    def __init__(self, flow: Flow, task_runner: BaseTaskRunner | None = None) -> None:
+        self.flow = flow
+        self.task_runner = task_runner
+
+    def run(self, parameters: Mapping[str, Any] | None = None, task_runner: BaseTaskRunner | None = None,
+            context: Mapping[str, Any] | None = None, task_states: Mapping[Task, State] | None = None,
+            start_tasks: Iterable[Task] | None = None, return_tasks: Iterable[Task] | None = None) -> State:
+        """Run every task (or those downstream of ``start_tasks``) and return the flow state.
+
+        Args:
+            task_states: initial states; finished ones are kept, ``Resume`` resumes a task.
+            start_tasks: run only these and their downstream, treating these as roots.
+            return_tasks: tasks whose states the result holds (default: all).
+        """
+        flow = self.flow
+        flow.validate()
+        values = check_parameters(flow.name, flow.parameters(), parameters)
+        runner = task_runner or self.task_runner or flow.task_runner or SequentialTaskRunner()
+        keys = self._run_context(values, context or {})
+        logger.info("Beginning Flow run for %r", flow.name)
+        with _context_scope(context or {}), runner:
+            plan = _Pass(flow, runner, keys, dict(task_states or {}), start_tasks)
+            states = plan.execute()
+        returned = set(return_tasks) if return_tasks is not None else flow.tasks
+        final = decide_flow_state(states, flow.reference_tasks(),
+                                  {t: s for t, s in states.items() if t in returned})
+        logger.info("Flow run %s: %s", final.type.value if not final.is_successful() else "SUCCESS",
+                    final.message)
+        return final
+
+    def _run_context(self, values: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """Flow-run keys shipped with every task run (so they reach Dask workers too)."""
+        keys = {k: v for k, v in current().items() if k != "logger"}
+        keys.update(overrides)
+        keys.update(date_keys(keys.get("today")))
+        keys.update(overrides if "date" in overrides else {})
+        keys.update(flow_name=self.flow.name, flow_run_id=str(uuid.uuid4()),
+                    flow_run_name=flow_run_name(), parameters=values,
+                    scheduled_start_time=_dt.datetime.now(_dt.timezone.utc))
+        return keys
+
+
+class _Pass:
+    """The bookkeeping of one pass: a handle per task, in submission order."""
+
+    def __init__(self, flow: Flow, runner: BaseTaskRunner, keys: dict[str, Any],
+                 task_states: dict[Task, State], start_tasks: Iterable[Task] | None) -> None:
+        self.flow, self.runner, self.keys, self.task_states = flow, runner, keys, task_states
+        self.start = set(start_tasks or ())
+        self.order = flow.sorted_tasks(root_tasks=self.start or None)
+        self.handles: dict[Task, Handles] = {}
+
+    def execute(self) -> dict[Task, State]:
+        skipped = [t for t in self.flow.sorted_tasks() if t not in set(self.order)]
+        for task in skipped:  # upstream of start tasks: not run, known only from task_states
+            self.handles[task] = self.runner.given(self.task_states.get(task) or _not_run(task))
+        for task in self.order:
+            self.handles[task] = self.submit(task)
+        return {task: self.collect(self.handles[task]) for task in self.flow.sorted_tasks()}
+
+    def submit(self, task: Task) -> Handles:
+        initial = self.task_states.get(task)
+        if initial is not None and initial.is_finished():
+            return self.runner.given(initial)
+        edges = self.flow.edges_to(task)
+        is_start = task in self.start
+        mapped = [e for e in edges if e.mapped]
+        if not mapped or (initial is not None and initial.is_resume()):
+            return self.runner.submit(self.call(task, upstream_refs(edges, self.handles), None,
+                                                initial, is_start))
+        lengths, problem = self.measure(task, mapped)
+        if problem is not None:
+            return self.runner.submit(self.call(task, upstream_refs(edges, self.handles), None,
+                                                initial, is_start, mapping_problem=problem))
+        count = min(lengths) if lengths else 0
+        return [self.runner.submit(self.call(task, upstream_refs(edges, self.handles, i), i, None, False))
+                for i in range(count)]
+
+    def measure(self, task: Task, mapped: list[Any]) -> tuple[list[int], str | None]:
+        """Each mapped argument's length, or why the task cannot expand."""
+        lengths = []
+        for edge in mapped:
+            source = self.handles[edge.upstream_task]
+            argument = edge.key or f"upstream_tasks={edge.upstream_task.name!r}"
+            if isinstance(source, list) and not edge.flattened:
+                lengths.append(len(source))
+                continue
+            if isinstance(source, list):  # flatten over children: each child's list is one item
+                shapes = [self.runner.shape(s, flattened=False) for s in source]
+            else:
+                shapes = [self.runner.shape(source, flattened=edge.flattened)]
+            if not all(s.successful for s in shapes):
+                return [], (f"Task {task.name!r}: cannot map over argument {argument!r}: upstream "
+                            f"task {edge.upstream_task.name!r} did not succeed.")
+            bad = next((s for s in shapes if s.length is None), None)
+            if bad is not None:
+                return [], (f"Task {task.name!r}: cannot map over argument {argument!r}: "
+                            f"{bad.problem}. Map over a list or tuple, or pass it as "
+                            f"unmapped(...) if every child should receive it whole.")
+            lengths.append(sum(s.length or 0 for s in shapes))
+        return lengths, None
+
+    def call(self, task: Task, refs: Any, map_index: int | None, initial: State | None,
+             is_start: bool, mapping_problem: str | None = None) -> TaskRunCall:
+        return TaskRunCall(
+            task=task, name=task_run_name(task, map_index), upstream=refs,
+            inputs=self.flow.constants.get(task, {}), map_index=map_index, run_context=self.keys,
+            initial_state=initial, is_start_task=is_start, mapping_problem=mapping_problem,
+        )
+
+    def collect(self, handle: Handles) -> State:
+        if isinstance(handle, list):
+            children = [self._wait(h) for h in handle]
+            mapped = reduce_state(children)
+            mapped.message = f"Mapped {len(children)} children."
+            return mapped
+        return self._wait(handle)
+
+    def _wait(self, handle: Any) -> State:
+        state = self.runner.wait(handle)
+        assert state is not None, "wait() without a timeout returns a state"
+        return state
+
+
+def _not_run(task: Task) -> State:
+    from workers.states import Pending
+
+    return Pending(f"Task {task.name!r} was not part of this run (upstream of the start tasks); "
+                   "pass its state in task_states to provide its result.")
+
+
+def _context_scope(overrides: Mapping[str, Any]) -> Any:
+    """User ``context=`` keys, visible to code in this process during the run."""
+    return context(dict(overrides))
+

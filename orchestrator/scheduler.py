@@ -1,0 +1,84 @@
+"""Pure scheduling decisions for DAG flow runs: no I/O, no Dask.
+
+- ``check_parameters``: the run's parameters against the flow's ``Parameter`` tasks.
+- ``upstream_refs``: which upstream handles (and which element of them) a task run
+  or a mapped child receives.
+- ``decide_flow_state``: the flow run's final state from its task states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from orchestrator.edge import Edge
+from orchestrator.errors import ParameterError
+from orchestrator.parameter import Parameter
+from orchestrator.task import Task
+from workers.states import Failed, Paused, Pending, State, Success
+from workers.triggers import flatten_upstream
+from workers.wire import UpstreamRef
+
+#: a task's handle, or the handles of a mapped task's children
+Handles = Any
+
+
+def check_parameters(flow_name: str, declared: Iterable[Parameter],
+                     given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parameter values of a run; raises ``ParameterError`` before anything runs."""
+    given = dict(given or {})
+    by_name = {p.name: p for p in declared}
+    unknown = [name for name in given if name not in by_name]
+    missing = [name for name, p in by_name.items() if p.required and name not in given]
+    if unknown or missing:
+        raise ParameterError(flow_name, missing=missing, unknown=unknown, known=list(by_name))
+    return {name: given.get(name, p.default) for name, p in by_name.items()}
+
+
+def upstream_refs(edges: Sequence[Edge], handles: Mapping[Task, Handles],
+                  map_index: int | None = None) -> tuple[UpstreamRef, ...]:
+    """Upstream refs for one task run; ``map_index`` selects a mapped child's share."""
+    refs = []
+    for edge in edges:
+        source = handles[edge.upstream_task]
+        children = isinstance(source, list)
+        if map_index is None or not edge.mapped:
+            refs.append(UpstreamRef(edge, tuple(source) if children else (source,), reduce=children))
+        elif children and not edge.flattened:
+            refs.append(UpstreamRef(edge, (source[map_index],)))
+        else:
+            sources = tuple(source) if children else (source,)
+            refs.append(UpstreamRef(edge, sources, reduce=children, index=map_index,
+                                    flattened=edge.flattened))
+    return tuple(refs)
+
+
+def decide_flow_state(states: Mapping[Task, State], reference_tasks: Iterable[Task],
+                      returned: Mapping[Task, State]) -> State:
+    """Paused/Pending while a task is unfinished; else Failed if a reference task failed."""
+    unfinished = [(t, s) for t, s in states.items() if not _all_finished(s)]
+    if unfinished:
+        paused = sorted(t.name for t, s in unfinished if _any_paused(s))
+        if paused:
+            return Paused(f"Flow run paused: {', '.join(map(repr, paused))} paused. Resume with "
+                          "flow.run(task_states={task: Resume()}, start_tasks=[task]).", dict(returned))
+        names = sorted(t.name for t, _ in unfinished)
+        return Pending(f"Flow run incomplete: {', '.join(map(repr, names))} did not finish.",
+                       dict(returned))
+    reference = {t: states[t] for t in reference_tasks if t in states}
+    failed = sorted({_name(e) for e, s in flatten_upstream(reference) if s.is_failed()})
+    if failed:
+        return Failed(f"Some reference tasks failed: {', '.join(map(repr, failed))}.", dict(returned))
+    return Success("All reference tasks succeeded.", dict(returned))
+
+
+def _all_finished(state: State) -> bool:
+    return state.is_finished() and all(_all_finished(c) for c in state.map_states)
+
+
+def _any_paused(state: State) -> bool:
+    return state.is_paused() or any(_any_paused(c) for c in state.map_states)
+
+
+def _name(task: Any) -> str:
+    return str(getattr(task, "name", task))

@@ -1,0 +1,324 @@
+"""Task: a unit of work, as a ``Task`` subclass with ``run()`` or a ``@task`` function.
+
+Options are checked when the task is created, so a mistake surfaces at the line
+that made it. Calling a task inside ``with Flow(...)`` adds a *copy* of it to the
+flow (so one task can be used many times); inside a running ``@flow`` it submits
+a task run; anywhere else it runs the body directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import inspect
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from orchestrator import active
+from orchestrator.errors import TaskDefinitionError
+from workers.triggers import all_successful
+
+if TYPE_CHECKING:
+    from orchestrator.flow import Flow
+
+RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
+StateHandler = Callable[[Any, Any, Any], Any]
+
+
+class Task:
+    """A unit of work; subclass it and implement ``run``, or use ``@task``.
+
+    >>> class AddTask(Task):
+    ...     def run(self, x, y):
+    ...         return x + y
+    >>> AddTask(name="Add")
+    <Task: Add>
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        slug: str | None = None,
+        tags: Iterable[str] | None = None,
+        max_retries: int | None = None,
+        retry_delay: _dt.timedelta | float | None = None,
+        retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
+        timeout: float | _dt.timedelta | None = None,
+        trigger: Callable[..., Any] | None = None,
+        skip_on_upstream_skip: bool = True,
+        state_handlers: Iterable[StateHandler] | None = None,
+        on_failure: Callable[[Any, Any], Any] | None = None,
+        log_stdout: bool = False,
+        batch_size: int | None = None,
+    ) -> None:
+        self.name = name or type(self).__name__
+        self.slug = slug or f"{self.name}-{uuid.uuid4().hex[:8]}"
+        self.tags = set(tags or ())
+        self.max_retries, self.retry_delay = _check_retries(self.name, max_retries, retry_delay)
+        self.retry_on = _check_retry_on(self.name, retry_on)
+        self.timeout = _check_timeout(self.name, timeout)
+        self.trigger = trigger if trigger is not None else all_successful
+        self.skip_on_upstream_skip = skip_on_upstream_skip
+        self.state_handlers = _check_callables(self.name, "state_handlers", state_handlers)
+        self.on_failure = on_failure
+        self.log_stdout = log_stdout
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise TaskDefinitionError(self.name, f"batch_size={batch_size!r} is not a positive int.",
+                                      "Use batch_size=1 to turn batching off, or None for automatic.")
+        self.batch_size = batch_size
+        self.dependencies: list[Dependency] = []
+        self._template: Task = self
+        self._flow_ref: weakref.ref[Flow] | None = None
+        self.signature = _run_signature(self)
+
+    # ---- the body -----------------------------------------------------------------------------
+    def run(self) -> Any:
+        """The task's work; the base class does nothing (a handy no-op task)."""
+        return None
+
+    # ---- identity -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<Task: {self.name}>"
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError(f"Task {self.name!r} is not iterable; map over it with other.map(x=task), "
+                        f"or index one item with task[key].")
+
+    def copy(self, **task_args: Any) -> Task:
+        """A new task with the same options, overridden by ``task_args``."""
+        unknown = sorted(k for k in task_args if not hasattr(self, k))
+        if unknown:
+            raise TaskDefinitionError(self.name, f"task_args names unknown attributes {unknown}.",
+                                      "Use attributes such as name, tags, trigger, max_retries.")
+        new = copy.copy(self)
+        new.tags = set(self.tags)
+        new.dependencies = list(self.dependencies)
+        new._flow_ref = None
+        for key, value in task_args.items():
+            setattr(new, key, set(value) if key == "tags" else value)
+        if "slug" not in task_args:
+            new.slug = f"{new.name}-{uuid.uuid4().hex[:8]}"
+        if "retry_delay" in task_args or "max_retries" in task_args:
+            new.max_retries, new.retry_delay = _check_retries(new.name, new.max_retries, new.retry_delay)
+        return new
+
+    # ---- functional API ---------------------------------------------------------------------
+    def __call__(
+        self,
+        *args: Any,
+        mapped: bool = False,
+        task_args: dict[str, Any] | None = None,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
+        wait_for: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Add a copy to the flow being built, submit a run in a ``@flow``, or run directly."""
+        submitter = active.running_flow.get()
+        if submitter is not None and flow is None:
+            return submitter.submit_task(self, args, kwargs, wait_for, mapped)
+        target = flow or active.building_flow.get()
+        if target is None:
+            if mapped or upstream_tasks:
+                raise ValueError(f"Task {self.name!r}: mapping and upstream_tasks need a flow; "
+                                 f"call it inside `with Flow(...)` or a @flow function.")
+            return self.run(*args, **kwargs)
+        new = self.copy(**(task_args or {}))
+        return new.bind(*args, mapped=mapped, upstream_tasks=upstream_tasks, flow=target, **kwargs)
+
+    def map(
+        self,
+        *args: Any,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
+        task_args: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Spawn one child per element of the mapped arguments (``unmapped`` ones stay whole)."""
+        return self(*args, mapped=True, task_args=task_args, upstream_tasks=upstream_tasks,
+                    flow=flow, **kwargs)
+
+    def bind(
+        self,
+        *args: Any,
+        mapped: bool = False,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
+        **kwargs: Any,
+    ) -> Task:
+        """Wire this very task's inputs in ``flow`` (no copy); returns the task."""
+        target = self._resolve_flow(flow, "bind")
+        arguments = self.bind_arguments(args, kwargs)
+        target.set_dependencies(self, upstream_tasks=upstream_tasks, keyword_tasks=arguments,
+                                mapped=mapped)
+        return self
+
+    def bind_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Name every argument by the signature of ``run``; unknown ones are an error."""
+        try:
+            bound = self.signature.bind_partial(*args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"Task {self.name!r}: {err}. Its run() signature is "
+                            f"{self.signature}.") from err
+        arguments = dict(bound.arguments)
+        for name, parameter in self.signature.parameters.items():
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
+                arguments.update(arguments.pop(name))
+        return arguments
+
+    def __getitem__(self, key: Any) -> Task:
+        """A task returning ``self``'s result indexed by ``key`` (e.g. ``rows[0]``)."""
+        from orchestrator.collections import GetItem
+
+        return GetItem(name=f"{self.name}[{key!r}]")(task_result=self, key=key,
+                                                       flow=self._resolve_flow(None, "index"))
+
+    # ---- imperative API ---------------------------------------------------------------------
+    def set_upstream(self, task: Any, flow: Flow | None = None, key: str | None = None,
+                     mapped: bool = False) -> None:
+        """Make ``task`` an upstream of this task (passing its result as ``key`` if given)."""
+        target = self._resolve_flow(flow, "set_upstream")
+        target.set_dependencies(self, upstream_tasks=[task] if key is None else None,
+                                keyword_tasks={key: task} if key is not None else None, mapped=mapped)
+
+    def set_downstream(self, task: Task, flow: Flow | None = None, key: str | None = None,
+                       mapped: bool = False) -> None:
+        """Make ``task`` a downstream of this task (receiving its result as ``key`` if given)."""
+        target = self._resolve_flow(flow, "set_downstream")
+        target.set_dependencies(task, upstream_tasks=[self] if key is None else None,
+                                keyword_tasks={key: self} if key is not None else None, mapped=mapped)
+
+    def depends_on(self, *dependencies: Dependency) -> Task:
+        """Declare upstream dependencies; they become edges in every flow this task joins."""
+        for dependency in dependencies:
+            if not isinstance(dependency, Dependency):
+                raise TypeError(f"Task {self.name!r}: depends_on() takes Dependency objects, got "
+                                f"{dependency!r}. Write task.depends_on(Dependency(other)).")
+            self.dependencies.append(dependency)
+        flow = self._flow_ref() if self._flow_ref is not None else None
+        if flow is not None and self in flow.tasks:
+            flow.resolve_dependencies(self)
+        return self
+
+    def _resolve_flow(self, flow: Flow | None, action: str) -> Flow:
+        target = flow or active.building_flow.get()
+        if target is None and self._flow_ref is not None:
+            target = self._flow_ref()
+        if target is None:
+            raise ValueError(f"Task {self.name!r}: {action} needs a flow. Call it inside "
+                             f"`with Flow('name'):`, pass flow=..., or add the task to a flow first.")
+        return target
+
+
+class FunctionTask(Task):
+    """A task whose ``run`` is a plain function (what ``@task`` builds)."""
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, **options: Any) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task needs a function, got {fn!r}")
+        self.run = fn  # type: ignore[method-assign]  # the function is this task's body
+        self.__wrapped__ = fn
+        self.__doc__ = fn.__doc__
+        super().__init__(name=name or getattr(fn, "__name__", type(fn).__name__), **options)
+
+
+def task(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Make a function a task: ``@task`` or ``@task(name=..., max_retries=..., ...)``.
+
+    >>> @task(name="Add")
+    ... def add_task(x, y):
+    ...     return x + y
+    >>> add_task
+    <Task: Add>
+    >>> add_task.run(1, 2)
+    3
+    """
+    if fn is None:
+        return lambda f: FunctionTask(f, **options)
+    return FunctionTask(fn, **options)
+
+
+class Dependency:
+    """An upstream dependency declared with ``task.depends_on(Dependency(other, key=...))``.
+
+    Passed as an argument (``consumer(Dependency(producer, key="rows"))``) it delivers
+    ``producer``'s result, or its item ``key`` when a key is given.
+    """
+
+    def __init__(self, task: Task, key: Any = None) -> None:
+        if not isinstance(task, Task):
+            raise TypeError(f"Dependency needs a Task, got {task!r}")
+        self.task = task
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"Dependency({self.task!r}, key={self.key!r})"
+
+
+# ---- creation-time checks --------------------------------------------------------------------
+def _run_signature(task_obj: Task) -> inspect.Signature:
+    name = task_obj.name
+    try:
+        signature = inspect.signature(task_obj.run)
+    except (TypeError, ValueError) as err:
+        raise TaskDefinitionError(
+            name, f"the signature of {task_obj.run!r} cannot be inspected ({err}).",
+            "Wrap it in a normal function:\n\n    @task\n    def my_bool(x):\n        return bool(x)\n",
+        ) from err
+    for parameter in signature.parameters.values():
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            raise TaskDefinitionError(name, f"run() takes *{parameter.name}; arguments are passed "
+                                      "by keyword, so *args is not allowed.",
+                                      "Name each argument, e.g. def run(self, x, y).")
+        if parameter.name in RESERVED_ARGUMENTS:
+            raise TaskDefinitionError(name, f"argument {parameter.name!r} is reserved "
+                                      f"({', '.join(RESERVED_ARGUMENTS)}).", "Rename it.")
+    return signature
+
+
+def _check_retries(name: str, max_retries: int | None, retry_delay: Any) -> tuple[int, _dt.timedelta | None]:
+    if isinstance(retry_delay, (int, float)) and not isinstance(retry_delay, bool):
+        retry_delay = _dt.timedelta(seconds=retry_delay)
+    if retry_delay is not None and not isinstance(retry_delay, _dt.timedelta):
+        raise TaskDefinitionError(name, f"retry_delay={retry_delay!r} is not a timedelta.",
+                                  "Pass retry_delay=datetime.timedelta(seconds=10).")
+    if max_retries is not None and (not isinstance(max_retries, int) or max_retries < 0):
+        raise TaskDefinitionError(name, f"max_retries={max_retries!r} is not a count >= 0.",
+                                  "Pass an int such as max_retries=3.")
+    if max_retries and retry_delay is None:
+        raise TaskDefinitionError(name, f"max_retries={max_retries} needs a retry_delay.",
+                                  "Pass retry_delay=datetime.timedelta(seconds=...) (0 is allowed).")
+    return max_retries or 0, retry_delay
+
+
+def _check_retry_on(name: str, retry_on: Any) -> tuple[type[BaseException], ...] | None:
+    if retry_on is None:
+        return None
+    types = (retry_on,) if isinstance(retry_on, type) else tuple(retry_on)
+    bad = [t for t in types if not (isinstance(t, type) and issubclass(t, BaseException))]
+    if bad:
+        raise TaskDefinitionError(name, f"retry_on contains non-exception values {bad!r}.",
+                                  "Pass exception classes, e.g. retry_on={ConnectionError}.")
+    return types
+
+
+def _check_timeout(name: str, timeout: Any) -> float | None:
+    if isinstance(timeout, _dt.timedelta):
+        timeout = timeout.total_seconds()
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise TaskDefinitionError(name, f"timeout={timeout!r} is not a positive number of seconds.",
+                                  "Pass e.g. timeout=30.")
+    return float(timeout)
+
+
+def _check_callables(name: str, option: str, values: Iterable[Any] | None) -> list[Any]:
+    handlers = list(values or ())
+    bad = [h for h in handlers if not callable(h)]
+    if bad:
+        raise TaskDefinitionError(name, f"{option} contains non-callables {bad!r}.",
+                                  "Pass functions handler(task, old_state, new_state) -> state.")
+    return handlers

@@ -1,0 +1,68 @@
+"""The task-runner contract: how flow runners hand task runs to an execution backend.
+
+A task runner turns ``TaskRunCall`` objects into *handles* (its own futures) and
+answers questions about them. The DAG flow runner and ``@flow`` runs speak only
+this contract, so every backend (sequential, threads, Dask) runs the same flows.
+Handles are opaque to callers; upstream refs inside a call hold handles of the
+same runner.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Self
+
+from workers.states import State
+from workers.wire import ResultShape, TaskRunCall
+
+
+class BaseTaskRunner(abc.ABC):
+    """Executes task runs; a context manager that starts and shuts down its resources."""
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def start(self) -> None:
+        """Acquire resources (threads, a cluster); called once per flow run."""
+
+    def shutdown(self) -> None:
+        """Release what ``start`` acquired."""
+
+    @abc.abstractmethod
+    def submit(self, call: TaskRunCall) -> Any:
+        """Start the task run (or queue it behind its upstream) and return a handle."""
+
+    @abc.abstractmethod
+    def given(self, state: State) -> Any:
+        """A handle for a state known up front (``task_states`` of a run)."""
+
+    @abc.abstractmethod
+    def wait(self, handle: Any, timeout: float | None = None) -> State | None:
+        """The final state of the run behind ``handle``; None if ``timeout`` passes first."""
+
+    @abc.abstractmethod
+    def get_state(self, handle: Any) -> State:
+        """The current state without blocking (Pending, Running or final)."""
+
+    def shape(self, handle: Any, flattened: bool = False) -> ResultShape:
+        """Mapping metadata of a finished run (blocks until it finishes)."""
+        from workers.wire import shape_of
+
+        state = self.wait(handle)
+        assert state is not None
+        return shape_of(state, flattened)
+
+    def describe(self, handle: Any) -> dict[str, Any]:
+        """Backend details for displays (e.g. a Dask key and dashboard link)."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{self.name}()"

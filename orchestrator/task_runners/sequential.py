@@ -1,0 +1,42 @@
+"""SequentialTaskRunner: runs each task run at submission, in the calling thread.
+
+The default runner. Handles are ``Finished`` holders: by the time ``submit``
+returns, the run is over, so waiting never blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.task_runners.base import BaseTaskRunner
+from workers.states import State
+from workers.wire import TaskRunCall, execute_call
+
+
+class DoneHandle:
+    """A handle whose run already finished."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"<DoneHandle {self.state!r}>"
+
+
+class SequentialTaskRunner(BaseTaskRunner):
+    """Runs task runs one at a time, in order of submission, in this process."""
+
+    def submit(self, call: TaskRunCall) -> DoneHandle:
+        sources = [[h.state for h in ref.sources] for ref in call.upstream]
+        return DoneHandle(execute_call(call, sources))
+
+    def given(self, state: State) -> DoneHandle:
+        return DoneHandle(state)
+
+    def wait(self, handle: Any, timeout: float | None = None) -> State:
+        return handle.state
+
+    def get_state(self, handle: Any) -> State:
+        return handle.state

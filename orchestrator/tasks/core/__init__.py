@@ -1,0 +1,1 @@
+"""Core built-in tasks: constants and collections."""

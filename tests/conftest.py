@@ -1,0 +1,11 @@
+"""Shared fixtures. Cluster fixtures start only what a test asks for and close it after."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config(tmp_path, monkeypatch):
+    """Tests never read the developer's ~/.orchestrator/config.toml."""
+    monkeypatch.setenv("ORCHESTRATOR_CONFIG", str(tmp_path / "absent-config.toml"))

@@ -1,0 +1,329 @@
+"""The task-run executor: one function runs a task run end to end and returns its state.
+
+``run_task`` is the only place that calls user code. It reads as a sequence of
+named checks, each of which may end the run:
+
+    finished already? -> upstream finished? -> upstream skipped? -> trigger
+    -> [Running -> body (timeout, signals) -> Failed? -> Retrying -> sleep]* -> final state
+
+Every state change goes through the task's state handlers, in order. The function
+never raises: errors (including orchestrator bugs) become ``Failed`` states. It runs
+unchanged in-process and inside a Dask worker; only ``sleep`` differs (a Dask worker
+passes one that secedes from its thread pool while it waits).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextvars
+import datetime as _dt
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from workers import signals
+from workers.context import context
+from workers.logs import capture_stdout, task_logger
+from workers.states import (
+    Failed,
+    Mapped,
+    Paused,
+    Pending,
+    Retrying,
+    Running,
+    Skipped,
+    State,
+    Success,
+    TimedOut,
+    TriggerFailed,
+)
+from workers.triggers import Decision, TriggerResult, flatten_upstream
+
+logger = logging.getLogger("orchestrator.TaskRunner")
+
+Sleep = Callable[[float], None]
+
+
+class TriggerFailedError(Exception):
+    """The result of a ``TriggerFailed`` state: why the trigger did not pass."""
+
+    def __init__(self, task_name: str, reason: str) -> None:
+        super().__init__(task_name, reason)
+        self.task_name = task_name
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"Task {self.task_name!r}: trigger did not pass. {self.reason}"
+
+
+class _HandlerFailed(Exception):
+    """A state handler raised; carries the Failed state the task ends in."""
+
+    def __init__(self, state: State) -> None:
+        super().__init__(state.message)
+        self.state = state
+
+
+def run_task(
+    task: Any,
+    upstream_states: Mapping[Hashable, State] | None = None,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    map_index: int | None = None,
+    run_context: Mapping[str, Any] | None = None,
+    initial_state: State | None = None,
+    is_start_task: bool = False,
+    sleep: Sleep = time.sleep,
+    mapping_problem: str | None = None,
+) -> State:
+    """Run ``task`` once (with its retries) and return its final, paused or pending state.
+
+    Args:
+        upstream_states: state per upstream edge, already sliced for a mapped child; a
+            mapped upstream feeding a reduce arrives as a ``Mapped`` state with children.
+        inputs: constant keyword arguments (values that are not tasks).
+        run_context: flow-run keys (flow_name, today, ...) merged into the context.
+        initial_state: the state to start from (``Resume`` skips the trigger).
+        is_start_task: treat the task as a root: upstream readiness is not checked.
+        mapping_problem: the run is a mapped parent that cannot expand; once its checks
+            pass it fails with this message instead of running.
+    """
+    upstream_states = upstream_states or {}
+    keys = _task_context(task, map_index, run_context or {}, initial_state)
+    with context(keys):
+        try:
+            run = _TaskRun(task, upstream_states, dict(inputs or {}), keys, sleep)
+            run.mapping_problem = mapping_problem
+            return run.run(initial_state or Pending(), is_start_task)
+        except Exception as err:  # noqa: BLE001 - boundary: an engine bug must not lose the run
+            logger.exception("Task %r: unexpected error in the task-run executor", keys["task_full_name"])
+            return Failed(f"Orchestrator error while running task {keys['task_full_name']!r}: {err!r}. "
+                          "This is a bug in the orchestrator, please report it.", err)
+
+
+def _task_context(
+    task: Any, map_index: int | None, run_context: Mapping[str, Any], initial: State | None
+) -> dict[str, Any]:
+    name = task.name
+    full_name = name if map_index is None else f"{name}[{map_index}]"
+    keys = dict(run_context)
+    keys.update(
+        task_name=name,
+        task_full_name=full_name,
+        task_slug=getattr(task, "slug", None) or name,
+        task_tags=sorted(getattr(task, "tags", ()) or ()),
+        task_run_id=keys.get("task_run_id") or str(uuid.uuid4()),
+        map_index=map_index,
+        task_run_count=(initial.run_count if initial is not None else 0) + 1,
+        logger=task_logger(name),
+    )
+    return keys
+
+
+class _TaskRun:
+    """The mutable bookkeeping of one task run; lives only inside ``run_task``."""
+
+    def __init__(
+        self,
+        task: Any,
+        upstream_states: Mapping[Hashable, State],
+        inputs: dict[str, Any],
+        keys: dict[str, Any],
+        sleep: Sleep,
+    ) -> None:
+        self.task = task
+        self.upstream_states = upstream_states
+        self.inputs = inputs
+        self.keys = keys
+        self.sleep = sleep
+        self.label = keys["task_full_name"]
+        self.mapping_problem: str | None = None
+
+    # ---- the sequence of checks ------------------------------------------------------------
+    def run(self, state: State, is_start_task: bool) -> State:
+        if state.is_finished():
+            return state
+        try:
+            if not is_start_task and not state.is_resume():
+                early = self.check_upstream_finished() or self.check_upstream_skipped(state)
+                early = early or self.check_trigger(state)
+                if early is not None:
+                    return early
+            if self.mapping_problem is not None:
+                return self.transition(state, Failed(self.mapping_problem, ValueError(self.mapping_problem)))
+            logger.info("Task %r: Starting task run...", self.label)
+            final = self.run_attempts(state)
+            logger.info("Task %r: Finished task run for task with final state: %r", self.label, final.name)
+            return final
+        except _HandlerFailed as failure:
+            return failure.state
+
+    def check_upstream_finished(self) -> State | None:
+        waiting = [e for e, s in flatten_upstream(self.upstream_states) if not s.is_finished()]
+        if waiting:
+            return Pending(f"Task {self.label!r}: upstream tasks are not finished yet.")
+        return None
+
+    def check_upstream_skipped(self, state: State) -> State | None:
+        if not getattr(self.task, "skip_on_upstream_skip", True):
+            return None
+        if any(s.is_skipped() for _, s in flatten_upstream(self.upstream_states)):
+            return self.transition(state, Skipped("Upstream task was skipped; skipping this task."))
+        return None
+
+    def check_trigger(self, state: State) -> State | None:
+        verdict = _evaluate_trigger(self.task, self.upstream_states)
+        if verdict.decision is Decision.RUN:
+            return None
+        if verdict.decision is Decision.SKIP:
+            return self.transition(state, Skipped(verdict.reason or "Trigger asked to skip."))
+        if verdict.decision is Decision.PAUSE:
+            return self.transition(state, Paused(verdict.reason, cached_inputs=self.collect_inputs()))
+        error = TriggerFailedError(self.label, verdict.reason)
+        return self.transition(state, TriggerFailed(str(error), error))
+
+    # ---- attempts ----------------------------------------------------------------------------
+    def run_attempts(self, state: State) -> State:
+        run_count = state.run_count
+        kwargs = self.collect_inputs(state)
+        while True:
+            run_count += 1
+            self.keys["task_run_count"] = run_count
+            state = self.transition(state, Running("Starting task run."))
+            started = time.perf_counter()
+            outcome, retryable = self.call_body(kwargs)
+            outcome.duration = time.perf_counter() - started
+            state = self.transition(state, outcome)
+            delay = self.retry_delay(state, run_count) if retryable else None
+            if delay is None:
+                return state
+            start_time = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=delay)
+            if not state.is_retrying():
+                message = f"Retrying task {self.label!r} (attempt {run_count + 1})."
+                state = self.transition(state, Retrying(message, start_time=start_time))
+            state.run_count = run_count
+            if delay > 0:
+                self.sleep(delay)
+
+    def retry_delay(self, state: State, run_count: int) -> float | None:
+        """Seconds to wait before the next attempt, or None when the run is over."""
+        configured = getattr(self.task, "retry_delay", None)
+        seconds = configured.total_seconds() if configured is not None else 0.0
+        if state.is_retrying():
+            return seconds
+        if not state.is_failed() or state.is_trigger_failed():
+            return None
+        if run_count > (getattr(self.task, "max_retries", 0) or 0):
+            return None
+        retry_on = getattr(self.task, "retry_on", None)
+        error = state.data
+        if retry_on and not (isinstance(error, BaseException) and isinstance(error, tuple(retry_on))):
+            return None
+        return seconds
+
+    def call_body(self, kwargs: dict[str, Any]) -> tuple[State, bool]:
+        """Call the body; return the outcome state and whether retries may apply."""
+        timeout = getattr(self.task, "timeout", None)
+        try:
+            if timeout is None:
+                value = self.call_user(kwargs)
+            else:
+                value = _call_with_timeout(self.call_user, kwargs, timeout)
+        except concurrent.futures.TimeoutError:
+            message = (f"Task {self.label!r} timed out after {timeout} seconds; raise its "
+                       "'timeout' if it needs longer.")
+            return TimedOut(message, TimeoutError(message)), True
+        except signals.ENDRUN as signal:
+            return signal.state, False
+        except signals.Signal as signal:
+            return signals.state_for_signal(signal), not isinstance(signal, signals.TRIGGERFAIL)
+        except Exception as err:  # noqa: BLE001 - boundary: user code may raise anything
+            logger.error("Task %r: run raised %r", self.label, err, exc_info=True)
+            return Failed("Task run encountered an exception.", err), True
+        return Success("Task run succeeded.", value), True
+
+    def call_user(self, kwargs: dict[str, Any]) -> Any:
+        if getattr(self.task, "log_stdout", False):
+            with capture_stdout(self.keys["logger"]):
+                return self.task.run(**kwargs)
+        return self.task.run(**kwargs)
+
+    # ---- inputs --------------------------------------------------------------------------------
+    def collect_inputs(self, state: State | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``run``: constants, then one per data edge."""
+        if state is not None and state.cached_inputs is not None:
+            return dict(state.cached_inputs)
+        kwargs = dict(self.inputs)
+        for edge, upstream in self.upstream_states.items():
+            key = getattr(edge, "key", None)
+            if key is not None:
+                kwargs[key] = upstream.result(raise_on_failure=False)
+        return kwargs
+
+    # ---- transitions ----------------------------------------------------------------------------
+    def transition(self, old: State, new: State) -> State:
+        """Move to ``new`` through the state handlers; a raising handler fails the task."""
+        for handler in getattr(self.task, "state_handlers", None) or ():
+            try:
+                returned = handler(self.task, old, new)
+            except Exception as err:  # noqa: BLE001 - boundary: handlers are user code
+                failed = Failed(f"Task {self.label!r}: state handler "
+                                f"{getattr(handler, '__name__', handler)!r} raised {err!r}.", err)
+                raise _HandlerFailed(failed) from err
+            new = returned if isinstance(returned, State) else new
+        on_failure = getattr(self.task, "on_failure", None)
+        if on_failure is not None and new.is_failed():
+            try:
+                on_failure(self.task, new)
+            except Exception as err:  # noqa: BLE001 - boundary: user callback
+                raise _HandlerFailed(Failed(f"Task {self.label!r}: on_failure raised {err!r}.", err)) from err
+        return new
+
+
+def _evaluate_trigger(task: Any, upstream_states: Mapping[Hashable, State]) -> TriggerResult:
+    """Call the task's trigger; accept bools and raised signals from custom triggers."""
+    trigger = getattr(task, "trigger", None)
+    if trigger is None:
+        from workers.triggers import all_successful
+
+        trigger = all_successful
+    try:
+        verdict = trigger(upstream_states)
+    except signals.PAUSE as signal:
+        return TriggerResult(Decision.PAUSE, signal.message or "Trigger paused the task.")
+    except signals.SKIP as signal:
+        return TriggerResult(Decision.SKIP, signal.message or "Trigger skipped the task.")
+    except signals.Signal as signal:
+        return TriggerResult(Decision.FAIL, signal.message or f"Trigger {trigger.__name__!r} failed.")
+    if isinstance(verdict, TriggerResult):
+        return verdict
+    if verdict:
+        return TriggerResult(Decision.RUN)
+    return TriggerResult(Decision.FAIL, f"Trigger {getattr(trigger, '__name__', trigger)!r} returned False.")
+
+
+def _call_with_timeout(call: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any], timeout: float) -> Any:
+    """Run ``call`` in a daemon thread (context copied) and wait at most ``timeout`` seconds.
+
+    A timed-out body cannot be killed from Python; its thread is abandoned and its
+    result ignored.
+    """
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    ctx = contextvars.copy_context()
+
+    def target() -> None:
+        try:
+            future.set_result(ctx.run(call, kwargs))
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+            future.set_exception(err)
+
+    threading.Thread(target=target, daemon=True, name="orchestrator-timeout").start()
+    return future.result(timeout=timeout)
+
+
+def reduce_state(children: list[State]) -> State:
+    """The state a reducing downstream sees for a mapped upstream: its children."""
+    return Mapped("Mapped children finished.", map_states=children)

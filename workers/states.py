@@ -1,0 +1,322 @@
+"""States of task runs and flow runs: small immutable values with predicates.
+
+The public classes exist because users ``isinstance`` them; every predicate is
+answered from one place, the ``StateKind`` groups below, so a new state only
+has to be placed in the right groups.
+
+    State
+    ├── Pending ── Scheduled ── Retrying, Resume;  Paused
+    ├── Running
+    └── Finished
+        ├── Success ── Completed, Cached, Mapped, Skipped
+        ├── Failed ── TriggerFailed, TimedOut
+        └── Cancelled
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import html
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+
+class StateType(enum.Enum):
+    """The coarse type shown in reprs: what a user asks first about a run."""
+
+    PENDING = "PENDING"
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    PAUSED = "PAUSED"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+class StateKind(enum.Enum):
+    """One member per state class; the groups below answer the predicates."""
+
+    PENDING = "Pending"
+    SCHEDULED = "Scheduled"
+    RETRYING = "Retrying"
+    RESUME = "Resume"
+    PAUSED = "Paused"
+    RUNNING = "Running"
+    FINISHED = "Finished"
+    SUCCESS = "Success"
+    CACHED = "Cached"
+    MAPPED = "Mapped"
+    SKIPPED = "Skipped"
+    FAILED = "Failed"
+    TRIGGER_FAILED = "TriggerFailed"
+    TIMED_OUT = "TimedOut"
+    CANCELLED = "Cancelled"
+
+
+K = StateKind
+PENDING_KINDS = frozenset({K.PENDING, K.SCHEDULED, K.RETRYING, K.RESUME, K.PAUSED})
+SCHEDULED_KINDS = frozenset({K.SCHEDULED, K.RETRYING, K.RESUME})
+SUCCESSFUL = frozenset({K.SUCCESS, K.CACHED, K.MAPPED, K.SKIPPED})
+FAILED = frozenset({K.FAILED, K.TRIGGER_FAILED, K.TIMED_OUT})
+FINISHED = SUCCESSFUL | FAILED | frozenset({K.FINISHED, K.CANCELLED})
+
+
+class State:
+    """A task run's or flow run's state at one moment; never mutated after creation.
+
+    Args:
+        message: why the run is in this state, for people.
+        result: the run's return value, or the exception for failed states.
+        name: display name (``Completed`` is how the futures API shows ``Success``).
+    """
+
+    kind: ClassVar[StateKind] = K.PENDING
+    type: ClassVar[StateType] = StateType.PENDING
+    color: ClassVar[str] = "#828282"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        result: Any = None,
+        *,
+        name: str | None = None,
+        map_states: Sequence[State] | None = None,
+        start_time: _dt.datetime | None = None,
+        run_count: int = 0,
+        cached_inputs: dict[str, Any] | None = None,
+        timestamp: _dt.datetime | None = None,
+        duration: float | None = None,
+    ) -> None:
+        self.message = message
+        self._result = result
+        self.name = name or type(self).__name__
+        #: child states of a mapped task, in map-index order
+        self.map_states: list[State] = list(map_states or ())
+        #: when a Scheduled/Retrying state becomes due
+        self.start_time = start_time
+        #: attempts made so far, carried by Retrying states
+        self.run_count = run_count
+        #: inputs a Paused task would have received, reused on resume
+        self.cached_inputs = cached_inputs
+        self.timestamp = timestamp or _dt.datetime.now(_dt.timezone.utc)
+        #: seconds the run's body took, set on final task-run states
+        self.duration = duration
+
+    # ---- result ---------------------------------------------------------------------------
+    def result(self, raise_on_failure: bool = True) -> Any:
+        """The run's value; for a failed state with ``raise_on_failure`` re-raise its error.
+
+        A mapped state returns the list of its children's results. A flow state returned by a
+        ``@flow`` with no return value holds its task-run states; failing, it re-raises the
+        first failed one's exception.
+        """
+        if self.kind is K.MAPPED and self._result is None:
+            return [s.result(raise_on_failure=raise_on_failure) for s in self.map_states]
+        if raise_on_failure and self.is_failed():
+            value = self._result
+            if isinstance(value, BaseException):
+                raise value
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, State) and item.is_failed():
+                        item.result(raise_on_failure=True)
+        return self._result
+
+    @property
+    def data(self) -> Any:
+        """The stored value as is: no re-raising, no mapping."""
+        return self._result
+
+    def with_result(self, result: Any) -> State:
+        """A copy of this state holding ``result`` (same class, message, name)."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._result = result
+        return clone
+
+    # ---- predicates -----------------------------------------------------------------------
+    def is_pending(self) -> bool:
+        return self.kind in PENDING_KINDS
+
+    def is_scheduled(self) -> bool:
+        return self.kind in SCHEDULED_KINDS
+
+    def is_retrying(self) -> bool:
+        return self.kind is K.RETRYING
+
+    def is_paused(self) -> bool:
+        return self.kind is K.PAUSED
+
+    def is_resume(self) -> bool:
+        return self.kind is K.RESUME
+
+    def is_running(self) -> bool:
+        return self.kind is K.RUNNING
+
+    def is_finished(self) -> bool:
+        return self.kind in FINISHED
+
+    def is_successful(self) -> bool:
+        return self.kind in SUCCESSFUL
+
+    def is_failed(self) -> bool:
+        return self.kind in FAILED
+
+    def is_skipped(self) -> bool:
+        return self.kind is K.SKIPPED
+
+    def is_mapped(self) -> bool:
+        return self.kind is K.MAPPED
+
+    def is_cached(self) -> bool:
+        return self.kind is K.CACHED
+
+    def is_cancelled(self) -> bool:
+        return self.kind is K.CANCELLED
+
+    def is_completed(self) -> bool:
+        return self.is_successful()
+
+    def is_timed_out(self) -> bool:
+        return self.kind is K.TIMED_OUT
+
+    def is_trigger_failed(self) -> bool:
+        return self.kind is K.TRIGGER_FAILED
+
+    # ---- display --------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"{self.name}(message={self.message!r}, type={self.type.value})"
+
+    def _repr_html_(self) -> str:
+        message = "" if self.message is None else f" {html.escape(self.message)}"
+        return (
+            f'<span style="color:{self.color};font-weight:bold">{html.escape(self.name)}</span>'
+            f"<span>{message}</span>"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when class, message and result agree (timestamps are ignored)."""
+        if type(self) is not type(other):
+            return NotImplemented
+        assert isinstance(other, State)
+        try:
+            same_result = bool(self._result == other._result)
+        except Exception:  # noqa: BLE001 - arbitrary user values may refuse comparison
+            same_result = self._result is other._result
+        return self.message == other.message and same_result and self.name == other.name
+
+    __hash__ = object.__hash__
+
+
+class Pending(State):
+    """Not yet run; also ``NotReady`` when an upstream state dependency failed."""
+
+
+class Paused(Pending):
+    """Waiting for a person: resume with ``task_states={t: Resume()}, start_tasks=[t]``."""
+
+    kind = K.PAUSED
+    type = StateType.PAUSED
+    color = "#ff9800"
+
+
+class Scheduled(Pending):
+    """Due to run at ``start_time``."""
+
+    kind = K.SCHEDULED
+    type = StateType.SCHEDULED
+
+
+class Retrying(Scheduled):
+    """Between attempts; ``run_count`` attempts have been made."""
+
+    kind = K.RETRYING
+    color = "#ffc107"
+
+
+class Resume(Scheduled):
+    """Resumes a paused task: its trigger is not checked again."""
+
+    kind = K.RESUME
+
+
+class Running(State):
+    """Executing now."""
+
+    kind = K.RUNNING
+    type = StateType.RUNNING
+    color = "#2196f3"
+
+
+class Finished(State):
+    """Done, for better or worse."""
+
+    kind = K.FINISHED
+    type = StateType.COMPLETED
+
+
+class Success(Finished):
+    """Finished without error; ``result()`` is the return value."""
+
+    kind = K.SUCCESS
+    color = "#4caf50"
+
+
+class Completed(Success):
+    """``Success`` under the name the futures API shows."""
+
+
+class Cached(Success):
+    """Success reused from an earlier run."""
+
+    kind = K.CACHED
+
+
+class Mapped(Success):
+    """The parent of mapped children; ``map_states`` holds their states."""
+
+    kind = K.MAPPED
+
+
+class Skipped(Success):
+    """Did not run, on purpose (SKIP signal or an upstream skip)."""
+
+    kind = K.SKIPPED
+    color = "#9e9e9e"
+
+
+class Failed(Finished):
+    """Finished with an error; ``result()`` re-raises it."""
+
+    kind = K.FAILED
+    type = StateType.FAILED
+    color = "#f44336"
+
+
+class TriggerFailed(Failed):
+    """The trigger decided the task must not run; its body never ran."""
+
+    kind = K.TRIGGER_FAILED
+
+
+class TimedOut(Failed):
+    """The run exceeded the task's ``timeout``."""
+
+    kind = K.TIMED_OUT
+
+
+class Cancelled(Finished):
+    """Stopped before it finished, on request."""
+
+    kind = K.CANCELLED
+    type = StateType.CANCELLED
+
+
+ALL_STATE_CLASSES: tuple[type[State], ...] = (
+    State, Pending, Paused, Scheduled, Retrying, Resume, Running, Finished, Success,
+    Completed, Cached, Mapped, Skipped, Failed, TriggerFailed, TimedOut, Cancelled,
+)  # fmt: skip

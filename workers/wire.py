@@ -1,0 +1,176 @@
+"""The wire format between the orchestrator and whatever executes task runs.
+
+``TaskRunCall`` is everything one task run needs, with upstream results given as
+``UpstreamRef`` handles that the task runner resolves to states where the run
+executes (in-process, or on a Dask worker so data never visits the orchestrator).
+``ResultShape`` is the small metadata the orchestrator needs to expand a mapped
+task. States cross as msgpack (results inside as cloudpickle bytes).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cloudpickle
+import msgpack
+
+from workers import states as _states
+from workers.execute import Sleep, reduce_state, run_task
+
+
+@dataclass(frozen=True)
+class UpstreamRef:
+    """Where one upstream edge's state comes from, and which part of it a child takes."""
+
+    #: the edge (its ``key`` names the argument; None orders only)
+    edge: Any
+    #: task-runner handles: one upstream run, or a mapped parent's children
+    sources: tuple[Any, ...]
+    #: the sources are a mapped parent's children, seen together
+    reduce: bool = False
+    #: element of the (concatenated, when ``flattened``) result a mapped child takes
+    index: int | None = None
+    flattened: bool = False
+
+
+@dataclass(frozen=True)
+class TaskRunCall:
+    """One task run, ready to execute."""
+
+    task: Any
+    #: readable, unique task-run name such as ``add_one-1f2e3d4c-17``
+    name: str
+    upstream: tuple[UpstreamRef, ...] = ()
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    map_index: int | None = None
+    run_context: Mapping[str, Any] = field(default_factory=dict)
+    initial_state: _states.State | None = None
+    is_start_task: bool = False
+    #: set for a mapped parent that cannot expand: why, if its checks pass
+    mapping_problem: str | None = None
+
+
+@dataclass(frozen=True)
+class ResultShape:
+    """What the orchestrator learns of a result to expand a mapped task (never the data)."""
+
+    successful: bool
+    #: children the result yields, None when it is not mappable
+    length: int | None = None
+    #: why it is not mappable
+    problem: str | None = None
+
+
+def mapped_length(value: Any, flattened: bool = False) -> int:
+    """Children ``value`` yields; raises ``TypeError`` saying why it cannot be mapped."""
+    if not is_mappable(value):
+        raise TypeError(f"its value {_short(value)} is not a sequence")
+    if not flattened:
+        return len(value)
+    total = 0
+    for position, item in enumerate(value):
+        if not is_mappable(item):
+            raise TypeError(f"flatten needs a list of lists, item {position} is {_short(item)}")
+        total += len(item)
+    return total
+
+
+def element(value: Sequence[Any], index: int, flattened: bool = False) -> Any:
+    """The ``index``-th element a child receives (of the concatenation when flattened)."""
+    if not flattened:
+        return value[index]
+    for inner in value:
+        if index < len(inner):
+            return inner[index]
+        index -= len(inner)
+    raise IndexError(index)
+
+
+def is_mappable(value: Any) -> bool:
+    """Sized and indexable, but not text or a mapping (their order means nothing here)."""
+    if isinstance(value, (str, bytes, Mapping)):
+        return False
+    return hasattr(value, "__len__") and hasattr(value, "__getitem__")
+
+
+def shape_of(state: _states.State, flattened: bool = False) -> ResultShape:
+    """The mapping metadata of one finished state."""
+    if not state.is_successful():
+        return ResultShape(False)
+    try:
+        return ResultShape(True, mapped_length(state.result(raise_on_failure=False), flattened))
+    except TypeError as err:
+        return ResultShape(True, None, str(err))
+
+
+def resolve_upstream(ref: UpstreamRef, source_states: Sequence[_states.State]) -> _states.State:
+    """The state the executor sees for ``ref``, given the states of its sources."""
+    state = reduce_state(list(source_states)) if ref.reduce else source_states[0]
+    if ref.index is None:
+        return state
+    value = state.result(raise_on_failure=False)
+    return state.with_result(element(value, ref.index, ref.flattened))
+
+
+def execute_call(
+    call: TaskRunCall,
+    source_states: Sequence[Sequence[_states.State]],
+    sleep: Sleep = time.sleep,
+) -> _states.State:
+    """Run ``call`` given the resolved states of each upstream ref, in order."""
+    upstream = {ref.edge: resolve_upstream(ref, found) for ref, found in zip(call.upstream, source_states, strict=True)}
+    return run_task(
+        call.task, upstream, inputs=call.inputs, map_index=call.map_index,
+        run_context={**call.run_context, "task_run_name": call.name},
+        initial_state=call.initial_state, is_start_task=call.is_start_task, sleep=sleep,
+        mapping_problem=call.mapping_problem,
+    )
+
+
+# ---- msgpack serialization of states -------------------------------------------------------
+def dump_state(state: _states.State, include_result: bool = True) -> bytes:
+    """msgpack bytes for ``state``; the result (if included) travels as cloudpickle bytes."""
+    return msgpack.packb(_state_record(state, include_result), use_bin_type=True)
+
+
+def load_state(data: bytes) -> _states.State:
+    """The state ``dump_state`` wrote."""
+    return _from_record(msgpack.unpackb(data, raw=False))
+
+
+_CLASSES: dict[str, type[_states.State]] = {c.__name__: c for c in _states.ALL_STATE_CLASSES}
+
+
+def _state_record(state: _states.State, include_result: bool) -> dict[str, Any]:
+    return {
+        "class": type(state).__name__,
+        "name": state.name,
+        "message": state.message,
+        "result": cloudpickle.dumps(state.data) if include_result and state.data is not None else None,
+        "map_states": [_state_record(s, include_result) for s in state.map_states],
+        "start_time": state.start_time.isoformat() if state.start_time else None,
+        "run_count": state.run_count,
+        "timestamp": state.timestamp.isoformat(),
+        "duration": state.duration,
+    }
+
+
+def _from_record(record: dict[str, Any]) -> _states.State:
+    cls = _CLASSES[record["class"]]
+    result = record["result"]
+    parse: Callable[[str | None], _dt.datetime | None] = lambda t: _dt.datetime.fromisoformat(t) if t else None  # noqa: E731
+    return cls(
+        record["message"], cloudpickle.loads(result) if result is not None else None,
+        name=record["name"], map_states=[_from_record(r) for r in record["map_states"]],
+        start_time=parse(record["start_time"]), run_count=record["run_count"],
+        timestamp=parse(record["timestamp"]), duration=record["duration"],
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
