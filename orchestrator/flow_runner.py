@@ -49,7 +49,12 @@ class FlowRunner:
 
         Args:
             task_states: initial states; finished ones are kept, ``Resume`` resumes a task.
-            start_tasks: run only these and their downstream, treating these as roots.
+                Resuming a paused task reuses the paused run's results: pass
+                ``task_states={**paused_state.result(), t: Resume()}``. A start or resumed
+                task whose data comes from a task with no finished state here fails with
+                ``MissingInputError`` instead of running on ``None``.
+            start_tasks: run only these and their downstream, treating these as roots
+                (their triggers are not checked; upstream tasks keep their given states).
             return_tasks: tasks whose states the result holds (default: all).
         """
         flow = self.flow
@@ -63,7 +68,8 @@ class FlowRunner:
             states = plan.execute()
         returned = set(return_tasks) if return_tasks is not None else flow.tasks
         final = decide_flow_state(states, flow.reference_tasks(),
-                                  {t: s for t, s in states.items() if t in returned})
+                                  {t: s for t, s in states.items() if t in returned},
+                                  terminal_tasks=flow.terminal_tasks())
         logger.info("Flow run %s: %s", final.type.value if not final.is_successful() else "SUCCESS",
                     final.message)
         return final

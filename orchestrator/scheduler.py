@@ -54,14 +54,26 @@ def upstream_refs(edges: Sequence[Edge], handles: Mapping[Task, Handles],
 
 
 def decide_flow_state(states: Mapping[Task, State], reference_tasks: Iterable[Task],
-                      returned: Mapping[Task, State]) -> State:
-    """Paused/Pending while a task is unfinished; else Failed if a reference task failed."""
-    unfinished = [(t, s) for t, s in states.items() if not _all_finished(s)]
+                      returned: Mapping[Task, State],
+                      terminal_tasks: Iterable[Task] | None = None) -> State:
+    """The flow run's state once its pass is over.
+
+    Paused (a task waits to be resumed) or Pending while a terminal task is unfinished;
+    else Failed if a reference task failed, else Success. Tasks that were not part of
+    the run (upstream of its start tasks, with no state given) do not keep it open.
+
+    Args:
+        terminal_tasks: the tasks whose being finished ends the run (default: all).
+    """
+    ends = states.keys() if terminal_tasks is None else set(terminal_tasks) | set(reference_tasks)
+    unfinished = [(t, states[t]) for t in ends if t in states and not _all_finished(states[t])]
     if unfinished:
-        paused = sorted(t.name for t, s in unfinished if _any_paused(s))
+        paused = sorted(t.name for t, s in states.items() if _any_paused(s))
         if paused:
-            return Paused(f"Flow run paused: {', '.join(map(repr, paused))} paused. Resume with "
-                          "flow.run(task_states={task: Resume()}, start_tasks=[task]).", dict(returned))
+            shown = ", ".join(map(repr, paused))
+            return Paused(f"Flow run paused: {shown} paused. Resume with flow.run(task_states="
+                          "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task]) "
+                          "so the finished tasks' results are reused.", dict(returned))
         names = sorted(t.name for t, _ in unfinished)
         return Pending(f"Flow run incomplete: {', '.join(map(repr, names))} did not finish.",
                        dict(returned))

@@ -8,6 +8,11 @@ each see their own run's keys. Layers, lowest first:
     ->  flow-run keys (flow_name, today, ...)  ->  task-run keys (task_name, map_index, ...)
 
 The executor sets the run keys around the user call and resets them afterwards.
+
+The config layer is read once, when this module is imported. ``reload_config()``
+reads the file again (after ``$ORCHESTRATOR_CONFIG`` changed, say); code outside
+any ``with context(...)`` block sees the new keys at once, while open blocks and
+runs already started keep the keys they began with.
 """
 
 from __future__ import annotations
@@ -46,9 +51,34 @@ def load_config_context(path: str | os.PathLike[str] | None = None) -> dict[str,
     return table
 
 
-_values: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
-    "orchestrator_context", default=MappingProxyType(load_config_context())
+#: the ``[context]`` table of the config file: what is seen outside every ``with`` block
+_config: Mapping[str, Any] = MappingProxyType(load_config_context())
+#: the keys of the innermost ``with context(...)`` block or run; None outside all of them
+_values: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "orchestrator_context", default=None
 )
+
+
+def reload_config(path: str | os.PathLike[str] | None = None) -> Mapping[str, Any]:
+    """Read the config file's ``[context]`` table again and make it the base layer.
+
+    Args:
+        path: the file to read; default ``$ORCHESTRATOR_CONFIG``, else
+            ``~/.orchestrator/config.toml``.
+
+    Returns:
+        The new config layer. Blocks already open (and runs already started) keep
+        the keys they copied when they began.
+    """
+    global _config
+    _config = MappingProxyType(load_config_context(path))
+    return _config
+
+
+def current() -> Mapping[str, Any]:
+    """The current mapping, for code that ships context to another thread or process."""
+    values = _values.get()
+    return _config if values is None else values
 
 
 class Context:
@@ -62,41 +92,41 @@ class Context:
 
     def __getattr__(self, name: str) -> Any:
         try:
-            return _values.get()[name]
+            return current()[name]
         except KeyError:
             raise AttributeError(
                 f"context has no key {name!r}; use context.get({name!r}) for optional keys"
             ) from None
 
     def __getitem__(self, key: str) -> Any:
-        return _values.get()[key]
+        return current()[key]
 
     def __contains__(self, key: object) -> bool:
-        return key in _values.get()
+        return key in current()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(dict(_values.get()))
+        return iter(dict(current()))
 
     def __len__(self) -> int:
-        return len(_values.get())
+        return len(current())
 
     def get(self, key: str, default: Any = None) -> Any:
-        return _values.get().get(key, default)
+        return current().get(key, default)
 
     def keys(self) -> list[str]:
-        return list(_values.get())
+        return list(current())
 
     def items(self) -> list[tuple[str, Any]]:
-        return list(_values.get().items())
+        return list(current().items())
 
     def to_dict(self) -> dict[str, Any]:
         """A plain copy of the current keys."""
-        return dict(_values.get())
+        return dict(current())
 
     @contextlib.contextmanager
     def __call__(self, *args: Mapping[str, Any], **kwargs: Any) -> Iterator[Context]:
         """Override keys inside a ``with`` block; the old values come back afterwards."""
-        merged = dict(_values.get())
+        merged = dict(current())
         for mapping in args:
             merged.update(mapping)
         merged.update(kwargs)
@@ -107,7 +137,7 @@ class Context:
             _values.reset(token)
 
     def __repr__(self) -> str:
-        shown = {k: v for k, v in _values.get().items() if k != "logger"}
+        shown = {k: v for k, v in current().items() if k != "logger"}
         return f"<Context {shown!r}>"
 
 
@@ -139,7 +169,3 @@ def date_keys(today: str | _dt.date | None = None, now: _dt.datetime | None = No
         keys[f"{name}_nodash"] = value.strftime("%Y%m%d")
     return keys
 
-
-def current() -> Mapping[str, Any]:
-    """The current mapping, for code that ships context to another thread or process."""
-    return _values.get()

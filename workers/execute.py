@@ -40,7 +40,7 @@ from workers.states import (
     TimedOut,
     TriggerFailed,
 )
-from workers.triggers import Decision, TriggerResult, flatten_upstream
+from workers.triggers import Decision, TriggerResult, edge_label, flatten_upstream
 
 logger = logging.getLogger("orchestrator.TaskRunner")
 
@@ -57,6 +57,26 @@ class TriggerFailedError(Exception):
 
     def __str__(self) -> str:
         return f"Task {self.task_name!r}: trigger did not pass. {self.reason}"
+
+
+class MissingInputError(Exception):
+    """The result of a start or resumed task's ``Failed`` state when its data is unknown.
+
+    A start task skips the upstream checks, but a data edge still needs the upstream
+    result: an earlier run's state passed in ``task_states``.
+    """
+
+    def __init__(self, task_name: str, missing: list[tuple[str, str]]) -> None:
+        super().__init__(task_name, missing)
+        self.task_name = task_name
+        #: (argument, upstream task) pairs whose upstream has no finished state
+        self.missing = missing
+
+    def __str__(self) -> str:
+        shown = ", ".join(f"argument {arg!r} from task {up}" for arg, up in self.missing)
+        return (f"Task {self.task_name!r}: cannot start without its inputs: {shown} did not "
+                "finish in this flow run. Pass the earlier run's states, e.g. flow.run(task_states="
+                "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task]).")
 
 
 class _HandlerFailed(Exception):
@@ -150,8 +170,10 @@ class _TaskRun:
             if not is_start_task and not state.is_resume():
                 early = self.check_upstream_finished() or self.check_upstream_skipped(state)
                 early = early or self.check_trigger(state)
-                if early is not None:
-                    return early
+            else:
+                early = self.check_inputs_known(state)
+            if early is not None:
+                return early
             if self.mapping_problem is not None:
                 return self.transition(state, Failed(self.mapping_problem, ValueError(self.mapping_problem)))
             logger.info("Task %r: Starting task run...", self.label)
@@ -166,6 +188,19 @@ class _TaskRun:
         if waiting:
             return Pending(f"Task {self.label!r}: upstream tasks are not finished yet.")
         return None
+
+    def check_inputs_known(self, state: State) -> State | None:
+        """A start or resumed task skips the checks above, but still needs its data."""
+        if state.cached_inputs is not None:
+            return None
+        missing = sorted({
+            (edge.key, edge_label(edge)) for edge, upstream in flatten_upstream(self.upstream_states)
+            if getattr(edge, "key", None) is not None and not upstream.is_finished()
+        })
+        if not missing:
+            return None
+        error = MissingInputError(self.label, missing)
+        return self.transition(state, Failed(str(error), error))
 
     def check_upstream_skipped(self, state: State) -> State | None:
         if not getattr(self.task, "skip_on_upstream_skip", True):

@@ -58,12 +58,13 @@ def flatten_upstream(upstream_states: UpstreamStates) -> list[tuple[Hashable, St
 
 
 def _names(pairs: list[tuple[Hashable, State]]) -> str:
-    labels = sorted({_label(edge) for edge, _ in pairs})
+    labels = sorted({edge_label(edge) for edge, _ in pairs})
     shown = ", ".join(labels[:10])
     return shown + (f" and {len(labels) - 10} more" if len(labels) > 10 else "")
 
 
-def _label(edge: Hashable) -> str:
+def edge_label(edge: Hashable) -> str:
+    """The upstream task's name, quoted, as messages show it (the edge itself if it has none)."""
     upstream = getattr(edge, "upstream_task", None)
     return repr(getattr(upstream, "name", upstream if upstream is not None else edge))
 
@@ -142,14 +143,20 @@ def _bounded(
     at_least: int | float | None,
     at_most: int | float | None,
 ) -> Trigger:
-    """A trigger passing when the count (or fraction, for floats < 1) of upstream states
-    meeting ``predicate`` lies within [at_least, at_most]."""
+    """A trigger passing when the count (an int bound) or the fraction (a float bound, from
+    0.0 to 1.0) of upstream states meeting ``predicate`` lies within [at_least, at_most]."""
     for bound_name, bound in (("at_least", at_least), ("at_most", at_most)):
-        if bound is not None and (isinstance(bound, bool) or bound < 0):
-            raise ValueError(f"{label}({bound_name}={bound!r}): expected a count or a fraction >= 0")
+        if bound is None:
+            continue
+        is_count = isinstance(bound, int) and not isinstance(bound, bool) and bound >= 0
+        is_fraction = isinstance(bound, float) and 0.0 <= bound <= 1.0
+        if not (is_count or is_fraction):
+            raise ValueError(f"{label}({bound_name}={bound!r}): expected a count (an int >= 0) "
+                             f"or a fraction (a float from 0.0 to 1.0), e.g. {bound_name}=0.5")
 
     def _limit(bound: int | float, total: int) -> float:
-        return bound * total if isinstance(bound, float) and bound < 1 else bound
+        # floats are fractions of the upstream states (1.0 is all of them), ints are counts
+        return bound * total if isinstance(bound, float) else bound
 
     def trigger(upstream_states: UpstreamStates) -> TriggerResult:
         hits, total, _ = _count(upstream_states, predicate)
@@ -165,14 +172,14 @@ def _bounded(
 
 
 def some_successful(at_least: int | float | None = None, at_most: int | float | None = None) -> Trigger:
-    """Run when the number (int) or fraction (float < 1) of successful upstream states is
-    within ``[at_least, at_most]``."""
+    """Run when the number (int) or fraction (float, 0.0 to 1.0) of successful upstream
+    states is within ``[at_least, at_most]``; ``some_successful(at_least=1.0)`` needs all."""
     return _bounded("some_successful", State.is_successful, at_least, at_most)
 
 
 def some_failed(at_least: int | float | None = None, at_most: int | float | None = None) -> Trigger:
-    """Run when the number (int) or fraction (float < 1) of failed upstream states is within
-    ``[at_least, at_most]``."""
+    """Run when the number (int) or fraction (float, 0.0 to 1.0) of failed upstream states
+    is within ``[at_least, at_most]``; ``some_failed(at_most=0.5)`` allows half to fail."""
     return _bounded("some_failed", State.is_failed, at_least, at_most)
 
 
