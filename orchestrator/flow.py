@@ -279,6 +279,15 @@ class Flow:
             **run_options,
         )
 
+    def visualize(self, flow_state: State | None = None, filename: str | None = None) -> Any:
+        """Draw the DAG with graphviz, coloured by ``flow_state``; write ``filename`` if given.
+
+        See ``orchestrator.visualize.visualize``; needs ``pip install 'orchestrator[viz]'``.
+        """
+        from orchestrator.visualize import visualize
+
+        return visualize(self, flow_state=flow_state, filename=filename)
+
 
 def _unwrap(value: Any, mapped: bool) -> tuple[bool, bool, Any]:
     """(is mapped, is flattened, bare value) for one argument of ``set_dependencies``."""

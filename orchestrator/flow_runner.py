@@ -15,6 +15,7 @@ maps over. At the end it collects every task's state and decides the flow's.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
 import uuid
@@ -44,7 +45,8 @@ class FlowRunner:
 
     def run(self, parameters: Mapping[str, Any] | None = None, task_runner: BaseTaskRunner | None = None,
             context: Mapping[str, Any] | None = None, task_states: Mapping[Task, State] | None = None,
-            start_tasks: Iterable[Task] | None = None, return_tasks: Iterable[Task] | None = None) -> State:
+            start_tasks: Iterable[Task] | None = None, return_tasks: Iterable[Task] | None = None,
+            progress: Any = False) -> State:
         """Run every task (or those downstream of ``start_tasks``) and return the flow state.
 
         Args:
@@ -56,6 +58,8 @@ class FlowRunner:
             start_tasks: run only these and their downstream, treating these as roots
                 (their triggers are not checked; upstream tasks keep their given states).
             return_tasks: tasks whose states the result holds (default: all).
+            progress: ``True`` (or an ``orchestrator.progress.ProgressDisplay``) shows the task
+                runs live while the flow runs, then a summary table.
         """
         flow = self.flow
         flow.validate()
@@ -65,13 +69,16 @@ class FlowRunner:
         logger.info("Beginning Flow run for %r", flow.name)
         with _context_scope(context or {}), runner:
             plan = _Pass(flow, runner, keys, dict(task_states or {}), start_tasks)
-            states = plan.execute()
+            with _watch(progress, plan) as watch:
+                states = plan.execute()
         returned = set(return_tasks) if return_tasks is not None else flow.tasks
         final = decide_flow_state(states, flow.reference_tasks(),
                                   {t: s for t, s in states.items() if t in returned},
                                   terminal_tasks=flow.terminal_tasks())
         logger.info("Flow run %s: %s", final.type.value if not final.is_successful() else "SUCCESS",
                     final.message)
+        if watch is not None:
+            watch.finish(final, states)
         return final
 
     def _run_context(self, values: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,6 +180,15 @@ def _not_run(task: Task) -> State:
 
     return Pending(f"Task {task.name!r} was not part of this run (upstream of the start tasks); "
                    "pass its state in task_states to provide its result.")
+
+
+def _watch(progress: Any, plan: _Pass) -> Any:
+    """The progress display watching ``plan``'s handles, or nothing."""
+    if not progress:
+        return contextlib.nullcontext(None)
+    from orchestrator.progress import watch_dag_run  # rich is imported only when asked for
+
+    return watch_dag_run(progress, plan.flow, plan.runner, plan.handles, plan.keys["flow_run_name"])
 
 
 def _context_scope(overrides: Mapping[str, Any]) -> Any:

@@ -1,0 +1,135 @@
+"""Finding the flow a command line names: ``PATH.py`` or ``PATH.py:NAME``.
+
+The file is imported as a module (its directory first on ``sys.path``, as
+``python PATH.py`` would have it, but without running its ``__main__`` block) and
+registered with cloudpickle to be pickled by value, so Dask workers can run its
+tasks without having the file. A flow is a ``Flow`` object or an ``@flow``
+function; with no ``NAME`` the file must hold exactly one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.flow import Flow
+
+
+class CommandError(Exception):
+    """The command cannot go on; ``str()`` says why and what to do. Exit status 2."""
+
+
+@dataclass(frozen=True)
+class LoadedFlow:
+    """A flow found in a file."""
+
+    #: the ``Flow`` object or the ``@flow`` function
+    obj: Any
+    #: the variable that holds it in the file
+    variable: str
+    path: Path
+
+    @property
+    def is_dag(self) -> bool:
+        return isinstance(self.obj, Flow)
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.obj, "name", self.variable))
+
+
+def load_flow(target: str) -> LoadedFlow:
+    """The flow ``target`` names (``PATH.py`` or ``PATH.py:NAME``).
+
+    Raises:
+        CommandError: no such file, the file fails to import, or no single flow matches.
+    """
+    path_text, _, variable = target.partition(":")
+    path = Path(path_text)
+    if not path.is_file():
+        raise CommandError(f"no such file {path_text!r}. Give the path of a Python file that "
+                           f"defines a flow, e.g. orchestrator run examples/mapreduce.py")
+    module = import_file(path)
+    found = find_flows(module)
+    if variable:
+        if variable not in vars(module):
+            raise CommandError(f"{path_text} has no variable {variable!r}; {_listing(found, path_text)}")
+        if variable not in found:
+            raise CommandError(f"{path_text}:{variable} is {type(vars(module)[variable]).__name__}, "
+                               f"not a Flow or an @flow function; {_listing(found, path_text)}")
+        return LoadedFlow(found[variable], variable, path)
+    if len(found) != 1:
+        raise CommandError(f"{path_text} defines {len(found)} flows; {_listing(found, path_text)}")
+    (variable, obj), = found.items()
+    return LoadedFlow(obj, variable, path)
+
+
+def import_file(path: Path) -> types.ModuleType:
+    """Import ``path`` as a module (not as ``__main__``) and make it picklable by value."""
+    name = path.stem if path.stem.isidentifier() and path.stem not in sys.modules \
+        else f"_orchestrator_flow_file_{abs(hash(path.resolve()))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CommandError(f"cannot import {str(path)!r}: it is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.resolve().parent))
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # noqa: BLE001 - the user's file may raise anything
+        del sys.modules[name]
+        traceback.print_exc()
+        raise CommandError(f"importing {str(path)!r} failed with {type(err).__name__}: {err} "
+                           "(traceback above)") from err
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+def find_flows(module: types.ModuleType) -> dict[str, Any]:
+    """``{variable: flow}`` for every ``Flow`` or ``@flow`` function in ``module`` (first name wins)."""
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+    for variable, value in vars(module).items():
+        if variable.startswith("_") or id(value) in seen:
+            continue
+        if isinstance(value, Flow) or is_flow_function(value):
+            found[variable] = value
+            seen.add(id(value))
+    return found
+
+
+def is_flow_function(value: Any) -> bool:
+    """An ``@flow``-decorated function (the futures API)."""
+    flow_class = _flow_function_class()
+    if flow_class is not None and isinstance(value, flow_class):
+        return True
+    return getattr(value, "is_flow", False) is True and callable(value)
+
+
+def _flow_function_class() -> type | None:
+    try:
+        from orchestrator.flows import FlowFunction  # type: ignore[import-not-found]  # issue 4
+    except ImportError:
+        return None
+    return FlowFunction  # type: ignore[no-any-return]
+
+
+def _listing(found: dict[str, Any], path_text: str) -> str:
+    if not found:
+        return ("it defines none. A flow is a Flow object (with Flow('name') as flow: ...) or a "
+                "function decorated with @flow.")
+    names = ", ".join(f"{variable} ({_describe(obj)})" for variable, obj in found.items())
+    example = next(iter(found))
+    return f"flows found: {names}. Name one: {path_text}:{example}"
+
+
+def _describe(obj: Any) -> str:
+    kind = "Flow" if isinstance(obj, Flow) else "@flow"
+    return f"{kind} {getattr(obj, 'name', '?')!r}"

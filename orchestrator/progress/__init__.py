@@ -1,0 +1,57 @@
+"""Live progress of flow runs: ``flow.run(progress=True)`` and ``orchestrator run``.
+
+    tally.py     pure: count task runs by state (mapped children together), summary rows
+    sources.py   read task-run states from a running flow's handles (non-blocking)
+    render.py    rich renderables for terminals, plain lines for everything else
+    display.py   ProgressDisplay: the polling thread, live table or plain lines, summary
+
+The flow runner's only part is ``watch_dag_run``: it hands over its live
+handle table and, at the end, the final states.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from orchestrator.progress.display import ProgressDisplay
+from orchestrator.progress.sources import DagSource, ProgressSource, RunHeader, dashboard_link
+from orchestrator.progress.tally import SummaryRow, TaskProgress, summarize, tally
+from workers.states import State
+
+__all__ = [
+    "DagSource", "DagWatch", "ProgressDisplay", "ProgressSource", "RunHeader", "SummaryRow",
+    "TaskProgress", "as_display", "dashboard_link", "summarize", "tally", "watch_dag_run",
+]  # fmt: skip
+
+
+def as_display(progress: bool | ProgressDisplay) -> ProgressDisplay:
+    """The display a ``progress=`` argument asks for: ``True`` makes a default one."""
+    if isinstance(progress, ProgressDisplay):
+        return progress
+    if progress is True:
+        return ProgressDisplay()
+    raise TypeError(f"progress must be True, False or a ProgressDisplay, got {progress!r}")
+
+
+class DagWatch:
+    """Handed to the flow runner while it watches: ``finish`` prints the summary."""
+
+    def __init__(self, display: ProgressDisplay, source: DagSource) -> None:
+        self.display, self.source = display, source
+
+    def finish(self, state: State, states: Mapping[Any, State]) -> None:
+        self.display.finish(state, self.source.summary(states))
+
+
+@contextlib.contextmanager
+def watch_dag_run(progress: bool | ProgressDisplay, flow: Any, runner: Any,
+                  handles: Mapping[Any, Any], flow_run_name: str) -> Iterator[DagWatch]:
+    """Show a DAG flow run's progress while the block runs; the runner must be started."""
+    display = as_display(progress)
+    source = DagSource(flow, runner, handles)
+    header = RunHeader(flow.name, flow_run_name, getattr(runner, "name", type(runner).__name__),
+                       dashboard_link(runner))
+    with display.watch(source, header):
+        yield DagWatch(display, source)

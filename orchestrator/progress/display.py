@@ -1,0 +1,147 @@
+"""ProgressDisplay: shows a running flow's task runs on a console, live or as plain lines.
+
+The display runs a daemon thread that polls a ``ProgressSource`` every
+``interval`` seconds; the flow run itself never waits for it. On a terminal it
+draws a live table (rich ``Live``, with log records routed above it); elsewhere
+it prints one line each time a task's counts change. After the run, ``finish``
+prints the summary table and the flow's final state.
+
+    with display.watch(source, header):     # thread: poll -> draw / print changes
+        ... run the flow ...
+    display.finish(final_state, summary_rows)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from rich.console import Console
+from rich.live import Live
+
+from orchestrator.progress import render
+from orchestrator.progress.sources import ProgressSource, RunHeader
+from orchestrator.progress.tally import SummaryRow, TaskProgress
+from workers.states import State
+
+logger = logging.getLogger("orchestrator.progress")
+
+
+class ProgressDisplay:
+    """Progress of one flow run at a time.
+
+    Args:
+        console: where to draw (default: standard output).
+        live: draw a live table; default: when the console is a terminal.
+        interval: seconds between polls of the task runs' states.
+    """
+
+    def __init__(self, console: Console | None = None, live: bool | None = None,
+                 interval: float = 0.2) -> None:
+        self.console = console or Console()
+        self.live = self.console.is_terminal if live is None else live
+        self.interval = interval
+        self.header: RunHeader | None = None
+        self._started = time.monotonic()
+        self._printed: dict[str, TaskProgress] = {}
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    @contextlib.contextmanager
+    def watch(self, source: ProgressSource, header: RunHeader) -> Iterator[None]:
+        """Show ``source``'s progress until the block ends (the run's task runner is started)."""
+        self.header, self._started, self._printed = header, time.monotonic(), {}
+        if not self.live:
+            self._print(render.header_line(header))
+            if header.dashboard_link:
+                self._print(f"Dashboard: {header.dashboard_link}")
+        live = (Live(console=self.console, auto_refresh=False, transient=True,
+                     redirect_stdout=True, redirect_stderr=True) if self.live else None)
+        with live if live is not None else contextlib.nullcontext(), _logs_through_live(live):
+            stop = threading.Event()
+            thread = threading.Thread(target=self._loop, args=(source, live, stop),
+                                      name="orchestrator-progress", daemon=True)
+            thread.start()
+            try:
+                yield
+            finally:
+                stop.set()
+                thread.join()
+                self._show(source, live)  # the last word: every task's final counts
+
+    def finish(self, state: State, rows: Sequence[SummaryRow]) -> None:
+        """Print the summary table and the flow's final state."""
+        name = self.header.flow_run_name if self.header else "?"
+        if self.live:
+            self.console.print(render.summary_table(rows))
+            self.console.print(render.final_text(name, state, self.elapsed))
+            return
+        for line in render.summary_lines(rows):
+            self._print(line)
+        self._print(render.final_line(name, state, self.elapsed))
+
+    # ---- the display thread ----------------------------------------------------------------
+    def _loop(self, source: ProgressSource, live: Live | None, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
+            self._show(source, live)
+
+    def _show(self, source: ProgressSource, live: Live | None) -> None:
+        try:
+            rows = source.poll()
+        except Exception:  # noqa: BLE001 - a display problem must never stop the flow run
+            logger.debug("Progress display could not read task-run states", exc_info=True)
+            return
+        assert self.header is not None
+        if live is not None:
+            live.update(render.live_view(self.header, rows, self.elapsed), refresh=True)
+            return
+        for row in rows:
+            if row.runs is not None and self._printed.get(row.label) != row:
+                self._printed[row.label] = row
+                self._print(render.progress_line(row, self.elapsed))
+
+    def _print(self, line: str) -> None:
+        # Plain lines: no markup, highlighting or wrapping, so logs and tests see exactly this.
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _logs_through_live(live: Live | None) -> Iterator[None]:
+    """Point console log handlers at the live display's proxies, so records print above it.
+
+    ``logging.StreamHandler`` keeps the stream it was created with; without this,
+    log records would write straight to the terminal and tear the live table.
+    """
+    if live is None:
+        yield
+        return
+    swapped: list[tuple[logging.StreamHandler[object], object]] = []
+    targets = {id(sys.__stdout__): sys.stdout, id(sys.__stderr__): sys.stderr}
+    for handler in _stream_handlers():
+        target = targets.get(id(handler.stream))
+        if target is not None:
+            swapped.append((handler, handler.setStream(target)))
+    try:
+        yield
+    finally:
+        for handler, stream in swapped:
+            handler.setStream(stream)
+
+
+def _stream_handlers() -> list[logging.StreamHandler[object]]:
+    loggers = [logging.getLogger()] + [
+        value for value in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(value, logging.Logger)
+    ]
+    found: dict[int, logging.StreamHandler[object]] = {}
+    for each in loggers:
+        for handler in each.handlers:
+            if type(handler) is logging.StreamHandler:
+                found[id(handler)] = handler
+    return list(found.values())

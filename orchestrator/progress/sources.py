@@ -1,0 +1,93 @@
+"""Where a progress display reads task-run states from: the handles of a running flow.
+
+A source is polled from the display's thread. It asks the task runner for the
+current state of each handle with the non-blocking ``get_state`` and remembers
+final states, so a map of ten thousand children costs only its unfinished
+children per poll. Sources only read: the flow runner never waits for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from orchestrator.progress.tally import SummaryRow, TaskProgress, label_tasks, summarize, tally
+from workers.states import State
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """What the display says about the run as a whole."""
+
+    flow_name: str
+    flow_run_name: str
+    task_runner: str
+    #: the Dask dashboard, when the run is on Dask
+    dashboard_link: str | None = None
+
+
+class ProgressSource(Protocol):
+    """Task progress rows of one run, in display order; called from the display thread."""
+
+    def poll(self) -> list[TaskProgress]: ...
+
+
+class _StateCache:
+    """Current states of handles; a finished state is kept and its handle not asked again."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self._final: dict[Any, list[State | None]] = {}
+
+    def states(self, key: Any, handles: Sequence[Any]) -> list[State]:
+        known = self._final.setdefault(key, [None] * len(handles))
+        current = []
+        for position, handle in enumerate(handles):
+            state = known[position]
+            if state is None:
+                state = self.runner.get_state(handle)
+                if state.is_finished():
+                    known[position] = state
+            current.append(state)
+        return current
+
+
+class DagSource:
+    """Progress of a DAG flow run, read from the flow runner's handles as they appear.
+
+    ``handles`` is the flow runner's live ``{task: handle or [child handles]}``;
+    a task without an entry is not submitted yet.
+    """
+
+    def __init__(self, flow: Any, runner: Any, handles: Mapping[Any, Any]) -> None:
+        tasks = flow.sorted_tasks()
+        self.labels = dict(zip(tasks, label_tasks([t.name for t in tasks]), strict=True))
+        self.mapped = {t: any(e.mapped for e in flow.edges_to(t)) for t in tasks}
+        self.handles = handles
+        self._cache = _StateCache(runner)
+
+    def poll(self) -> list[TaskProgress]:
+        rows = []
+        for task, label in self.labels.items():
+            handle = self.handles.get(task)
+            if handle is None:
+                rows.append(tally(label, self.mapped[task], None))
+                continue
+            children = isinstance(handle, list)
+            states = self._cache.states(task, handle if children else [handle])
+            rows.append(tally(label, self.mapped[task] or children, states))
+        return rows
+
+    def summary(self, states: Mapping[Any, State]) -> list[SummaryRow]:
+        """Summary rows from the run's final ``{task: state}``, in display order."""
+        return [summarize(label, states[task]) for task, label in self.labels.items()
+                if task in states]
+
+
+def dashboard_link(runner: Any) -> str | None:
+    """The Dask dashboard of a task runner's cluster, if it has one."""
+    link = getattr(runner, "dashboard_link", None)
+    if link is None:
+        link = getattr(getattr(runner, "client", None), "dashboard_link", None)
+    return link if isinstance(link, str) and link else None

@@ -1,0 +1,121 @@
+"""Counting task runs by state for progress displays: pure functions over states, no I/O.
+
+A progress display shows one row per task. A mapped task's children are counted
+together, so a row reads "3/4 finished: Success 3, Running 1" whatever the size
+of the map. ``tally`` builds that row from the states seen so far; ``summarize``
+builds a row of the final summary table from a task's final state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from workers.states import State
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """One task's progress at one moment."""
+
+    #: the task's name (with ``#2`` and so on when a flow has several tasks of that name)
+    label: str
+    #: the task maps over an upstream result (its runs are children)
+    mapped: bool
+    #: task runs submitted so far; None while the task is not submitted yet
+    runs: int | None
+    #: runs that reached a final state
+    finished: int = 0
+    #: runs per state name, in order of first appearance
+    counts: dict[str, int] = field(default_factory=dict)
+    #: display colour per state name (the state class's ``color``)
+    colors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_done(self) -> bool:
+        """Submitted and every run finished."""
+        return self.runs is not None and self.finished == self.runs
+
+    def counts_text(self) -> str:
+        """``Success 3, Running 1`` (``waiting`` before submission, ``no runs`` for an empty map)."""
+        if self.runs is None:
+            return "waiting"
+        if not self.runs:
+            return "no runs"
+        return ", ".join(f"{name} {count}" for name, count in self.counts.items())
+
+
+def tally(label: str, mapped: bool, states: Sequence[State] | None) -> TaskProgress:
+    """The progress row for a task whose runs currently have ``states`` (None: not submitted)."""
+    if states is None:
+        return TaskProgress(label, mapped, None)
+    counts: dict[str, int] = {}
+    colors: dict[str, str] = {}
+    for state in states:
+        counts[state.name] = counts.get(state.name, 0) + 1
+        colors.setdefault(state.name, state.color)
+    finished = sum(1 for s in states if s.is_finished())
+    return TaskProgress(label, mapped, len(states), finished, counts, colors)
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One task's line in the final summary table."""
+
+    label: str
+    #: final state name; a mapped task adds its children's counts: ``Mapped (Success 4)``
+    state: str
+    #: colour of the final state
+    color: str
+    #: task runs (children for a mapped task)
+    runs: int
+    #: seconds the body took, summed over children; None when the body never ran
+    duration: float | None
+    message: str
+
+
+def summarize(label: str, state: State) -> SummaryRow:
+    """The summary row for a task's final ``state`` (children aggregated for a mapped task)."""
+    children = state.map_states
+    if not state.is_mapped() or not children:
+        runs = 0 if state.is_mapped() else 1
+        return SummaryRow(label, state.name, state.color, runs, state.duration, state.message or "")
+    progress = tally(label, True, children)
+    durations = [c.duration for c in children if c.duration is not None]
+    failed = [(i, c) for i, c in enumerate(children) if c.is_failed()]
+    message = state.message or ""
+    if failed:
+        index, first = failed[0]
+        message = f"{len(failed)} of {len(children)} children failed; child {index}: {first.message}"
+    return SummaryRow(label, f"{state.name} ({progress.counts_text()})", state.color, len(children),
+                      sum(durations) if durations else None, message)
+
+
+def label_tasks(names: Sequence[str]) -> list[str]:
+    """Unique labels for tasks in order: a repeated name gets ``#2``, ``#3``...
+
+    >>> label_tasks(["load", "clean", "load"])
+    ['load', 'clean', 'load#2']
+    """
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return labels
+
+
+def format_duration(seconds: float | None) -> str:
+    """``0.12s``, ``3.4s``, ``2m05s``; ``-`` when unknown.
+
+    >>> [format_duration(s) for s in (None, 0.123, 3.42, 125.0)]
+    ['-', '0.12s', '3.4s', '2m05s']
+    """
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds:.2f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
