@@ -82,6 +82,13 @@ class Task:
     def __repr__(self) -> str:
         return f"<Task: {self.name}>"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the weak reference to the flow being built (it cannot pickle, and a
+        task run shipped to a worker needs no flow)."""
+        state = self.__dict__.copy()
+        state["_flow_ref"] = None
+        return state
+
     def __iter__(self) -> Iterator[Any]:
         raise TypeError(f"Task {self.name!r} is not iterable; map over it with other.map(x=task), "
                         f"or index one item with task[key].")
