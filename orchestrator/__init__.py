@@ -12,6 +12,7 @@ Layers (imports point downwards only):
 from orchestrator.collections import Constant
 from orchestrator.edge import Edge
 from orchestrator.flow import Flow
+from orchestrator.flow_decorator import flow
 from orchestrator.logging_setup import configure_logging
 from orchestrator.mapping import flatten, unmapped
 from orchestrator.parameter import Parameter
@@ -24,5 +25,5 @@ configure_logging()
 
 __all__ = [
     "Constant", "Dependency", "Edge", "Flow", "Parameter", "Task", "__version__", "context",
-    "flatten", "task", "unmapped",
+    "flatten", "flow", "task", "unmapped",
 ]  # fmt: skip

@@ -7,7 +7,9 @@ named checks, each of which may end the run:
     -> [Running -> body (timeout, signals) -> Failed? -> Retrying -> sleep]* -> final state
 
 Every state change goes through the task's state handlers, in order. The function
-never raises: errors (including orchestrator bugs) become ``Failed`` states. It runs
+never raises: errors (including orchestrator bugs) become ``Failed`` states.
+Its own log lines can be turned off per run with the run-context key
+``executor_logs=False`` (the ``@flow`` futures API logs task runs its own way). It runs
 unchanged in-process and inside a Dask worker; only ``sleep`` differs (a Dask worker
 passes one that secedes from its thread pool while it waits).
 """
@@ -160,6 +162,8 @@ class _TaskRun:
         self.keys = keys
         self.sleep = sleep
         self.label = keys["task_full_name"]
+        #: log "Starting task run..." and friends (off for ``@flow`` runs, which log their own)
+        self.verbose = bool(keys.get("executor_logs", True))
         self.mapping_problem: str | None = None
 
     # ---- the sequence of checks ------------------------------------------------------------
@@ -176,9 +180,11 @@ class _TaskRun:
                 return early
             if self.mapping_problem is not None:
                 return self.transition(state, Failed(self.mapping_problem, ValueError(self.mapping_problem)))
-            logger.info("Task %r: Starting task run...", self.label)
+            if self.verbose:
+                logger.info("Task %r: Starting task run...", self.label)
             final = self.run_attempts(state)
-            logger.info("Task %r: Finished task run for task with final state: %r", self.label, final.name)
+            if self.verbose:
+                logger.info("Task %r: Finished task run for task with final state: %r", self.label, final.name)
             return final
         except _HandlerFailed as failure:
             return failure.state
@@ -276,7 +282,8 @@ class _TaskRun:
         except signals.Signal as signal:
             return signals.state_for_signal(signal), not isinstance(signal, signals.TRIGGERFAIL)
         except Exception as err:  # noqa: BLE001 - boundary: user code may raise anything
-            logger.error("Task %r: run raised %r", self.label, err, exc_info=True)
+            if self.verbose:
+                logger.error("Task %r: run raised %r", self.label, err, exc_info=True)
             return Failed("Task run encountered an exception.", err), True
         return Success("Task run succeeded.", value), True
 

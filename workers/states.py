@@ -192,10 +192,19 @@ class State:
         return f"{self.name}(message={self.message!r}, type={self.type.value})"
 
     def _repr_html_(self) -> str:
+        """Notebook display: the name in the state's colour, the message, the result's type.
+
+        A result that is a list with its own ``_repr_html_`` (a ``@flow`` run's task-run
+        states) is drawn below, as a table.
+        """
         message = "" if self.message is None else f" {html.escape(self.message)}"
+        table = getattr(self._result, "_repr_html_", None) if isinstance(self._result, list) else None
+        kind = "" if self._result is None or table is not None else (
+            f' <span style="color:#757575">(result: {html.escape(type(self._result).__name__)})</span>')
         return (
+            f'<div class="orchestrator-state">'
             f'<span style="color:{self.color};font-weight:bold">{html.escape(self.name)}</span>'
-            f"<span>{message}</span>"
+            f"<span>{message}</span>{kind}{table() if table is not None else ''}</div>"
         )
 
     def __eq__(self, other: object) -> bool:

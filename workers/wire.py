@@ -4,7 +4,10 @@
 ``UpstreamRef`` handles that the task runner resolves to states where the run
 executes (in-process, or on a Dask worker so data never visits the orchestrator).
 ``ResultShape`` is the small metadata the orchestrator needs to expand a mapped
-task. States cross as msgpack (results inside as cloudpickle bytes).
+task. ``UpstreamResult`` placeholders inside ``TaskRunCall.templates`` stand for
+upstream results nested in argument values (``total([f1, f2])`` in a ``@flow``);
+they are filled where the run executes, like the keyed upstream refs. States
+cross as msgpack (results inside as cloudpickle bytes).
 """
 
 from __future__ import annotations
@@ -38,6 +41,13 @@ class UpstreamRef:
 
 
 @dataclass(frozen=True)
+class UpstreamResult:
+    """Placeholder in a template argument: the result of ``call.upstream[index]``."""
+
+    index: int
+
+
+@dataclass(frozen=True)
 class TaskRunCall:
     """One task run, ready to execute."""
 
@@ -52,6 +62,9 @@ class TaskRunCall:
     is_start_task: bool = False
     #: set for a mapped parent that cannot expand: why, if its checks pass
     mapping_problem: str | None = None
+    #: arguments whose values hold ``UpstreamResult`` placeholders (in lists, tuples, sets,
+    #: dicts), filled from the upstream results before the run; they join ``inputs``
+    templates: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,13 +135,35 @@ def execute_call(
     sleep: Sleep = time.sleep,
 ) -> _states.State:
     """Run ``call`` given the resolved states of each upstream ref, in order."""
-    upstream = {ref.edge: resolve_upstream(ref, found) for ref, found in zip(call.upstream, source_states, strict=True)}
+    resolved = [resolve_upstream(ref, found) for ref, found in zip(call.upstream, source_states, strict=True)]
+    upstream = {ref.edge: state for ref, state in zip(call.upstream, resolved, strict=True)}
+    inputs = call.inputs
+    if call.templates:
+        results = [state.result(raise_on_failure=False) for state in resolved]
+        inputs = {**inputs, **{k: fill_template(v, results) for k, v in call.templates.items()}}
     return run_task(
-        call.task, upstream, inputs=call.inputs, map_index=call.map_index,
+        call.task, upstream, inputs=inputs, map_index=call.map_index,
         run_context={**call.run_context, "task_run_name": call.name},
         initial_state=call.initial_state, is_start_task=call.is_start_task, sleep=sleep,
         mapping_problem=call.mapping_problem,
     )
+
+
+def fill_template(value: Any, results: Sequence[Any]) -> Any:
+    """``value`` with every ``UpstreamResult`` replaced by its upstream's result.
+
+    Walks lists, tuples (named ones too), sets and dicts; other values are kept as is.
+    """
+    if isinstance(value, UpstreamResult):
+        return results[value.index]
+    if isinstance(value, dict):
+        return type(value)({k: fill_template(v, results) for k, v in value.items()})
+    if isinstance(value, tuple):
+        items = [fill_template(v, results) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    if isinstance(value, (list, set, frozenset)):
+        return type(value)(fill_template(v, results) for v in value)
+    return value
 
 
 # ---- msgpack serialization of states -------------------------------------------------------

@@ -1,0 +1,277 @@
+"""FlowRun: one run of a ``@flow`` function, and the submitter its task calls go to.
+
+The function body runs in the calling thread (or, with ``flow.submit()``, in a
+background thread) while task runs execute on the task runner: in the same thread
+(sequential), a thread pool, or a Dask cluster. Inside the body every task call
+becomes a ``TaskRunCall`` and returns a ``Future`` at once:
+
+    Beginning flow run -> start task runner -> body (task calls -> submit -> Future)
+    -> wait for every submitted run -> shut down task runner -> final state
+
+Logs follow the reference documents, on ``orchestrator.flow_runs`` (the run) and
+``orchestrator.task_runs`` (each task run's final state, logged once, when it is first
+seen: at submission for the sequential runner, else by a watcher thread that polls
+unfinished runs so the lines appear as runs finish).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as _dt
+import html
+import inspect
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from orchestrator import active
+from orchestrator.flow_run_state import failed_by_exception, flow_state_from, runs_table_html
+from orchestrator.futures import Future, is_final
+from orchestrator.naming import flow_run_name, task_run_name
+from orchestrator.task_calls import CallParts, call_parts, expand, is_input_future
+from orchestrator.task_runners.base import BaseTaskRunner
+from workers.context import context, current, date_keys
+from workers.states import Cancelled, Failed, Pending, Running, State
+from workers.wire import TaskRunCall
+
+flow_logger = logging.getLogger("orchestrator.flow_runs")
+task_logger = logging.getLogger("orchestrator.task_runs")
+
+
+class FlowRun:
+    """One run of a ``@flow``: call ``run()`` (blocking) or ``start()`` (background).
+
+    Args:
+        flow_name: the flow's name, for logs and context.
+        fn: the flow's function; ``args``/``kwargs`` are its validated arguments.
+        runner: a fresh task runner for this run (started and shut down here).
+        parameters: the arguments by name, for ``context.parameters``.
+    """
+
+    def __init__(self, flow_name: str, fn: Callable[..., Any], args: tuple[Any, ...],
+                 kwargs: Mapping[str, Any], runner: BaseTaskRunner,
+                 parameters: Mapping[str, Any] | None = None) -> None:
+        self.flow_name = flow_name
+        self.name = flow_run_name()
+        self.id = str(uuid.uuid4())
+        self.runner = runner
+        self._fn, self._args, self._kwargs = fn, args, dict(kwargs)
+        self.parameters = dict(parameters or {})
+        self._futures: list[Future[Any]] = []
+        self._calls_per_task: dict[Any, int] = {}
+        self._lock = threading.Lock()
+        self._state: State = Pending("Flow run has not started.")
+        self._done = threading.Event()
+        self._stop_watch = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
+        self.keys: dict[str, Any] = {}
+
+    # ---- the run --------------------------------------------------------------------------------
+    def run(self) -> State:
+        """Run the flow function to the end and return the flow run's final state."""
+        flow_logger.info("Beginning flow run %r for flow %r...", self.name, self.flow_name)
+        self.keys = self._run_context()
+        self._state = Running("Flow run is running.")
+        flow_logger.info("Starting task runner `%s`...", self.runner.name)
+        try:
+            self.runner.start()
+        except Exception as err:  # noqa: BLE001 - boundary: a backend that cannot start fails the run
+            flow_logger.error("Task runner `%s` failed to start", self.runner.name, exc_info=True)
+            return self._finish(Failed(f"Task runner `{self.runner.name}` failed to start: {err!r}. "
+                                       "Check its address or cluster options.", err))
+        try:
+            final = self._run_body()
+            self._stop_watching()
+            flow_logger.info("Shutting down task runner `%s`...", self.runner.name)
+        except BaseException as err:  # interrupted (Ctrl-C): end the run, then let it propagate
+            self._finish(Cancelled(f"Flow run {self.name!r} was interrupted: {err!r}.", err))
+            raise
+        finally:
+            self._stop_watching()
+            self.runner.shutdown()
+        return self._finish(final)
+
+    def _run_body(self) -> State:
+        token = active.running_flow.set(self)
+        try:
+            with context(self.keys):
+                returned = self._fn(*self._args, **self._kwargs)
+        except Exception as err:  # noqa: BLE001 - boundary: the flow function is user code
+            flow_logger.error("Flow run %r encountered exception:", self.name, exc_info=True)
+            self._wait_all()
+            return failed_by_exception(err)
+        finally:
+            active.running_flow.reset(token)
+        self._wait_all()
+        return flow_state_from(returned, self.futures)
+
+    def _finish(self, final: State) -> State:
+        flow_logger.log(logging.ERROR if final.is_failed() else logging.INFO,
+                        "Flow run %r finished in state %r", self.name, final)
+        self._state = final
+        self._done.set()
+        return final
+
+    def _wait_all(self) -> None:
+        for future in self.futures:
+            future.wait()
+
+    def _run_context(self) -> dict[str, Any]:
+        """Flow-run keys, seen by the body and shipped with every task run."""
+        keys = {k: v for k, v in current().items() if k != "logger"}
+        keys.update(date_keys(keys.get("today")))
+        keys.update(flow_name=self.flow_name, flow_run_id=self.id, flow_run_name=self.name,
+                    parameters=self.parameters,
+                    scheduled_start_time=_dt.datetime.now(_dt.timezone.utc))
+        return keys
+
+    # ---- background use (notebooks) -------------------------------------------------------------
+    def start(self) -> FlowRun:
+        """Run in a background thread and return at once; see ``wait`` and ``futures``."""
+        ctx = contextvars.copy_context()
+        self._thread = threading.Thread(target=ctx.run, args=(self.run,), daemon=True,
+                                        name=f"orchestrator-flow-run-{self.name}")
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> State | None:
+        """The final state once the run is over; None if ``timeout`` seconds pass first."""
+        return self._state if self._done.wait(timeout) else None
+
+    def get_state(self) -> State:
+        """The flow run's current state, without blocking."""
+        return self._state
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
+        """Wait for the run and return its state's result (re-raising a failure)."""
+        state = self.wait(timeout)
+        if state is None:
+            raise TimeoutError(f"Flow run {self.name!r} did not finish within {timeout} seconds.")
+        return state.result(raise_on_failure=raise_on_failure)
+
+    @property
+    def futures(self) -> list[Future[Any]]:
+        """The futures of the task runs submitted so far, in submission order."""
+        with self._lock:
+            return list(self._futures)
+
+    # ---- task calls (the ``active.TaskSubmitter`` protocol) --------------------------------------
+    def submit_task(self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                    wait_for: Any, mapped: bool) -> Any:
+        """Submit a run of ``task`` (or one per mapped element) and return its future(s)."""
+        arguments = task.bind_arguments(args, kwargs)
+        if not mapped:
+            _check_required(task, arguments)
+            return self._submit(task, call_parts(arguments, wait_for, task.name, self._resolve))
+        expansion = expand(task.name, arguments, self._resolve, self.runner.shape)
+        if expansion.problem is not None:
+            parts = call_parts({}, [expansion.culprit, *_listed(wait_for)], task.name, self._resolve)
+            return [self._submit(task, parts, mapping_problem=expansion.problem)]
+        futures = []
+        for index, child in enumerate(expansion.children):
+            _check_required(task, child)
+            futures.append(self._submit(task, call_parts(child, wait_for, task.name, self._resolve),
+                                        map_index=index))
+        return futures
+
+    def _submit(self, task: Any, parts: CallParts, map_index: int | None = None,
+                mapping_problem: str | None = None) -> Future[Any]:
+        with self._lock:
+            count = self._calls_per_task.get(task, 0)
+            self._calls_per_task[task] = count + 1
+        name = task_run_name(task, count)
+        call = TaskRunCall(task=task, name=name, upstream=tuple(parts.refs), inputs=parts.inputs,
+                           map_index=map_index, run_context={**self.keys, "executor_logs": False},
+                           mapping_problem=mapping_problem, templates=parts.templates)
+        flow_logger.info("Submitting task run %r to task runner...", name)
+        handle = self.runner.submit(call)
+        future: Future[Any] = Future(name, task, self.runner, handle,
+                                     self.runner.describe(handle), self._report)
+        with self._lock:
+            self._futures.append(future)
+        if not is_final(future.get_state()):
+            self._ensure_watcher()
+        return future
+
+    def _resolve(self, value: Any) -> tuple[Any, str]:
+        """A handle on this run's task runner for a future or state used as an input."""
+        if isinstance(value, Future):
+            if value.runner is self.runner:
+                return value.handle, value.name
+            state = value.wait()  # a future of another flow run: its final state is the input
+            assert state is not None
+            return self.runner.given(state), value.name
+        assert is_input_future(value)
+        return self.runner.given(value), f"given {value.name} state"
+
+    # ---- logging final states -------------------------------------------------------------------
+    def _report(self, future: Future[Any], state: State) -> None:
+        error = state.data
+        if state.is_failed() and isinstance(error, BaseException):
+            task_logger.error("Task run %r encountered exception:", future.name,
+                              exc_info=(type(error), error, error.__traceback__))
+        task_logger.log(logging.ERROR if state.is_failed() else logging.INFO,
+                        "Task run %r finished in state %r", future.name, state)
+
+    def _ensure_watcher(self) -> None:
+        with self._lock:
+            if self._watcher is not None:
+                return
+            self._watcher = threading.Thread(target=self._watch, daemon=True,
+                                             name=f"orchestrator-watch-{self.name}")
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        """Poll unfinished runs so their final states are logged as they arrive."""
+        while not self._stop_watch.is_set():
+            pending = [f for f in self.futures if f._final is None]
+            if not pending:
+                self._stop_watch.wait(0.05)
+                continue
+            try:
+                pending[0].wait(timeout=0.05)
+                for future in pending[1:]:
+                    if self._stop_watch.is_set():
+                        return
+                    future.get_state()
+            except Exception:  # noqa: BLE001 - boundary: the run's end still waits and logs
+                flow_logger.debug("Flow run %r: watcher stopped", self.name, exc_info=True)
+                return
+
+    def _stop_watching(self) -> None:
+        """Stop the watcher before the runner shuts down (it must not ask a closed runner)."""
+        self._stop_watch.set()
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join()
+
+    # ---- display --------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return (f"<FlowRun {self.name!r} of flow {self.flow_name!r}: {self._state!r}, "
+                f"{len(self.futures)} task runs>")
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the run, its state, and its task runs grouped by current state."""
+        runs = [(f.name, f.get_state()) for f in self.futures]
+        return (f'<div class="orchestrator-flow-run"><b>Flow run {html.escape(self.name)!r}</b> '
+                f"of flow {html.escape(self.flow_name)!r}: {self._state._repr_html_()}"
+                f"{runs_table_html(runs)}</div>")
+
+
+def _check_required(task: Any, arguments: Mapping[str, Any]) -> None:
+    """A call missing a required argument fails at the call, naming the task."""
+    missing = [name for name, p in task.signature.parameters.items()
+               if p.default is inspect.Parameter.empty and name not in arguments
+               and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)]
+    if missing:
+        raise TypeError(f"Task {task.name!r}: missing required arguments {missing}. Its run() "
+                        f"signature is {task.signature}.")
+
+
+def _listed(wait_for: Any) -> list[Any]:
+    if wait_for is None:
+        return []
+    return [wait_for] if is_input_future(wait_for) else list(wait_for)

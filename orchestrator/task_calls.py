@@ -1,0 +1,224 @@
+"""How a task call inside a running ``@flow`` becomes task-run calls for the task runner.
+
+The arguments of ``add(x=future, ys=[f1, 2], wait_for=[g])`` are sorted into:
+
+    a future (or a state) as an argument     -> upstream ref with the argument as its key
+    futures nested in lists/tuples/sets/dicts -> ordering refs + a template the runner fills
+    wait_for=[...] futures                    -> ordering refs (state dependency only)
+    anything else                             -> constant inputs
+
+so the task runner resolves upstream results where the run executes (on a Dask
+worker, never in this process). ``task.map(...)`` expands to one child per element of
+its mapped arguments; mapping over a future waits for that future's *length* only.
+Everything here is plain data except the three runner questions passed in as
+``Resolve`` (a handle for a future or state) and ``Measure`` (a result's shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.futures import Future
+from orchestrator.mapping import MappingError, count_children, flatten, unmapped
+from workers.states import State
+from workers.wire import ResultShape, UpstreamRef, UpstreamResult, element, is_mappable
+
+#: (runner handle, upstream task-run name) for a future or state used as an input
+Resolve = Callable[[Any], tuple[Any, str]]
+#: the shape of the result behind a handle (blocks until that run is over)
+Measure = Callable[[Any, bool], ResultShape]
+
+_CONTAINERS = (list, tuple, set, frozenset, dict)
+
+
+@dataclass(frozen=True, eq=False)
+class FutureEdge:
+    """An upstream edge of a ``@flow`` task run; hashed by identity, so two futures of one
+    task stay two edges. ``upstream_task`` is the upstream task-run name (what trigger
+    messages show)."""
+
+    upstream_task: str
+    #: the argument the upstream result fills; None for ordering (wait_for, templates)
+    key: str | None = None
+    mapped: bool = False
+    flattened: bool = False
+
+
+@dataclass
+class CallParts:
+    """What one task run receives: upstream refs, constant inputs, templates."""
+
+    refs: list[UpstreamRef] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    templates: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Element:
+    """A mapped child's share of a future's result: item ``index`` of it."""
+
+    handle: Any
+    name: str
+    index: int
+    flattened: bool
+
+
+def is_input_future(value: Any) -> bool:
+    """Futures and states passed as arguments are data dependencies."""
+    return isinstance(value, Future | State)
+
+
+def contains_future(value: Any) -> bool:
+    """Whether a plain container holds a future or state, at any depth."""
+    if is_input_future(value):
+        return True
+    if type(value) in _CONTAINERS or _is_namedtuple(value):
+        items = value.values() if isinstance(value, dict) else value
+        return any(contains_future(item) for item in items)
+    return False
+
+
+def call_parts(arguments: Mapping[str, Any], wait_for: Any, task_name: str,
+               resolve: Resolve) -> CallParts:
+    """Sort one task run's arguments (values may be ``_Element`` shares of a map)."""
+    parts = CallParts()
+    for name, value in arguments.items():
+        if isinstance(value, _Element):
+            edge = FutureEdge(value.name, name, mapped=True, flattened=value.flattened)
+            parts.refs.append(UpstreamRef(edge, (value.handle,), index=value.index,
+                                          flattened=value.flattened))
+        elif is_input_future(value):
+            handle, upstream = resolve(value)
+            parts.refs.append(UpstreamRef(FutureEdge(upstream, name), (handle,)))
+        elif contains_future(value):
+            parts.templates[name] = _template(value, parts.refs, resolve)
+        else:
+            parts.inputs[name] = value
+    for item in wait_for_items(wait_for, task_name):
+        handle, upstream = resolve(item)
+        parts.refs.append(UpstreamRef(FutureEdge(upstream), (handle,)))
+    return parts
+
+
+def wait_for_items(wait_for: Any, task_name: str) -> list[Any]:
+    """The futures of ``wait_for`` (one future or an iterable of them)."""
+    if wait_for is None:
+        return []
+    items = [wait_for] if is_input_future(wait_for) else wait_for
+    try:
+        items = list(items)
+    except TypeError:
+        items = [items]
+    bad = [item for item in items if not is_input_future(item)]
+    if bad:
+        raise TypeError(f"Task {task_name!r}: wait_for takes futures (what calling a task in a "
+                        f"@flow returns) or states, got {bad!r}. Write "
+                        f"{task_name}(..., wait_for=[other_future]).")
+    return items
+
+
+def _template(value: Any, refs: list[UpstreamRef], resolve: Resolve) -> Any:
+    """``value`` with each future replaced by an ``UpstreamResult`` of a new ordering ref."""
+    if is_input_future(value):
+        handle, upstream = resolve(value)
+        refs.append(UpstreamRef(FutureEdge(upstream), (handle,)))
+        return UpstreamResult(len(refs) - 1)
+    if isinstance(value, dict):
+        return {k: _template(v, refs, resolve) for k, v in value.items()}
+    if _is_namedtuple(value):
+        return type(value)(*(_template(v, refs, resolve) for v in value))
+    if type(value) in _CONTAINERS:
+        return type(value)(_template(v, refs, resolve) for v in value)
+    return value
+
+
+def _is_namedtuple(value: Any) -> bool:
+    return isinstance(value, tuple) and hasattr(value, "_fields")
+
+
+# ---- mapping ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _MappedFuture:
+    """A future whose result a map spreads over its children."""
+
+    handle: Any
+    name: str
+    flattened: bool
+
+
+@dataclass
+class Expansion:
+    """A mapped call: each child's arguments, or why the call cannot expand."""
+
+    children: list[dict[str, Any]]
+    #: the mapped future that failed or is not a sequence, and why
+    problem: str | None = None
+    #: the future behind ``problem`` (the one child it yields depends on it)
+    culprit: Any = None
+
+
+def expand(task_name: str, arguments: Mapping[str, Any], resolve: Resolve,
+           measure: Measure) -> Expansion:
+    """One argument dict per child: mapped arguments give one element each, the rest whole.
+
+    Children zip the mapped arguments, stopping at the shortest (as in DAG flows).
+
+    Raises:
+        MappingError: no argument is mapped, or a constant mapped argument is not a sequence.
+    """
+    lengths: dict[str, int] = {}
+    sources: dict[str, Any] = {}
+    for name, raw in arguments.items():
+        if isinstance(raw, unmapped):
+            continue
+        flattened = isinstance(raw, flatten)
+        value = raw.value if flattened else raw
+        if is_input_future(value):
+            handle, upstream = resolve(value)
+            shape = measure(handle, flattened)
+            problem = _shape_problem(task_name, name, upstream, shape)
+            if problem is not None:
+                return Expansion([], problem, value)
+            lengths[name] = shape.length or 0
+            sources[name] = _MappedFuture(handle, upstream, flattened)
+            continue
+        lengths[name] = _constant_length(task_name, name, value, flattened)
+        sources[name] = value
+    count = count_children(task_name, lengths)
+    children = []
+    for index in range(count):
+        child = {}
+        for name, raw in arguments.items():
+            if isinstance(raw, unmapped):
+                child[name] = raw.value
+            elif isinstance(sources[name], _MappedFuture):
+                source = sources[name]
+                child[name] = _Element(source.handle, source.name, index, source.flattened)
+            else:
+                child[name] = element(sources[name], index, isinstance(raw, flatten))
+        children.append(child)
+    return Expansion(children)
+
+
+def _shape_problem(task_name: str, argument: str, upstream: str, shape: ResultShape) -> str | None:
+    if not shape.successful:
+        return (f"Task {task_name!r}: cannot map over argument {argument!r}: upstream task run "
+                f"{upstream!r} did not complete.")
+    if shape.length is None:
+        return (f"Task {task_name!r}: cannot map over argument {argument!r}: {shape.problem}. "
+                "Map over a list or tuple, or pass it as unmapped(...) if every child should "
+                "receive it whole.")
+    return None
+
+
+def _constant_length(task_name: str, argument: str, value: Any, flattened: bool) -> int:
+    if not is_mappable(value):
+        raise MappingError(task_name, argument, f"its value {value!r:.60} is not a sequence")
+    if not flattened:
+        return len(value)
+    inner: Iterable[Any] = value
+    if not all(is_mappable(item) for item in inner):
+        raise MappingError(task_name, argument, "flatten needs a list of lists")
+    return sum(len(item) for item in value)
