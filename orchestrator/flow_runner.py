@@ -126,8 +126,12 @@ class _Pass:
             return self.runner.submit(self.call(task, upstream_refs(edges, self.handles), None,
                                                 initial, is_start, mapping_problem=problem))
         count = min(lengths) if lengths else 0
-        return [self.runner.submit(self.call(task, upstream_refs(edges, self.handles, i), i, None, False))
-                for i in range(count)]
+        children: list[Any] = []
+        self.handles[task] = children  # grows as children are submitted, for progress displays
+        for i in range(count):
+            children.append(self.runner.submit(self.call(task, upstream_refs(edges, self.handles, i),
+                                                          i, None, False)))
+        return children
 
     def measure(self, task: Task, mapped: list[Any]) -> tuple[list[int], str | None]:
         """Each mapped argument's length, or why the task cannot expand."""

@@ -235,7 +235,8 @@ class _TaskRun:
             self.keys["task_run_count"] = run_count
             state = self.transition(state, Running("Starting task run."))
             started = time.perf_counter()
-            outcome, retryable = self.call_body(kwargs)
+            with context(task_run_count=run_count):  # user code sees which attempt this is
+                outcome, retryable = self.call_body(kwargs)
             outcome.duration = time.perf_counter() - started
             state = self.transition(state, outcome)
             delay = self.retry_delay(state, run_count) if retryable else None

@@ -106,19 +106,8 @@ def find_flows(module: types.ModuleType) -> dict[str, Any]:
 
 
 def is_flow_function(value: Any) -> bool:
-    """An ``@flow``-decorated function (the futures API)."""
-    flow_class = _flow_function_class()
-    if flow_class is not None and isinstance(value, flow_class):
-        return True
-    return getattr(value, "is_flow", False) is True and callable(value)
-
-
-def _flow_function_class() -> type | None:
-    try:
-        from orchestrator.flows import FlowFunction  # type: ignore[import-not-found]  # issue 4
-    except ImportError:
-        return None
-    return FlowFunction  # type: ignore[no-any-return]
+    """An ``@flow``-decorated function (its class marks itself ``is_flow = True``)."""
+    return getattr(type(value), "is_flow", False) is True and callable(value)
 
 
 def _listing(found: dict[str, Any], path_text: str) -> str:

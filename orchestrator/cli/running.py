@@ -17,6 +17,7 @@ from rich.console import Console
 from orchestrator.cli.loading import CommandError, LoadedFlow, load_flow
 from orchestrator.cli.params import check_flow_params, collect_params
 from orchestrator.progress import ProgressDisplay
+from orchestrator.progress import run_flow_function as watch_flow_function
 from workers.states import State
 
 EXIT_SUCCESS, EXIT_FLOW_FAILED, EXIT_USAGE = 0, 1, 2
@@ -68,13 +69,10 @@ def run_flow(loaded: LoadedFlow, params: dict[str, Any], runner: Any,
 def run_flow_function(flow_function: Any, params: dict[str, Any], runner: Any,
                       progress: Any) -> State:
     """Call an ``@flow`` function with ``params`` on ``runner`` (None: its own runner)."""
-    options: dict[str, Any] = {}
     if runner is not None:
-        options["task_runner"] = runner
+        flow_function = flow_function.with_options(task_runner=runner)
     if progress:
-        options["progress"] = progress
-    if options and hasattr(flow_function, "with_options"):
-        return flow_function.with_options(**options)(**params)  # type: ignore[no-any-return]
+        return watch_flow_function(flow_function, params, progress)
     return flow_function(**params)  # type: ignore[no-any-return]
 
 

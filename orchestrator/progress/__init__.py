@@ -5,8 +5,10 @@
     render.py    rich renderables for terminals, plain lines for everything else
     display.py   ProgressDisplay: the polling thread, live table or plain lines, summary
 
-The flow runner's only part is ``watch_dag_run``: it hands over its live
-handle table and, at the end, the final states.
+The DAG flow runner's only part is ``watch_dag_run``: it hands over its live
+handle table and, at the end, the final states. An ``@flow`` function is watched
+from outside with ``run_flow_function``: it runs in the background
+(``flow.submit``) while the display reads the run's futures.
 """
 
 from __future__ import annotations
@@ -16,13 +18,20 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from orchestrator.progress.display import ProgressDisplay
-from orchestrator.progress.sources import DagSource, ProgressSource, RunHeader, dashboard_link
+from orchestrator.progress.sources import (
+    DagSource,
+    FlowRunSource,
+    ProgressSource,
+    RunHeader,
+    dashboard_link,
+)
 from orchestrator.progress.tally import SummaryRow, TaskProgress, summarize, tally
 from workers.states import State
 
 __all__ = [
-    "DagSource", "DagWatch", "ProgressDisplay", "ProgressSource", "RunHeader", "SummaryRow",
-    "TaskProgress", "as_display", "dashboard_link", "summarize", "tally", "watch_dag_run",
+    "DagSource", "DagWatch", "FlowRunSource", "ProgressDisplay", "ProgressSource", "RunHeader", "SummaryRow",
+    "TaskProgress", "as_display", "dashboard_link", "summarize", "tally", "run_flow_function",
+    "watch_dag_run",
 ]  # fmt: skip
 
 
@@ -55,3 +64,22 @@ def watch_dag_run(progress: bool | ProgressDisplay, flow: Any, runner: Any,
                        dashboard_link(runner))
     with display.watch(source, header):
         yield DagWatch(display, source)
+
+
+def run_flow_function(flow_function: Any, parameters: Mapping[str, Any],
+                      progress: bool | ProgressDisplay = True) -> State:
+    """Run an ``@flow`` function with keyword ``parameters`` while showing its progress.
+
+    The function runs in a background thread (``flow_function.submit``); this thread
+    shows the display and waits, so Ctrl-C still interrupts it.
+    """
+    display = as_display(progress)
+    flow_run = flow_function.submit(**parameters)
+    source = FlowRunSource(flow_run)
+    header = RunHeader(flow_function.name, flow_run.name, flow_run.runner.name)
+    with display.watch(source, header):
+        state = None
+        while state is None:
+            state = flow_run.wait(timeout=0.1)
+    display.finish(state, source.summary())
+    return state

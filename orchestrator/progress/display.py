@@ -14,6 +14,7 @@ prints the summary table and the flow's final state.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import sys
 import threading
@@ -97,6 +98,7 @@ class ProgressDisplay:
         except Exception:  # noqa: BLE001 - a display problem must never stop the flow run
             logger.debug("Progress display could not read task-run states", exc_info=True)
             return
+        self._learn_dashboard(source, live is None)
         assert self.header is not None
         if live is not None:
             live.update(render.live_view(self.header, rows, self.elapsed), refresh=True)
@@ -105,6 +107,17 @@ class ProgressDisplay:
             if row.runs is not None and self._printed.get(row.label) != row:
                 self._printed[row.label] = row
                 self._print(render.progress_line(row, self.elapsed))
+
+    def _learn_dashboard(self, source: ProgressSource, plain: bool) -> None:
+        """Take the dashboard link from a source whose task runner starts after the watch."""
+        find = getattr(source, "dashboard_link", None)
+        if self.header is None or self.header.dashboard_link or find is None:
+            return
+        link = find()
+        if link:
+            self.header = dataclasses.replace(self.header, dashboard_link=link)
+            if plain:
+                self._print(f"Dashboard: {link}")
 
     def _print(self, line: str) -> None:
         # Plain lines: no markup, highlighting or wrapping, so logs and tests see exactly this.

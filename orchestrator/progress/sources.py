@@ -12,7 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from orchestrator.progress.tally import SummaryRow, TaskProgress, label_tasks, summarize, tally
+from orchestrator.progress.tally import (
+    SummaryRow,
+    TaskProgress,
+    label_tasks,
+    summarize,
+    summarize_runs,
+    tally,
+)
 from workers.states import State
 
 
@@ -41,7 +48,9 @@ class _StateCache:
         self._final: dict[Any, list[State | None]] = {}
 
     def states(self, key: Any, handles: Sequence[Any]) -> list[State]:
-        known = self._final.setdefault(key, [None] * len(handles))
+        handles = list(handles)  # a snapshot: the flow runner may be appending children
+        known = self._final.setdefault(key, [])
+        known.extend([None] * (len(handles) - len(known)))  # a map's children appear over time
         current = []
         for position, handle in enumerate(handles):
             state = known[position]
@@ -83,6 +92,39 @@ class DagSource:
         """Summary rows from the run's final ``{task: state}``, in display order."""
         return [summarize(label, states[task]) for task, label in self.labels.items()
                 if task in states]
+
+
+class FlowRunSource:
+    """Progress of an ``@flow`` run, read from its futures as its function submits them.
+
+    Runs are grouped by task in order of first submission; a task called in a loop
+    or mapped counts all its runs together.
+    """
+
+    def __init__(self, flow_run: Any) -> None:
+        self.flow_run = flow_run
+
+    def groups(self) -> dict[Any, list[Any]]:
+        grouped: dict[Any, list[Any]] = {}
+        for future in self.flow_run.futures:
+            grouped.setdefault(future.task, []).append(future)
+        return grouped
+
+    def poll(self) -> list[TaskProgress]:
+        groups = self.groups()
+        labels = label_tasks([t.name for t in groups])
+        return [tally(label, False, [f.get_state() for f in futures])
+                for label, futures in zip(labels, groups.values(), strict=True)]
+
+    def summary(self) -> list[SummaryRow]:
+        """Summary rows once the run is over (every future's final state)."""
+        groups = self.groups()
+        labels = label_tasks([t.name for t in groups])
+        return [summarize_runs(label, [f.get_state() for f in futures], [f.name for f in futures])
+                for label, futures in zip(labels, groups.values(), strict=True)]
+
+    def dashboard_link(self) -> str | None:
+        return dashboard_link(self.flow_run.runner)
 
 
 def dashboard_link(runner: Any) -> str | None:

@@ -54,8 +54,13 @@ def tally(label: str, mapped: bool, states: Sequence[State] | None) -> TaskProgr
     for state in states:
         counts[state.name] = counts.get(state.name, 0) + 1
         colors.setdefault(state.name, state.color)
-    finished = sum(1 for s in states if s.is_finished())
+    finished = sum(1 for s in states if is_settled(s))
     return TaskProgress(label, mapped, len(states), finished, counts, colors)
+
+
+def is_settled(state: State) -> bool:
+    """Whether a run's state will not change in this flow run (finished, paused or NotReady)."""
+    return state.is_finished() or state.is_paused() or state.name == "NotReady"
 
 
 @dataclass(frozen=True)
@@ -79,16 +84,48 @@ def summarize(label: str, state: State) -> SummaryRow:
     children = state.map_states
     if not state.is_mapped() or not children:
         runs = 0 if state.is_mapped() else 1
-        return SummaryRow(label, state.name, state.color, runs, state.duration, state.message or "")
+        return SummaryRow(label, state.name, state.color, runs, state.duration, explain(state))
     progress = tally(label, True, children)
     durations = [c.duration for c in children if c.duration is not None]
     failed = [(i, c) for i, c in enumerate(children) if c.is_failed()]
     message = state.message or ""
     if failed:
         index, first = failed[0]
-        message = f"{len(failed)} of {len(children)} children failed; child {index}: {first.message}"
+        message = f"{len(failed)} of {len(children)} children failed; child {index}: {explain(first)}"
     return SummaryRow(label, f"{state.name} ({progress.counts_text()})", state.color, len(children),
                       sum(durations) if durations else None, message)
+
+
+def summarize_runs(label: str, states: Sequence[State], names: Sequence[str] = ()) -> SummaryRow:
+    """The summary row for several runs of one task (an ``@flow`` calling it in a loop or map).
+
+    ``names`` are the task-run names, used to say which run failed.
+    """
+    if len(states) == 1:
+        return summarize(label, states[0])
+    progress = tally(label, True, states)
+    failed = [(i, s) for i, s in enumerate(states) if s.is_failed()]
+    worst = failed[0][1] if failed else next((s for s in states if not s.is_successful()),
+                                             states[0] if states else None)
+    durations = [s.duration for s in states if s.duration is not None]
+    message = ""
+    if failed:
+        index, first = failed[0]
+        which = repr(names[index]) if index < len(names) else str(index)
+        message = f"{len(failed)} of {len(states)} runs failed; run {which}: {explain(first)}"
+    return SummaryRow(label, progress.counts_text(), worst.color if worst else "", len(states),
+                      sum(durations) if durations else None, message)
+
+
+def explain(state: State) -> str:
+    """A state's message, with the exception of a failed run (``... ValueError: bad row``)."""
+    message = state.message or ""
+    error = state.data if state.is_failed() else None
+    if isinstance(error, BaseException):
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        if str(error) not in message:
+            message = f"{message} {detail}".strip()
+    return message
 
 
 def label_tasks(names: Sequence[str]) -> list[str]:
