@@ -20,6 +20,9 @@ class Signal(Exception):  # noqa: N818 - public names follow the reference docum
         self.message = message
         self.result = result
 
+    def __str__(self) -> str:
+        return self.message if self.message is not None else f"{type(self).__name__} signal raised"
+
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild_signal, (type(self), self.message, self.result))
 
@@ -60,8 +63,9 @@ class ENDRUN(Signal):  # noqa: N801
     """End the run in exactly ``state``: no retries, nothing else decided."""
 
     def __init__(self, state: states.State | None = None) -> None:
-        super().__init__(state.message if state is not None else None)
-        self.state = state if state is not None else states.Failed("ENDRUN raised without a state")
+        state = state if state is not None else states.Failed("ENDRUN raised without a state.")
+        super().__init__(state.message)
+        self.state = state
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ENDRUN, (self.state,))
