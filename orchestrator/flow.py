@@ -8,13 +8,14 @@ runs before every flow run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import active
 from orchestrator.collections import COLLECTION_TYPES, Constant, Dict, GetItem
 from orchestrator.edge import Edge
 from orchestrator.errors import CycleError, FlowDefinitionError
+from orchestrator.flow_handlers import FlowStateHandler, check_flow_handlers
 from orchestrator.graph import GraphCycle, descendants, find_cycle, topological_order
 from orchestrator.mapping import flatten, unmapped
 from orchestrator.parameter import Parameter
@@ -39,11 +40,17 @@ class Flow:
 
     def __init__(self, name: str, tasks: Iterable[Task] | None = None,
                  edges: Iterable[Edge] | None = None,
-                 reference_tasks: Iterable[Task] | None = None, task_runner: Any = None) -> None:
+                 reference_tasks: Iterable[Task] | None = None, task_runner: Any = None,
+                 state_handlers: Iterable[FlowStateHandler] | None = None,
+                 on_failure: Callable[[Flow, State], Any] | None = None) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Flow needs a non-empty name, got {name!r}")
         self.name = name
         self.task_runner = task_runner
+        #: called as handler(flow, old_state, new_state) on each flow-run transition
+        self.state_handlers = check_flow_handlers(name, state_handlers, on_failure)
+        #: called as on_failure(flow, state) when a flow run ends failed
+        self.on_failure = on_failure
         self.tasks: set[Task] = set()
         self.edges: set[Edge] = set()
         #: constant keyword arguments per task: values that are not tasks
@@ -256,7 +263,8 @@ class Flow:
 
     def copy(self) -> Flow:
         """A shallow copy: same task objects, separate graph containers."""
-        new = Flow(self.name, task_runner=self.task_runner)
+        new = Flow(self.name, task_runner=self.task_runner, state_handlers=self.state_handlers,
+                   on_failure=self.on_failure)
         for t in self._order:
             new.add_task(t)
         for e in sorted(self.edges, key=lambda e: self._order.index(e.downstream_task)):

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from orchestrator import flow_handlers
 from orchestrator.flow import Flow
 from orchestrator.naming import flow_run_name, task_run_name
 from orchestrator.scheduler import Handles, check_parameters, decide_flow_state, upstream_refs
@@ -30,7 +31,7 @@ from orchestrator.task_runners.base import BaseTaskRunner
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from workers.context import context, current, date_keys
 from workers.execute import reduce_state
-from workers.states import State
+from workers.states import Pending, Running, State
 from workers.wire import TaskRunCall
 
 logger = logging.getLogger("orchestrator.FlowRunner")
@@ -67,6 +68,10 @@ class FlowRunner:
         runner = task_runner or self.task_runner or flow.task_runner or SequentialTaskRunner()
         keys = self._run_context(values, context or {})
         logger.info("Beginning Flow run for %r", flow.name)
+        running = flow_handlers.transition(flow, Pending("Flow run is pending."),
+                                           Running("Running flow."))
+        if running.is_finished():  # a state handler failed or ended the run before it began
+            return running
         with _context_scope(context or {}), runner:
             plan = _Pass(flow, runner, keys, dict(task_states or {}), start_tasks)
             with _watch(progress, plan) as watch:
@@ -75,6 +80,7 @@ class FlowRunner:
         final = decide_flow_state(states, flow.reference_tasks(),
                                   {t: s for t, s in states.items() if t in returned},
                                   terminal_tasks=flow.terminal_tasks())
+        final = flow_handlers.transition(flow, running, final)
         logger.info("Flow run %s: %s", final.type.value if not final.is_successful() else "SUCCESS",
                     final.message)
         if watch is not None:
