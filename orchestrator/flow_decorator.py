@@ -27,6 +27,9 @@ from orchestrator.task_runners.base import BaseTaskRunner
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from workers.states import State
 
+#: a task runner, a task-runner class (instantiated with no arguments), or None (sequential)
+RunnerOption = BaseTaskRunner | type[BaseTaskRunner] | None
+
 
 class FlowParameterError(ParameterError, TypeError):
     """A ``@flow`` was called with arguments its function does not accept."""
@@ -48,7 +51,7 @@ class FlowFunction:
     is_flow = True
 
     def __init__(self, fn: Callable[..., Any], name: str | None = None,
-                 task_runner: BaseTaskRunner | type[BaseTaskRunner] | None = None) -> None:
+                 task_runner: RunnerOption = None) -> None:
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {fn!r}")
         self.fn = fn
@@ -85,11 +88,13 @@ class FlowFunction:
         return self.with_options(task_runner=task_runner)(**dict(parameters or {}))
 
     def with_options(self, *, name: str | None = None,
-                     task_runner: BaseTaskRunner | type[BaseTaskRunner] | None = None) -> FlowFunction:
+                     task_runner: RunnerOption = None) -> FlowFunction:
         """A copy of this flow with another name or task runner."""
-        return FlowFunction(self.fn, name=name or self.name, task_runner=task_runner or self.task_runner)
+        return FlowFunction(self.fn, name=name or self.name,
+                            task_runner=task_runner or self.task_runner)
 
-    def validate_parameters(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
+    def validate_parameters(self, args: tuple[Any, ...],
+                            kwargs: Mapping[str, Any]) -> inspect.BoundArguments:
         """The call's arguments bound to the function's signature (defaults applied).
 
         Raises:
@@ -113,7 +118,7 @@ class FlowFunction:
 
 
 def flow(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-         task_runner: BaseTaskRunner | type[BaseTaskRunner] | None = None) -> Any:
+         task_runner: RunnerOption = None) -> Any:
     """Make a function a flow: ``@flow`` or ``@flow(name=..., task_runner=...)``.
 
     >>> from orchestrator import task

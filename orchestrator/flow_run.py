@@ -78,10 +78,11 @@ class FlowRun:
         flow_logger.info("Starting task runner `%s`...", self.runner.name)
         try:
             self.runner.start()
-        except Exception as err:  # noqa: BLE001 - boundary: a backend that cannot start fails the run
+        except Exception as err:  # boundary: a backend that cannot start fails the run
             flow_logger.error("Task runner `%s` failed to start", self.runner.name, exc_info=True)
-            return self._finish(Failed(f"Task runner `{self.runner.name}` failed to start: {err!r}. "
-                                       "Check its address or cluster options.", err))
+            message = (f"Task runner `{self.runner.name}` failed to start: {err!r}. "
+                       "Check its address or cluster options.")
+            return self._finish(Failed(message, err))
         try:
             final = self._run_body()
             self._stop_watching()
@@ -99,7 +100,7 @@ class FlowRun:
         try:
             with context(self.keys):
                 returned = self._fn(*self._args, **self._kwargs)
-        except Exception as err:  # noqa: BLE001 - boundary: the flow function is user code
+        except Exception as err:  # boundary: the flow function is user code
             flow_logger.error("Flow run %r encountered exception:", self.name, exc_info=True)
             self._wait_all()
             return failed_by_exception(err)
@@ -125,7 +126,7 @@ class FlowRun:
         keys.update(date_keys(keys.get("today")))
         keys.update(flow_name=self.flow_name, flow_run_id=self.id, flow_run_name=self.name,
                     parameters=self.parameters,
-                    scheduled_start_time=_dt.datetime.now(_dt.timezone.utc))
+                    scheduled_start_time=_dt.datetime.now(_dt.UTC))
         return keys
 
     # ---- background use (notebooks) -------------------------------------------------------------
@@ -168,7 +169,8 @@ class FlowRun:
             return self._submit(task, call_parts(arguments, wait_for, task.name, self._resolve))
         expansion = expand(task.name, arguments, self._resolve, self.runner.shape)
         if expansion.problem is not None:
-            parts = call_parts({}, [expansion.culprit, *_listed(wait_for)], task.name, self._resolve)
+            needs = [expansion.culprit, *_listed(wait_for)]
+            parts = call_parts({}, needs, task.name, self._resolve)
             return [self._submit(task, parts, mapping_problem=expansion.problem)]
         futures = []
         for index, child in enumerate(expansion.children):
@@ -237,7 +239,7 @@ class FlowRun:
                     if self._stop_watch.is_set():
                         return
                     future.get_state()
-            except Exception:  # noqa: BLE001 - boundary: the run's end still waits and logs
+            except Exception:  # boundary: the run's end still waits and logs
                 flow_logger.debug("Flow run %r: watcher stopped", self.name, exc_info=True)
                 return
 

@@ -92,8 +92,9 @@ def flow_state_from(returned: Any, futures: Sequence[Future[Any]]) -> State:
     if isinstance(returned, list | tuple | set) and returned and all(
             isinstance(item, Future | State) for item in returned):
         items = list(returned)
-        return aggregate([_final(i) if isinstance(i, Future) else present_state(i) for i in items],
-                         [i.name if isinstance(i, Future) else f"#{n}" for n, i in enumerate(items)])
+        states = [_final(i) if isinstance(i, Future) else present_state(i) for i in items]
+        return aggregate(states, [i.name if isinstance(i, Future) else f"#{n}"
+                                  for n, i in enumerate(items)])
     return Completed(None, returned)
 
 

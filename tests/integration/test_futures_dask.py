@@ -79,7 +79,8 @@ def test_task_runs_see_their_run_context_on_the_worker(dask_runner):
         return where()
 
     _, task_run_name, flow_name = located().result()
-    assert task_run_name.startswith("where-") and task_run_name.endswith("-0")
+    assert task_run_name.startswith("where-")
+    assert task_run_name.endswith("-0")
     assert flow_name == "Where"
 
 
@@ -126,13 +127,15 @@ def test_failed_upstream_leaves_downstream_not_ready_and_logs_the_exception(dask
 
     state = failing()
     assert repr(state) == "Failed(message='1/3 states failed.', type=FAILED)"
-    assert [s.name for s in state.result(raise_on_failure=False)] == ["Failed", "NotReady", "NotReady"]
+    task_run_states = state.result(raise_on_failure=False)
+    assert [s.name for s in task_run_states] == ["Failed", "NotReady", "NotReady"]
     with pytest.raises(ValueError, match="no table"):
         state.result()
     messages = [r.getMessage() for r in caplog.records if r.name.startswith("orchestrator.")]
     assert any(m.startswith("Starting task runner `DaskTaskRunner`") for m in messages)
     errors = [r for r in caplog.records if r.getMessage().endswith("encountered exception:")]
-    assert len(errors) == 1 and errors[0].exc_info[0] is ValueError
+    assert len(errors) == 1
+    assert errors[0].exc_info[0] is ValueError
 
 
 def test_futures_describe_their_dask_key_and_dashboard(dask_runner):
@@ -146,7 +149,8 @@ def test_futures_describe_their_dask_key_and_dashboard(dask_runner):
     (future,) = kept
     assert future.details, "the Dask runner describes its handles"
     html = future._repr_html_()
-    assert future.name in html and "Completed" in html
+    assert future.name in html
+    assert "Completed" in html
     assert "http" in html, "a dashboard link"
 
 

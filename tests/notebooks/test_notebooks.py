@@ -12,23 +12,25 @@ from typing import Any
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat", reason="install the notebook extra: pip install -e '.[notebook]'")
-nbclient = pytest.importorskip("nbclient", reason="install the notebook extra: pip install -e '.[notebook]'")
-pytest.importorskip("ipykernel", reason="install the notebook extra: pip install -e '.[notebook]'")
+EXTRA = "install the notebook extra: pip install -e '.[notebook]'"
+nbformat = pytest.importorskip("nbformat", reason=EXTRA)
+nbclient = pytest.importorskip("nbclient", reason=EXTRA)
+pytest.importorskip("ipykernel", reason=EXTRA)
 
 NOTEBOOK = Path(__file__).with_name("futures_on_dask.ipynb")
 
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """Run the notebook once; map each tagged cell to its outputs (``stdout``, ``text``, ``html``)."""
+    """Run the notebook once; each tagged cell's outputs (``stdout``, ``text``, ``html``)."""
     try:
         from orchestrator.task_runners import DaskTaskRunner  # noqa: F401
     except (ImportError, AttributeError) as err:
         pytest.skip(f"DaskTaskRunner is not available yet (issue 3): {err}")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
+    workdir = str(tmp_path_factory.mktemp("notebook"))
     client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
+                                     resources={"metadata": {"path": workdir}})
     client.execute()
     cells: dict[str, dict[str, Any]] = {}
     for cell in notebook.cells:
@@ -66,8 +68,10 @@ def test_notebook_flow_run_finishes_with_the_total(executed):
 def test_notebook_future_html_shows_run_state_result_type_and_dask_details(executed):
     html = executed["future-html"]["html"]
     assert re.search(r"slow_square-[0-9a-f]{8}-0", html)
-    assert ">Completed<" in html and "color:#4caf50" in html
-    assert "Result type" in html and ">int<" in html
+    assert ">Completed<" in html
+    assert "color:#4caf50" in html
+    assert "Result type" in html
+    assert ">int<" in html
     assert "Dask key" in html
     assert re.search(r'<a href="http://[^"]+"', html), "a dashboard link"
     assert re.fullmatch(r"<Future 'slow_square-[0-9a-f]{8}-0': Completed\(message=None, "

@@ -31,7 +31,7 @@ def add_project(connection, name):
     sql = '''INSERT INTO projects(name,begin_date)
               VALUES(?,?) '''
     cur = connection.cursor()
-    cur.execute(sql, (name, str(datetime.datetime.now(datetime.timezone.utc))))
+    cur.execute(sql, (name, str(datetime.datetime.now(datetime.UTC))))
     connection.commit()
     return cur.lastrowid
 

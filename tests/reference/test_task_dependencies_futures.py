@@ -9,7 +9,6 @@ how fast the cluster is).
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import os
 import random
@@ -43,7 +42,7 @@ def add_project_plain(connection, name):
     sql = '''INSERT INTO projects(name,begin_date)
               VALUES(?,?) '''
     cur = connection.cursor()
-    cur.execute(sql, (name, str(datetime.datetime.now(datetime.timezone.utc))))
+    cur.execute(sql, (name, str(datetime.datetime.now(datetime.UTC))))
     connection.commit()
     return cur.lastrowid
 
@@ -115,7 +114,8 @@ DOCUMENT_LOG = [
 
 
 def run_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name in ("orchestrator.flow_runs", "orchestrator.task_runs")]
+    names = ("orchestrator.flow_runs", "orchestrator.task_runs")
+    return [r for r in caplog.records if r.name in names]
 
 
 def test_flow_inserts_the_critical_project_despite_the_bad_row(tmp_path, caplog):
@@ -145,10 +145,11 @@ def test_flow_logs_the_documents_lines_in_order(tmp_path, caplog):
     assert len(messages) == len(DOCUMENT_LOG), "\n".join(messages)
     for pattern, message in zip(DOCUMENT_LOG, messages, strict=True):
         assert re.fullmatch(pattern, message), (pattern, message)
-    tokens = {re.search(rf"add_project-({HEX})-", m).group(1) for m in messages if "add_project" in m}
+    tokens = {m.split("add_project-")[1][:8] for m in messages if "add_project" in m}
     assert len(tokens) == 1, "one token per task within a flow run"
     failure = records[DOCUMENT_LOG.index(rf"Task run 'add_project-{HEX}-1' encountered exception:")]
-    assert failure.exc_info is not None and failure.exc_info[0] is sqlite3.IntegrityError
+    assert failure.exc_info is not None
+    assert failure.exc_info[0] is sqlite3.IntegrityError
     executor = [r for r in caplog.records if r.name == "orchestrator.TaskRunner"]
     assert executor == [], "the executor's own lines stay quiet in @flow runs"
 

@@ -141,9 +141,12 @@ def test_flow_run_html_and_text_list_its_task_runs():
 
     run = shown.submit()
     state = run.wait(timeout=10)
-    assert state is not None and state.is_failed()
+    assert state is not None
+    assert state.is_failed()
     text = run._repr_html_()
-    assert f"Flow run {run.name!r}" in text and "'Shown'" in text
-    assert ">Completed</td><td>1</td>" in text and ">Failed</td><td>1</td>" in text
+    assert f"Flow run {run.name!r}" in text
+    assert "'Shown'" in text
+    assert ">Completed</td><td>1</td>" in text
+    assert ">Failed</td><td>1</td>" in text
     assert repr(run) == (f"<FlowRun {run.name!r} of flow 'Shown': Failed(message='1/2 states "
                          "failed.', type=FAILED), 2 task runs>")

@@ -39,6 +39,9 @@ def identity(value):
     return value
 
 
+FAILED_TASK = "Failed(message='Task run encountered an exception.', type=FAILED)"
+
+
 class Pair(NamedTuple):
     left: int
     right: int
@@ -69,7 +72,7 @@ def test_flow_with_one_failed_task_run_of_three_says_one_of_three_failed(task_ru
     assert repr(state) == "Failed(message='1/3 states failed.', type=FAILED)"
     task_states = state.result(raise_on_failure=False)
     assert [s.name for s in task_states] == ["Completed", "Failed", "Completed"]
-    assert repr(task_states[1]) == "Failed(message='Task run encountered an exception.', type=FAILED)"
+    assert repr(task_states[1]) == FAILED_TASK
     with pytest.raises(ValueError, match="boom"):
         state.result()
 
@@ -101,7 +104,7 @@ def test_flow_returning_a_state_takes_that_state(task_runner):
     def returns_state():
         return fail().wait()
 
-    assert repr(returns_state()) == "Failed(message='Task run encountered an exception.', type=FAILED)"
+    assert repr(returns_state()) == FAILED_TASK
 
 
 def test_flow_returning_a_plain_value_is_completed_with_it(task_runner):
@@ -373,7 +376,8 @@ def test_task_run_names_count_calls_per_task_within_a_flow_run(task_runner):
     token = names[0].split("-")[1]
     assert names == [f"add-{token}-0", names[1], f"add-{token}-1", f"add-{token}-2",
                      f"add-{token}-3"]
-    assert names[1].startswith("total-") and names[1].endswith("-0")
+    assert names[1].startswith("total-")
+    assert names[1].endswith("-0")
 
 
 def test_futures_stay_inspectable_after_the_flow_run_ends(task_runner):
