@@ -55,7 +55,7 @@ class FlowFunction:
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {fn!r}")
         self.fn = fn
-        self.name = name or getattr(fn, "__name__", type(fn).__name__)
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
         try:
             self.signature = inspect.signature(fn)
         except (TypeError, ValueError) as err:
@@ -68,7 +68,7 @@ class FlowFunction:
                             f"SequentialTaskRunner(), ConcurrentTaskRunner() or DaskTaskRunner(), "
                             f"got {task_runner!r}.")
         self.task_runner: BaseTaskRunner = task_runner or SequentialTaskRunner()
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]  # keeps __doc__, __name__
+        functools.update_wrapper(self, fn)  # keeps __doc__, __name__, __wrapped__
 
     def __call__(self, *args: Any, **kwargs: Any) -> State:
         """Run the flow to the end (blocking) and return its final state."""
