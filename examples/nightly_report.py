@@ -1,6 +1,6 @@
 """A nightly sales report in euros: retries, triggers, a skipped store and a paused approval.
 
-    list_stores -> load_sales.map ---> to_euros.map -> build_report -> publish   (manual_only)
+    list_stores -> load_sales.map ---> to_euros.map -> build_report -> publish   (approval)
     fetch_rates (flaky, retried) --'                      |-> archive            (always_run)
                                                           '-> alert_on_failure   (any_failed)
 
@@ -8,10 +8,12 @@
   and ``max_retries`` / ``retry_delay`` get it through (``Retrying`` in between).
 - One store was closed today: ``load_sales`` raises ``SKIP`` and its ``to_euros``
   child is skipped too; the report covers the open stores.
-- ``publish`` has the ``manual_only`` trigger: the run stops there, ``Paused``,
-  until a person resumes it. ``archive`` always runs; ``alert_on_failure`` runs only
-  if the rates or the report failed (otherwise it ends ``TriggerFailed``, by design,
-  which is why the flow's state is decided by ``build_report`` and ``publish``).
+- ``publish`` waits for a person: its trigger, ``approval_needed``, is ``manual_only``
+  once the report succeeded, so the run stops there, ``Paused``, until someone
+  resumes it (a failed report fails ``publish`` instead of asking for approval).
+- ``archive`` always runs (``always_run``); ``alert_on_failure`` runs only if the
+  rates or the report failed (``any_failed``; otherwise it ends ``TriggerFailed``, by
+  design, which is why the flow's state is decided by ``build_report`` and ``publish``).
 
     orchestrator run examples/nightly_report.py
     orchestrator run examples/nightly_report.py --param flaky_attempts=5   # retries run out
@@ -29,7 +31,7 @@ from pathlib import Path
 from orchestrator import Flow, Parameter, context, task, unmapped
 from orchestrator.engine import signals
 from orchestrator.engine.state import Resume
-from orchestrator.triggers import always_run, any_failed, manual_only
+from orchestrator.triggers import all_successful, always_run, any_failed, manual_only
 
 
 @task(max_retries=3, retry_delay=datetime.timedelta(seconds=0.5))
@@ -69,7 +71,13 @@ def build_report(revenues: list[float | None]) -> dict[str, object]:
             "revenue_eur": round(sum(open_stores), 2)}
 
 
-@task(trigger=manual_only)
+def approval_needed(upstream_states):  # type: ignore[no-untyped-def]
+    """A trigger: pause for a person (``manual_only``) once every upstream task succeeded."""
+    verdict = all_successful(upstream_states)
+    return manual_only(upstream_states) if verdict else verdict
+
+
+@task(trigger=approval_needed)
 def publish(report: dict[str, object]) -> str:
     """Send the report out: waits for a person to approve (resume) it."""
     context.logger.info("Publishing report: %s", report)

@@ -5,8 +5,10 @@ while the others are still added; ``wait_for`` makes every insert wait for the
 table. The flow run ends ``Failed('1/4 states failed.')`` for the names below,
 and the good projects are in the database.
 
-    orchestrator run examples/projects_db.py --param project_names='["orion", "", "critically-important"]'
-    orchestrator run examples/projects_db.py --param project_names='["orion", "marvin"]' --local-cluster
+    orchestrator run examples/projects_db.py \
+        --param project_names='["orion", "", "critically-important"]'
+    orchestrator run examples/projects_db.py --local-cluster \
+        --param project_names='["orion", "marvin"]'
     python examples/projects_db.py '["orion", "", "critically-important"]'
 
 Unlike the reference, each task opens its own connection from ``db_file``: a

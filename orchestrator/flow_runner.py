@@ -133,10 +133,10 @@ class _Pass:
                                                 initial, is_start, mapping_problem=problem))
         count = min(lengths) if lengths else 0
         children: list[Any] = []
-        self.handles[task] = children  # grows as children are submitted, for progress displays
         for i in range(count):
             children.append(self.runner.submit(self.call(task, upstream_refs(edges, self.handles, i),
                                                           i, None, False)))
+            self.handles[task] = children  # progress displays see children as they are submitted
         return children
 
     def measure(self, task: Task, mapped: list[Any]) -> tuple[list[int], str | None]:

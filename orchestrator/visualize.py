@@ -45,7 +45,8 @@ class VisualizationError(OrchestratorError):
         return self.problem
 
 
-def visualize(flow: Flow, flow_state: State | None = None, filename: str | Path | None = None) -> Any:
+def visualize(flow: Flow, flow_state: State | None = None,
+              filename: str | Path | None = None) -> Any:
     """Draw ``flow`` (coloured by ``flow_state``); write ``filename`` when given.
 
     The file type comes from the file name's ending (``.svg``, ``.png``, ``.pdf``,
@@ -113,8 +114,9 @@ def _task_states(flow: Flow, flow_state: State | None) -> Mapping[Any, State]:
         return {}
     states = flow_state.result(raise_on_failure=False)
     if not isinstance(states, Mapping):
-        raise VisualizationError(f"Flow {flow.name!r}: flow_state must be the state returned by "
-                                 f"flow.run() (its result maps tasks to states), got {flow_state!r}.")
+        raise VisualizationError(f"Flow {flow.name!r}: flow_state must be the state returned "
+                                 "by flow.run() (its result maps tasks to states), got "
+                                 f"{flow_state!r}.")
     return states
 
 

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser("run", help="run a flow from a Python file",
                               description="Run a flow with a live progress display.",
-                              epilog=_RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              epilog=_RUN_EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_target(run)
     where = run.add_mutually_exclusive_group()
     where.add_argument("--address", metavar="ADDRESS",
@@ -81,7 +82,8 @@ def _add_visualize(commands: argparse._SubParsersAction[argparse.ArgumentParser]
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_target(draw)
     draw.add_argument("-o", "--output", metavar="FILE",
-                      help="image file; its ending picks the format: .svg (default), .png, .pdf, .dot")
+                      help="image file; its ending picks the format: .svg (default), .png, "
+                           ".pdf, .dot")
     draw.add_argument("--run", action="store_true",
                       help="run the flow in-process first and colour tasks by their final state")
     _add_params(draw)

@@ -33,6 +33,8 @@ class LoadedFlow:
     #: the variable that holds it in the file
     variable: str
     path: Path
+    #: the imported file
+    module: types.ModuleType
 
     @property
     def is_dag(self) -> bool:
@@ -58,15 +60,17 @@ def load_flow(target: str) -> LoadedFlow:
     found = find_flows(module)
     if variable:
         if variable not in vars(module):
-            raise CommandError(f"{path_text} has no variable {variable!r}; {_listing(found, path_text)}")
+            raise CommandError(f"{path_text} has no variable {variable!r}; "
+                               f"{_listing(found, path_text)}")
         if variable not in found:
-            raise CommandError(f"{path_text}:{variable} is {type(vars(module)[variable]).__name__}, "
+            kind = type(vars(module)[variable]).__name__
+            raise CommandError(f"{path_text}:{variable} is {kind}, "
                                f"not a Flow or an @flow function; {_listing(found, path_text)}")
-        return LoadedFlow(found[variable], variable, path)
+        return LoadedFlow(found[variable], variable, path, module)
     if len(found) != 1:
         raise CommandError(f"{path_text} defines {len(found)} flows; {_listing(found, path_text)}")
     (variable, obj), = found.items()
-    return LoadedFlow(obj, variable, path)
+    return LoadedFlow(obj, variable, path, module)
 
 
 def import_file(path: Path) -> types.ModuleType:
@@ -81,7 +85,7 @@ def import_file(path: Path) -> types.ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as err:  # noqa: BLE001 - the user's file may raise anything
+    except Exception as err:
         del sys.modules[name]
         traceback.print_exc()
         raise CommandError(f"importing {str(path)!r} failed with {type(err).__name__}: {err} "
@@ -93,7 +97,7 @@ def import_file(path: Path) -> types.ModuleType:
 
 
 def find_flows(module: types.ModuleType) -> dict[str, Any]:
-    """``{variable: flow}`` for every ``Flow`` or ``@flow`` function in ``module`` (first name wins)."""
+    """``{variable: flow}``: each ``Flow`` or ``@flow`` function in ``module`` (first name wins)."""
     found: dict[str, Any] = {}
     seen: set[int] = set()
     for variable, value in vars(module).items():

@@ -29,8 +29,19 @@ from orchestrator.progress.tally import SummaryRow, TaskProgress, summarize, tal
 from workers.states import State
 
 __all__ = [
-    "DagSource", "DagWatch", "FlowRunSource", "ProgressDisplay", "ProgressSource", "RunHeader", "SummaryRow",
-    "TaskProgress", "as_display", "dashboard_link", "summarize", "tally", "run_flow_function",
+    "DagSource",
+    "DagWatch",
+    "FlowRunSource",
+    "ProgressDisplay",
+    "ProgressSource",
+    "RunHeader",
+    "SummaryRow",
+    "TaskProgress",
+    "as_display",
+    "dashboard_link",
+    "run_flow_function",
+    "summarize",
+    "tally",
     "watch_dag_run",
 ]  # fmt: skip
 
@@ -78,8 +89,8 @@ def run_flow_function(flow_function: Any, parameters: Mapping[str, Any],
     source = FlowRunSource(flow_run)
     header = RunHeader(flow_function.name, flow_run.name, flow_run.runner.name)
     with display.watch(source, header):
-        state = None
-        while state is None:
+        state: State | None = None
+        while state is None:  # short waits, so Ctrl-C reaches this thread
             state = flow_run.wait(timeout=0.1)
     display.finish(state, source.summary())
     return state

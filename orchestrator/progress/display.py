@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -95,7 +96,7 @@ class ProgressDisplay:
     def _show(self, source: ProgressSource, live: Live | None) -> None:
         try:
             rows = source.poll()
-        except Exception:  # noqa: BLE001 - a display problem must never stop the flow run
+        except Exception:
             logger.debug("Progress display could not read task-run states", exc_info=True)
             return
         self._learn_dashboard(source, live is None)
@@ -134,7 +135,7 @@ def _logs_through_live(live: Live | None) -> Iterator[None]:
     if live is None:
         yield
         return
-    swapped: list[tuple[logging.StreamHandler[object], object]] = []
+    swapped: list[tuple[logging.StreamHandler[Any], object]] = []
     targets = {id(sys.__stdout__): sys.stdout, id(sys.__stderr__): sys.stderr}
     for handler in _stream_handlers():
         target = targets.get(id(handler.stream))
@@ -147,12 +148,12 @@ def _logs_through_live(live: Live | None) -> Iterator[None]:
             handler.setStream(stream)
 
 
-def _stream_handlers() -> list[logging.StreamHandler[object]]:
+def _stream_handlers() -> list[logging.StreamHandler[Any]]:
     loggers = [logging.getLogger()] + [
         value for value in list(logging.Logger.manager.loggerDict.values())
         if isinstance(value, logging.Logger)
     ]
-    found: dict[int, logging.StreamHandler[object]] = {}
+    found: dict[int, logging.StreamHandler[Any]] = {}
     for each in loggers:
         for handler in each.handlers:
             if type(handler) is logging.StreamHandler:

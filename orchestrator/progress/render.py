@@ -31,7 +31,8 @@ def header_line(header: RunHeader) -> str:
 
 def final_line(flow_run_name: str, state: State, elapsed: float) -> str:
     """``Flow run 'neon-guan' finished in state Success(...) after 1.2s``."""
-    return f"Flow run {flow_run_name!r} finished in state {state!r} after {format_duration(elapsed)}"
+    return (f"Flow run {flow_run_name!r} finished in state {state!r} "
+            f"after {format_duration(elapsed)}")
 
 
 # ---- plain text ------------------------------------------------------------------------------
@@ -83,7 +84,8 @@ def live_view(header: RunHeader, rows: Sequence[TaskProgress], elapsed: float) -
         table.add_row(label, runs, bar, _counts(row))
     parts: list[RenderableType] = [title]
     if header.dashboard_link:
-        parts.append(Text.assemble("Dashboard: ", (header.dashboard_link, "link " + header.dashboard_link)))
+        link = header.dashboard_link
+        parts.append(Text.assemble("Dashboard: ", (link, f"link {link}")))
     parts.append(table)
     return Group(*parts)
 

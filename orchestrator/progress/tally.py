@@ -26,7 +26,7 @@ class TaskProgress:
     runs: int | None
     #: runs that reached a final state
     finished: int = 0
-    #: runs per state name, in order of first appearance
+    #: runs per state name: successful, failed, cancelled, running, retrying, paused, pending
     counts: dict[str, int] = field(default_factory=dict)
     #: display colour per state name (the state class's ``color``)
     colors: dict[str, str] = field(default_factory=dict)
@@ -37,7 +37,7 @@ class TaskProgress:
         return self.runs is not None and self.finished == self.runs
 
     def counts_text(self) -> str:
-        """``Success 3, Running 1`` (``waiting`` before submission, ``no runs`` for an empty map)."""
+        """``Success 3, Running 1``; ``waiting`` before submission, ``no runs`` for an empty map."""
         if self.runs is None:
             return "waiting"
         if not self.runs:
@@ -51,11 +51,21 @@ def tally(label: str, mapped: bool, states: Sequence[State] | None) -> TaskProgr
         return TaskProgress(label, mapped, None)
     counts: dict[str, int] = {}
     colors: dict[str, str] = {}
+    ranks: dict[str, int] = {}
     for state in states:
         counts[state.name] = counts.get(state.name, 0) + 1
         colors.setdefault(state.name, state.color)
+        ranks.setdefault(state.name, _rank(state))
+    counts = {name: counts[name] for name in sorted(counts, key=lambda n: (ranks[n], n))}
     finished = sum(1 for s in states if is_settled(s))
     return TaskProgress(label, mapped, len(states), finished, counts, colors)
+
+
+def _rank(state: State) -> int:
+    """Where a state's count goes in a row: done first, then what is still moving."""
+    checks = (state.is_successful, state.is_failed, state.is_cancelled, state.is_running,
+              state.is_retrying, state.is_paused)
+    return next((rank for rank, check in enumerate(checks) if check()), len(checks))
 
 
 def is_settled(state: State) -> bool:
@@ -91,7 +101,8 @@ def summarize(label: str, state: State) -> SummaryRow:
     message = state.message or ""
     if failed:
         index, first = failed[0]
-        message = f"{len(failed)} of {len(children)} children failed; child {index}: {explain(first)}"
+        message = (f"{len(failed)} of {len(children)} children failed; "
+                   f"child {index}: {explain(first)}")
     return SummaryRow(label, f"{state.name} ({progress.counts_text()})", state.color, len(children),
                       sum(durations) if durations else None, message)
 
