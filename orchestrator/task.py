@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from orchestrator.flow import Flow
 
 RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
+#: attributes ``Task.__init__`` sets; missing ones mean a subclass skipped it
+_INIT_ATTRIBUTES = frozenset({
+    "name", "slug", "tags", "max_retries", "retry_delay", "retry_on", "timeout", "trigger",
+    "skip_on_upstream_skip", "state_handlers", "on_failure", "log_stdout", "batch_size",
+    "dependencies", "_template", "_flow_ref", "signature",
+})
 StateHandler = Callable[[Any, Any, Any], Any]
 
 
@@ -81,6 +87,16 @@ class Task:
     # ---- identity -----------------------------------------------------------------------------
     def __repr__(self) -> str:
         return f"<Task: {self.name}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a missing attribute: say so plainly when a subclass's __init__
+        # never called Task.__init__, instead of failing later deep inside a flow.
+        if name in _INIT_ATTRIBUTES and "signature" not in self.__dict__:
+            cls = type(self).__name__
+            raise AttributeError(f"{cls!r} object has no attribute {name!r}: {cls}.__init__ did not "
+                                 f"call Task.__init__. Call super().__init__(*args, **kwargs) in "
+                                 f"{cls}.__init__ so it becomes a complete task.")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the weak reference to the flow being built (it cannot pickle, and a

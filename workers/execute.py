@@ -341,6 +341,10 @@ def _evaluate_trigger(task: Any, upstream_states: Mapping[Hashable, State]) -> T
         return TriggerResult(Decision.SKIP, signal.message or "Trigger skipped the task.")
     except signals.Signal as signal:
         return TriggerResult(Decision.FAIL, signal.message or f"Trigger {trigger.__name__!r} failed.")
+    except Exception as err:  # noqa: BLE001 - boundary: custom triggers are user code
+        name = getattr(trigger, "__name__", trigger)
+        return TriggerResult(Decision.FAIL, f"Trigger {name!r} raised {err!r}; a trigger should "
+                             "return True/False or a TriggerResult (or raise a signal).")
     if isinstance(verdict, TriggerResult):
         return verdict
     if verdict:

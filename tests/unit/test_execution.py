@@ -622,3 +622,48 @@ def test_running_state_is_shown_to_handlers_only_while_the_body_runs():
         return 1
 
     assert TaskRunner(work).run().result() == 1
+
+
+# ---- the engine entry points -------------------------------------------------------------------
+def test_flow_runner_runs_a_flow_like_flow_run(task_runner):
+    from orchestrator.engine import FlowRunner
+
+    with Flow("f") as flow:
+        result = succeeds()
+    state = FlowRunner(flow=flow).run(task_runner=task_runner)
+    assert state.is_successful()
+    assert state.result()[result].result() == "ok"
+
+
+def test_task_runner_passes_data_edges_and_inputs_as_arguments():
+    from orchestrator.core import Edge, Task
+
+    @task
+    def add(x, y):
+        return x + y
+
+    upstream = {Edge(Task(name="a"), add, key="x"): Success(result=1)}
+    assert TaskRunner(task=add).run(upstream_states=upstream, inputs={"y": 2}).result() == 3
+
+
+def test_task_runner_starts_from_a_given_state():
+    from orchestrator.engine.state import Resume
+    from orchestrator.triggers import manual_only
+
+    @task(trigger=manual_only)
+    def approve():
+        return "approved"
+
+    assert isinstance(TaskRunner(approve).run(), Paused)
+    assert TaskRunner(approve).run(state=Resume()).result() == "approved"
+    assert TaskRunner(approve).run(state=Success(result="earlier")).result() == "earlier"
+
+
+def test_a_concurrent_runner_object_can_serve_several_flow_runs():
+    from orchestrator.task_runners import ConcurrentTaskRunner
+
+    runner = ConcurrentTaskRunner(max_workers=2)
+    with Flow("f") as flow:
+        result = succeeds()
+    for _ in range(2):
+        assert flow.run(task_runner=runner).result()[result].result() == "ok"

@@ -180,3 +180,17 @@ def test_a_custom_trigger_may_return_a_bool():
     assert isinstance(state, TriggerFailed)
     assert "returned False" in state.message
     assert TaskRunner(always).run().result() == "ran"
+
+
+def test_a_custom_trigger_that_raises_fails_the_trigger_naming_it_not_the_orchestrator():
+    def broken_trigger(upstream_states):
+        raise KeyError("oops")
+
+    @task(trigger=broken_trigger)
+    def guarded():
+        return "ran"
+
+    state = TaskRunner(guarded).run()
+    assert isinstance(state, TriggerFailed)
+    assert "Trigger 'broken_trigger' raised KeyError('oops')" in state.message
+    assert "bug in the orchestrator" not in state.message

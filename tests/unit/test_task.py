@@ -190,3 +190,25 @@ def test_task_full_name_of_a_mapped_child_shows_its_index():
     with Flow("names") as flow:
         result = add.map(x=[1, 2, 3])
     assert flow.run().result()[result].result() == ["add[0]", "add[1]", "add[2]"]
+
+
+def test_a_subclass_that_skips_task_init_gets_an_error_saying_to_call_it():
+    class NoInit(Task):
+        def __init__(self, factor):
+            self.factor = factor
+
+        def run(self, x):
+            return x * self.factor
+
+    broken = NoInit(2)
+    with pytest.raises(AttributeError, match=r"NoInit.__init__ did not call Task.__init__\. "
+                                             r"Call super\(\).__init__\(\*args, \*\*kwargs\)"):
+        repr(broken)
+    with pytest.raises(AttributeError, match="did not call Task.__init__"), Flow("f"):
+        broken(x=1)
+
+
+def test_a_missing_attribute_of_a_complete_task_is_a_plain_attribute_error():
+    with pytest.raises(AttributeError, match=r"^'Task' object has no attribute 'colour'$"):
+        Task().colour  # noqa: B018 - the access is the test
+    assert getattr(Task(), "colour", "default") == "default"
