@@ -3,7 +3,8 @@
 The display runs a daemon thread that polls a ``ProgressSource`` every
 ``interval`` seconds; the flow run itself never waits for it. On a terminal it
 draws a live table (rich ``Live``, with log records routed above it); elsewhere
-it prints one line each time a task's counts change. After the run, ``finish``
+it prints a line when a task's counts change (at most one per task every
+``line_interval`` seconds, plus the line that shows it done). After the run, ``finish``
 prints the summary table and the flow's final state.
 
     with display.watch(source, header):     # thread: poll -> draw / print changes
@@ -40,16 +41,19 @@ class ProgressDisplay:
         console: where to draw (default: standard output).
         live: draw a live table; default: when the console is a terminal.
         interval: seconds between polls of the task runs' states.
+        line_interval: plain lines only: least seconds between two lines of one task while
+            it runs, so a long map does not flood a log.
     """
 
     def __init__(self, console: Console | None = None, live: bool | None = None,
-                 interval: float = 0.2) -> None:
+                 interval: float = 0.2, line_interval: float = 2.0) -> None:
         self.console = console or Console()
         self.live = self.console.is_terminal if live is None else live
         self.interval = interval
+        self.line_interval = line_interval
         self.header: RunHeader | None = None
         self._started = time.monotonic()
-        self._printed: dict[str, TaskProgress] = {}
+        self._printed: dict[str, tuple[TaskProgress, float]] = {}
 
     @property
     def elapsed(self) -> float:
@@ -104,9 +108,13 @@ class ProgressDisplay:
         if live is not None:
             live.update(render.live_view(self.header, rows, self.elapsed), refresh=True)
             return
+        now = time.monotonic()
         for row in rows:
-            if row.runs is not None and self._printed.get(row.label) != row:
-                self._printed[row.label] = row
+            if row.runs is None:
+                continue
+            last, when = self._printed.get(row.label, (None, -self.line_interval))
+            if row != last and (row.is_done or now - when >= self.line_interval):
+                self._printed[row.label] = (row, now)
                 self._print(render.progress_line(row, self.elapsed))
 
     def _learn_dashboard(self, source: ProgressSource, plain: bool) -> None:

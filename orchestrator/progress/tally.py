@@ -26,7 +26,8 @@ class TaskProgress:
     runs: int | None
     #: runs that reached a final state
     finished: int = 0
-    #: runs per state name: successful, failed, cancelled, running, retrying, paused, pending
+    #: runs per state name: successful, skipped, failed, cancelled, running, retrying, paused,
+    #: pending
     counts: dict[str, int] = field(default_factory=dict)
     #: display colour per state name (the state class's ``color``)
     colors: dict[str, str] = field(default_factory=dict)
@@ -63,8 +64,9 @@ def tally(label: str, mapped: bool, states: Sequence[State] | None) -> TaskProgr
 
 def _rank(state: State) -> int:
     """Where a state's count goes in a row: done first, then what is still moving."""
-    checks = (state.is_successful, state.is_failed, state.is_cancelled, state.is_running,
-              state.is_retrying, state.is_paused)
+    checks = (lambda: state.is_successful() and not state.is_skipped(), state.is_skipped,
+              state.is_failed, state.is_cancelled, state.is_running, state.is_retrying,
+              state.is_paused)
     return next((rank for rank, check in enumerate(checks) if check()), len(checks))
 
 

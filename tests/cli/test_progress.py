@@ -15,7 +15,7 @@ from orchestrator.progress import ProgressDisplay, run_flow_function, summarize,
 from orchestrator.progress.render import summary_lines
 from orchestrator.progress.tally import SummaryRow
 from orchestrator.task_runners import ConcurrentTaskRunner
-from workers.states import Failed, Mapped, Paused, Pending, Running, Success
+from workers.states import Failed, Mapped, Paused, Pending, Running, Skipped, Success
 
 HEADER = re.compile(r"^Flow run '[a-z]+-[a-z]+' of flow '(?P<flow>[^']+)' on (?P<runner>\w+)$")
 PROGRESS = re.compile(r"^\[ *\d+\.\ds\] (?P<task>\w+)(?P<mapped> \(mapped\))?: "
@@ -26,7 +26,9 @@ FINAL = re.compile(r"^Flow run '[a-z]+-[a-z]+' finished in state (?P<state>.+) a
 
 def plain_display() -> tuple[ProgressDisplay, io.StringIO]:
     buffer = io.StringIO()
-    return ProgressDisplay(Console(file=buffer, width=200), live=False, interval=0.01), buffer
+    display = ProgressDisplay(Console(file=buffer, width=200), live=False, interval=0.01,
+                              line_interval=0.0)
+    return display, buffer
 
 
 @task
@@ -48,8 +50,8 @@ def test_tally_counts_runs_by_state_and_settled_runs() -> None:
     row = tally("load", True, [Success(), Running(), Success(), Paused(), Pending()])
     assert (row.runs, row.finished, row.counts_text()) == (5, 3, "Success 2, Running 1, Paused 1, "
                                                                   "Pending 1")
-    row = tally("load", True, [Pending(), Failed(), Running(), Success()])
-    assert row.counts_text() == "Success 1, Failed 1, Running 1, Pending 1"
+    row = tally("load", True, [Pending(), Failed(), Running(), Skipped(), Success()])
+    assert row.counts_text() == "Success 1, Skipped 1, Failed 1, Running 1, Pending 1"
     assert tally("load", False, None).counts_text() == "waiting"
     assert tally("load", True, []).counts_text() == "no runs"
 
@@ -150,6 +152,36 @@ def test_progress_shows_runs_while_they_run(tmp_path: Path) -> None:
         runner.join(30)
     assert "blocked (mapped): 2/2 finished; Success 2" in buffer.getvalue()
     assert result["state"].is_successful()
+
+
+def test_plain_lines_of_a_running_task_are_spaced_out_but_its_last_line_is_always_printed() -> None:
+    release = threading.Event()
+
+    @task
+    def blocked(x: int) -> int:
+        assert release.wait(30), "the test never released the task"
+        return x
+
+    with Flow("blocked") as blocked_flow:
+        blocked.map(make_numbers(3))
+    buffer = io.StringIO()
+    display = ProgressDisplay(Console(file=buffer, width=200), live=False, interval=0.01,
+                              line_interval=3600)
+    thread = threading.Thread(target=blocked_flow.run, kwargs={
+        "task_runner": ConcurrentTaskRunner(max_workers=4), "progress": display})
+    thread.start()
+    try:
+        for _ in range(3000):
+            if "blocked (mapped): 0/" in buffer.getvalue():
+                break
+            threading.Event().wait(0.01)
+    finally:
+        release.set()
+        thread.join(30)
+    blocked_lines = [line for line in buffer.getvalue().splitlines() if "] blocked" in line]
+    assert len(blocked_lines) == 2
+    assert re.search(r"blocked \(mapped\): 0/[123] finished; ", blocked_lines[0])
+    assert blocked_lines[1].endswith("blocked (mapped): 3/3 finished; Success 3")
 
 
 def test_progress_argument_must_be_a_display_or_a_bool() -> None:
