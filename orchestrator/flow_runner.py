@@ -112,15 +112,20 @@ class _Pass:
     def execute(self) -> dict[Task, State]:
         skipped = [t for t in self.flow.sorted_tasks() if t not in set(self.order)]
         for task in skipped:  # upstream of start tasks: not run, known only from task_states
-            self.handles[task] = self.runner.given(self.task_states.get(task) or _not_run(task))
+            state = self.task_states.get(task) or _not_run(task)
+            self.handles[task] = self.given(state) or self.runner.given(state)
         for task in self.order:
             self.handles[task] = self.submit(task)
         return {task: self.collect(self.handles[task]) for task in self.flow.sorted_tasks()}
 
     def submit(self, task: Task) -> Handles:
         initial = self.task_states.get(task)
+        earlier: list[State] = []  # children of a given mapped state, reused where finished
         if initial is not None and initial.is_finished():
-            return self.runner.given(initial)
+            handles = self.given(initial)
+            if handles is not None:
+                return handles
+            initial, earlier = None, initial.map_states
         edges = self.flow.edges_to(task)
         is_start = task in self.start
         mapped = [e for e in edges if e.mapped]
@@ -132,12 +137,30 @@ class _Pass:
             return self.runner.submit(self.call(task, upstream_refs(edges, self.handles), None,
                                                 initial, is_start, mapping_problem=problem))
         count = min(lengths) if lengths else 0
+        earlier = earlier if len(earlier) == count else []
         children: list[Any] = []
         for i in range(count):
-            children.append(self.runner.submit(self.call(task, upstream_refs(edges, self.handles, i),
-                                                          i, None, False)))
+            if earlier and _is_done(earlier[i]):
+                children.append(self.runner.given(earlier[i]))
+            else:
+                children.append(self.runner.submit(self.call(
+                    task, upstream_refs(edges, self.handles, i), i, earlier[i] if earlier else None,
+                    False)))
             self.handles[task] = children  # progress displays see children as they are submitted
         return children
+
+    def given(self, state: State) -> Handles | None:
+        """Handles for a finished state from ``task_states``; None if it must run again.
+
+        A given ``Mapped`` state becomes one handle per child, as if its children had just
+        run, so mapped downstream tasks pair child with child. One with unfinished children
+        (from a paused run) runs again, reusing its finished children.
+        """
+        if not state.is_mapped() or (not state.map_states and state.data is not None):
+            return self.runner.given(state)
+        if all(_is_done(child) for child in state.map_states):
+            return [self.runner.given(child) for child in state.map_states]
+        return None
 
     def measure(self, task: Task, mapped: list[Any]) -> tuple[list[int], str | None]:
         """Each mapped argument's length, or why the task cannot expand."""
@@ -183,6 +206,10 @@ class _Pass:
         state = self.runner.wait(handle)
         assert state is not None, "wait() without a timeout returns a state"
         return state
+
+
+def _is_done(state: State) -> bool:
+    return state.is_finished() and all(_is_done(child) for child in state.map_states)
 
 
 def _not_run(task: Task) -> State:

@@ -16,6 +16,7 @@ from orchestrator import Flow, task
 from orchestrator.engine import TaskRunner, signals
 from orchestrator.engine.state import (
     Failed,
+    Mapped,
     Paused,
     Pending,
     Retrying,
@@ -667,3 +668,30 @@ def test_a_concurrent_runner_object_can_serve_several_flow_runs():
         result = succeeds()
     for _ in range(2):
         assert flow.run(task_runner=runner).result()[result].result() == "ok"
+
+
+def test_a_given_mapped_state_feeds_mapped_children_pairwise_and_reducers_whole(task_runner, record):
+    @task
+    def produce(x):
+        record("produce ran")
+        return x
+
+    @task
+    def double(x):
+        return 2 * x
+
+    @task
+    def collect(xs):
+        return xs
+
+    with Flow("f") as flow:
+        a = produce.map(x=[0, 0, 0])
+        doubled = double.map(x=a)
+        collected = collect(a)
+    given = Mapped(map_states=[Success(result=1), Failed(result=ValueError("x")), Success(result=3)])
+    _, states = run(flow, task_runner, task_states={a: given})
+    assert record.events == []
+    children = states[doubled].map_states
+    assert [type(c) for c in children] == [Success, TriggerFailed, Success]
+    assert (children[0].result(), children[2].result()) == (2, 6)
+    assert isinstance(states[collected], TriggerFailed)

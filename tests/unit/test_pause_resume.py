@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator import Flow, task
+import orchestrator
+from orchestrator import Flow, task, unmapped
 from orchestrator.engine import signals
-from orchestrator.engine.state import Paused, Pending, Resume, Success
+from orchestrator.engine.state import Mapped, Paused, Pending, Resume, Success, TriggerFailed
 from orchestrator.triggers import manual_only
 from workers.execute import MissingInputError
 
@@ -151,3 +152,58 @@ def test_resume_is_a_scheduled_pending_state():
     assert resume.is_scheduled()
     assert resume.is_resume()
     assert not resume.is_paused()
+
+
+def test_resuming_reruns_a_mapped_task_left_waiting_and_pairs_it_with_the_given_children(
+        task_runner, record):
+    @task
+    def first(x):
+        record(("first", x))
+        if x == 2:
+            raise ValueError("two is bad")
+        return x * 10
+
+    @task(trigger=manual_only)
+    def gate():
+        return "open"
+
+    @task
+    def after(x):
+        record(("after", x))
+        return x + 1
+
+    with Flow("mapped resume") as flow:
+        a = first.map(x=[1, 2, 3])
+        g = gate()
+        b = after.map(x=a, upstream_tasks=[unmapped(g)])
+    paused = flow.run(task_runner=task_runner)
+    assert paused.is_paused()
+    assert all(c.is_pending() for c in paused.result()[b].map_states)
+
+    resumed = flow.run(task_states={**paused.result(), g: Resume()}, task_runner=task_runner)
+    children = resumed.result()[b].map_states
+    assert [type(c) for c in children] == [Success, TriggerFailed, Success]
+    assert (children[0].result(), children[2].result()) == (11, 31)
+    # first ran once per element, in the paused run only; after ran for the good children
+    assert sorted(e for e in record.events if e[0] == "first") == [("first", 1), ("first", 2),
+                                                                   ("first", 3)]
+    assert sorted(e for e in record.events if e[0] == "after") == [("after", 10), ("after", 30)]
+
+
+def test_a_paused_mapped_child_is_resumed_alone(task_runner, record):
+    @task
+    def maybe_pause(x):
+        record(x)
+        if x == 2 and orchestrator.context.task_run_count == 1 and record.count(2) == 1:
+            raise signals.PAUSE("child two waits")
+        return x
+
+    with Flow("paused child") as flow:
+        m = maybe_pause.map(x=[1, 2, 3])
+    paused = flow.run(task_runner=task_runner)
+    children = paused.result()[m].map_states
+    children[1] = Resume()
+    resumed = flow.run(task_states={m: Mapped(map_states=children)}, task_runner=task_runner)
+    assert resumed.is_successful()
+    assert resumed.result()[m].result() == [1, 2, 3]
+    assert sorted(record.events) == [1, 2, 2, 3]  # only the paused child ran again
