@@ -10,6 +10,7 @@ function; with no ``NAME`` the file must hold exactly one.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import sys
 import traceback
 import types
@@ -18,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.flow import Flow
+
+
+_LOADS = itertools.count(1)  # numbers module names of files that cannot use their own
 
 
 class CommandError(Exception):
@@ -75,8 +79,7 @@ def load_flow(target: str) -> LoadedFlow:
 
 def import_file(path: Path) -> types.ModuleType:
     """Import ``path`` as a module (not as ``__main__``) and make it picklable by value."""
-    name = path.stem if path.stem.isidentifier() and path.stem not in sys.modules \
-        else f"_orchestrator_flow_file_{abs(hash(path.resolve()))}"
+    name = _module_name(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise CommandError(f"cannot import {str(path)!r}: it is not a Python file")
@@ -94,6 +97,19 @@ def import_file(path: Path) -> types.ModuleType:
 
     cloudpickle.register_pickle_by_value(module)
     return module
+
+
+def _module_name(path: Path) -> str:
+    """The file's stem, unless that would shadow a module (``numbers.py``, a second load)."""
+    stem = path.stem
+    if stem.isidentifier() and stem not in sys.modules:
+        try:
+            shadows = importlib.util.find_spec(stem) is not None
+        except (ImportError, ValueError):
+            shadows = True
+        if not shadows:
+            return stem
+    return f"_orchestrator_flow_file_{next(_LOADS)}"
 
 
 def find_flows(module: types.ModuleType) -> dict[str, Any]:

@@ -108,3 +108,12 @@ def test_unknown_and_missing_parameters_of_an_at_flow_function_are_refused(flow_
     with pytest.raises(ParameterError, match=r"Flow 'adder': missing required parameters "
                                              r"'values'; unknown parameters 'offst'"):
         check_flow_params(loaded, {"offst": 2})
+
+
+def test_a_flow_file_named_like_a_standard_module_does_not_replace_it(flow_dir: Path) -> None:
+    import numbers
+    import sys
+
+    loaded = load_flow(str(flow_dir / "numbers.py"))
+    assert loaded.module.__name__ != "numbers"
+    assert sys.modules["numbers"] is numbers
