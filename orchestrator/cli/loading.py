@@ -20,7 +20,6 @@ from typing import Any
 
 from orchestrator.flow import Flow
 
-
 _LOADS = itertools.count(1)  # numbers module names of files that cannot use their own
 
 
