@@ -24,17 +24,24 @@ logger = logging.getLogger("orchestrator.FlowRunner")
 FlowStateHandler = Callable[[Any, State, State], "State | None"]
 
 
-def check_flow_handlers(flow_name: str, state_handlers: Iterable[Any] | None,
-                        on_failure: Any) -> list[FlowStateHandler]:
+def check_flow_handlers(
+    flow_name: str, state_handlers: Iterable[Any] | None, on_failure: Any
+) -> list[FlowStateHandler]:
     """The handlers as a list; raises ``FlowDefinitionError`` for anything not callable."""
     handlers = list(state_handlers or ())
     bad = [h for h in handlers if not callable(h)]
     if bad:
-        raise FlowDefinitionError(flow_name, f"state_handlers contains non-callables {bad!r}.",
-                                  "Pass functions handler(flow, old_state, new_state) -> state.")
+        raise FlowDefinitionError(
+            flow_name,
+            f"state_handlers contains non-callables {bad!r}.",
+            "Pass functions handler(flow, old_state, new_state) -> state.",
+        )
     if on_failure is not None and not callable(on_failure):
-        raise FlowDefinitionError(flow_name, f"on_failure={on_failure!r} is not callable.",
-                                  "Pass a function on_failure(flow, state).")
+        raise FlowDefinitionError(
+            flow_name,
+            f"on_failure={on_failure!r} is not callable.",
+            "Pass a function on_failure(flow, state).",
+        )
     return handlers
 
 
@@ -43,22 +50,25 @@ def transition(flow: Any, old: State, new: State) -> State:
     for handler in getattr(flow, "state_handlers", None) or ():
         try:
             returned = handler(flow, old, new)
-        except Exception as err:  # noqa: BLE001 - boundary: handlers are user code
+        except Exception as err:  # boundary: handlers are user code
             return _handler_failed(flow, new, f"state handler {_name(handler)!r}", err)
         new = returned if isinstance(returned, State) else new
     on_failure = getattr(flow, "on_failure", None)
     if on_failure is not None and new.is_failed():
         try:
             on_failure(flow, new)
-        except Exception as err:  # noqa: BLE001 - boundary: user callback
+        except Exception as err:  # boundary: a user callback
             return _handler_failed(flow, new, "on_failure", err)
     return new
 
 
 def _handler_failed(flow: Any, new: State, hook: str, err: Exception) -> State:
     logger.error("Flow %r: %s raised %r", flow.name, hook, err, exc_info=True)
-    return Failed(f"Flow {flow.name!r}: {hook} raised {err!r}; the flow run is marked failed. "
-                  "Task states are kept as the result.", new.data)
+    return Failed(
+        f"Flow {flow.name!r}: {hook} raised {err!r}; the flow run is marked failed. "
+        "Task states are kept as the result.",
+        new.data,
+    )
 
 
 def _name(handler: Any) -> str:

@@ -7,6 +7,8 @@ always makes one.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -111,7 +113,7 @@ def test_an_added_back_edge_is_always_reported_as_a_cycle_that_exists(case):
     cycle = info.value.cycle
     assert cycle[0] == cycle[-1]
     assert len(cycle) >= 2
-    for upstream, downstream in zip(cycle, cycle[1:]):
+    for upstream, downstream in itertools.pairwise(cycle):
         assert (upstream, downstream) in all_edges, (cycle, all_edges)
     assert " -> ".join(cycle) in str(info.value)
 

@@ -10,8 +10,16 @@ from orchestrator.core import Edge, Task
 from orchestrator.triggers import Decision
 from workers import states
 
-FINISHED_CLASSES = [states.Success, states.Completed, states.Cached, states.Skipped,
-                    states.Failed, states.TriggerFailed, states.TimedOut, states.Cancelled]
+FINISHED_CLASSES = [
+    states.Success,
+    states.Completed,
+    states.Cached,
+    states.Skipped,
+    states.Failed,
+    states.TriggerFailed,
+    states.TimedOut,
+    states.Cancelled,
+]
 SETTINGS = settings(max_examples=100, deadline=None)
 
 finished_states = st.lists(st.sampled_from(FINISHED_CLASSES).map(lambda cls: cls()), max_size=8)
@@ -51,23 +59,27 @@ def test_not_all_skipped_skips_exactly_when_every_upstream_skipped(found):
         assert decision is Decision.FAIL
 
 
-bounds = st.one_of(st.none(), st.integers(min_value=0, max_value=9),
-                   st.floats(min_value=0.0, max_value=1.0))
+bounds = st.one_of(
+    st.none(), st.integers(min_value=0, max_value=9), st.floats(min_value=0.0, max_value=1.0)
+)
 
 
 @SETTINGS
 @given(finished_states, bounds, bounds)
 def test_some_failed_and_some_successful_run_exactly_when_the_count_is_within_bounds(
-        found, at_least, at_most):
+    found, at_least, at_most
+):
     def within(count: int) -> bool:
         def limit(bound):
             return bound * len(found) if isinstance(bound, float) else bound
 
-        return ((at_least is None or count >= limit(at_least))
-                and (at_most is None or count <= limit(at_most)))
+        return (at_least is None or count >= limit(at_least)) and (
+            at_most is None or count <= limit(at_most)
+        )
 
     failures = sum(s.is_failed() for s in found)
     successes = sum(s.is_successful() for s in found)
     assert runs(triggers.some_failed(at_least=at_least, at_most=at_most), found) == within(failures)
     assert runs(triggers.some_successful(at_least=at_least, at_most=at_most), found) == (
-        within(successes))
+        within(successes)
+    )

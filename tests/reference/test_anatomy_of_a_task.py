@@ -81,8 +81,9 @@ def test_star_args_are_rejected_for_task_subclasses_too():
 def test_reserved_keywords_are_rejected_at_task_creation(keyword):
     namespace: dict[str, object] = {}
     exec(f"def uses_reserved({keyword}):\n    return {keyword}\n", namespace)
-    with pytest.raises(TaskDefinitionError,
-                       match=rf"Task 'uses_reserved': argument '{keyword}' is reserved"):
+    with pytest.raises(
+        TaskDefinitionError, match=rf"Task 'uses_reserved': argument '{keyword}' is reserved"
+    ):
         task(namespace["uses_reserved"])
 
 
@@ -181,7 +182,7 @@ def test_cloudpickle_round_trips_none():
 
 def test_cloudpickle_cannot_pickle_a_generator():
     custom_generator = (x for x in range(5))
-    with pytest.raises(TypeError, match="pickle.*generator"):
+    with pytest.raises(TypeError, match=r"pickle.*generator"):
         cloudpickle.dumps(custom_generator)
 
 
@@ -248,12 +249,14 @@ def test_python_collections_become_collection_tasks():
         do_nothing({"x": 1, "y": [9, 10]})
 
     assert names(flow.tasks) == sorted(
-        ["<Task: Dict>", "<Task: List>", "<Task: List>", "<Task: List>", "<Task: do_nothing>"])
+        ["<Task: Dict>", "<Task: List>", "<Task: List>", "<Task: List>", "<Task: do_nothing>"]
+    )
     results = {repr(t): [] for t in flow.tasks}
     for t, state in flow.run().result().items():
         results[repr(t)].append(state.result())
     assert sorted(results["<Task: List>"], key=repr) == sorted(
-        [[9, 10], ["x", "y"], [1, [9, 10]]], key=repr)  # [9, 10], the keys, the values
+        [[9, 10], ["x", "y"], [1, [9, 10]]], key=repr
+    )  # [9, 10], the keys, the values
     assert results["<Task: Dict>"] == [{"x": 1, "y": [9, 10]}]
 
 
@@ -576,8 +579,10 @@ def notification_task(requests: FakeRequests, fail: bool) -> Task:
     def send_notification(obj, old_state, new_state):
         """Sends a POST request with the error message if task fails"""
         if new_state.is_failed():
-            requests.post("http://example.com",
-                          json={"error_msg": str(new_state.result(raise_on_failure=False))})
+            requests.post(
+                "http://example.com",
+                json={"error_msg": str(new_state.result(raise_on_failure=False))},
+            )
         return new_state
 
     @task(state_handlers=[send_notification])
@@ -621,8 +626,10 @@ def test_state_handlers_see_every_transition_in_the_order_given():
         do_nothing()
     assert flow.run().is_successful()
     assert seen == [
-        ("first", "Pending", "Running"), ("second", "Pending", "Running"),
-        ("first", "Running", "Success"), ("second", "Running", "Success"),
+        ("first", "Pending", "Running"),
+        ("second", "Pending", "Running"),
+        ("first", "Running", "Success"),
+        ("second", "Running", "Success"),
     ]
 
 

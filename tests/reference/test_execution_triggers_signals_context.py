@@ -162,10 +162,11 @@ def test_the_trigger_example_runs_task_c_when_task_a_fails_and_the_flow_still_fa
 
 
 @pytest.mark.parametrize(("draw", "flow_succeeds"), [(0.25, True), (0.75, False)])
-def test_with_task_b_as_reference_task_its_state_alone_decides_the_flow(monkeypatch, draw,
-                                                                      flow_succeeds):
+def test_with_task_b_as_reference_task_its_state_alone_decides_the_flow(
+    monkeypatch, draw, flow_succeeds
+):
     monkeypatch.setattr(random, "random", lambda: draw)
-    flow, success, fail = build_trigger_example()
+    flow, success, _ = build_trigger_example()
     ## to fix this, we want to set Task B as the "reference task" for the Flow
     ## so that it's state uniquely determines the overall Flow state
     flow.set_reference_tasks([success])
@@ -348,9 +349,9 @@ def test_running_tasks_know_the_day_they_run_and_log_it(caplog):
     with Flow("My flow") as flow:
         report_start_day()
 
-    before = dt.datetime.now(dt.timezone.utc).date()
+    before = dt.datetime.now(dt.UTC).date()
     state = flow.run()
-    after = dt.datetime.now(dt.timezone.utc).date()
+    after = dt.datetime.now(dt.UTC).date()
     assert state.is_successful()
     messages = [(r.name, r.getMessage()) for r in caplog.records]
     logged = [m for name, m in messages if name == "orchestrator.Task: report_start_day"]
@@ -380,7 +381,11 @@ def test_today_yesterday_and_tomorrow_are_supplied_during_runs():
 def test_overriding_today_per_flow_run_gives_a_backfill():
     @task
     def window():
-        return orchestrator.context.yesterday, orchestrator.context.today, orchestrator.context.tomorrow
+        return (
+            orchestrator.context.yesterday,
+            orchestrator.context.today,
+            orchestrator.context.tomorrow,
+        )
 
     with Flow("backfill") as flow:
         result = window()
@@ -397,8 +402,19 @@ def test_other_supplied_keys_describe_the_current_flow_and_task():
     @task
     def describe():
         c = orchestrator.context
-        return {k: c.get(k) for k in ("flow_name", "task_name", "task_full_name", "map_index",
-                                         "parameters", "flow_run_id", "task_run_id", "date")}
+        return {
+            k: c.get(k)
+            for k in (
+                "flow_name",
+                "task_name",
+                "task_full_name",
+                "map_index",
+                "parameters",
+                "flow_run_id",
+                "task_run_id",
+                "date",
+            )
+        }
 
     with Flow("described") as flow:
         result = describe()
@@ -407,5 +423,6 @@ def test_other_supplied_keys_describe_the_current_flow_and_task():
     assert keys["task_name"] == keys["task_full_name"] == "describe"
     assert keys["map_index"] is None
     assert keys["parameters"] == {}
-    assert keys["flow_run_id"] and keys["task_run_id"]
+    assert keys["flow_run_id"]
+    assert keys["task_run_id"]
     assert isinstance(keys["date"], dt.datetime)

@@ -30,12 +30,14 @@ def test_keys_read_by_attribute_index_and_get():
         assert "a" in context
         assert context.to_dict()["a"] == 1
         assert ("a", 1) in context.items()
-        assert "a" in context.keys()
+        assert "a" in context.keys()  # noqa: SIM118 - keys() is part of the API under test
         assert "a" in list(context)
 
 
 def test_a_missing_attribute_says_to_use_get():
-    with pytest.raises(AttributeError, match=r"context has no key 'nope'; use context.get\('nope'\)"):
+    with pytest.raises(
+        AttributeError, match=r"context has no key 'nope'; use context.get\('nope'\)"
+    ):
         context.nope  # noqa: B018 - the access is the test
 
 
@@ -46,9 +48,16 @@ def test_a_missing_index_is_a_key_error():
 
 def test_with_context_overrides_and_restores_even_on_error():
     with context(a=1):
-        with pytest.raises(RuntimeError), context(a=2, b=3):
-            assert (context.a, context.b) == (2, 3)
-            raise RuntimeError
+        seen = []
+
+        def fail_inside() -> None:
+            with context(a=2, b=3):
+                seen.append((context.a, context.b))
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fail_inside()
+        assert seen == [(2, 3)]
         assert context.a == 1
         assert "b" not in context
     assert "a" not in context
@@ -142,14 +151,22 @@ def test_config_keys_reach_task_runs(config_file, task_runner):
 # ---- keys supplied by runs -----------------------------------------------------------------------
 def test_date_keys_shift_yesterday_and_tomorrow_with_today():
     keys = date_keys("2020-03-01")
-    assert (keys["yesterday"], keys["today"], keys["tomorrow"]) == ("2020-02-29", "2020-03-01",
-                                                                   "2020-03-02")
+    assert (keys["yesterday"], keys["today"], keys["tomorrow"]) == (
+        "2020-02-29",
+        "2020-03-01",
+        "2020-03-02",
+    )
     assert (keys["yesterday_nodash"], keys["today_nodash"], keys["tomorrow_nodash"]) == (
-        "20200229", "20200301", "20200302")
+        "20200229",
+        "20200301",
+        "20200302",
+    )
 
 
 def test_a_bad_today_is_a_value_error_showing_the_expected_form():
-    with pytest.raises(ValueError, match=r"context key 'today' must be a date like '2020-03-02', got 'soon'"):
+    with pytest.raises(
+        ValueError, match=r"context key 'today' must be a date like '2020-03-02', got 'soon'"
+    ):
         date_keys("soon")
 
 
@@ -205,7 +222,9 @@ def test_task_runner_context_keys_reach_the_body():
         return context.region, context.today
 
     assert TaskRunner(body).run(context={"region": "eu", "today": "2020-01-01"}).result() == (
-        "eu", "2020-01-01")
+        "eu",
+        "2020-01-01",
+    )
 
 
 def test_log_stdout_sends_prints_to_the_task_logger(caplog):
@@ -217,6 +236,10 @@ def test_log_stdout_sends_prints_to_the_task_logger(caplog):
         print("no newline", end="")
 
     TaskRunner(chatty).run()
-    lines = [(r.name, r.getMessage()) for r in caplog.records if r.name.startswith("orchestrator.Task:")]
-    assert lines == [("orchestrator.Task: chatty", "hello from the task"),
-                     ("orchestrator.Task: chatty", "no newline")]
+    lines = [
+        (r.name, r.getMessage()) for r in caplog.records if r.name.startswith("orchestrator.Task:")
+    ]
+    assert lines == [
+        ("orchestrator.Task: chatty", "hello from the task"),
+        ("orchestrator.Task: chatty", "no newline"),
+    ]

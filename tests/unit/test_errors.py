@@ -45,8 +45,12 @@ def _exception_classes():
     found = {}
     for module in _modules():
         for name, value in vars(module).items():
-            if (inspect.isclass(value) and issubclass(value, BaseException)
-                    and value.__module__ == module.__name__ and not name.startswith("_")):
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseException)
+                and value.__module__ == module.__name__
+                and not name.startswith("_")
+            ):
                 found[f"{value.__module__}.{name}"] = value
     return dict(sorted(found.items()))
 
@@ -77,21 +81,35 @@ def build(cls):
     if cls in EXAMPLES:
         return EXAMPLES[cls]()
     signature = inspect.signature(cls.__init__)
-    args = [_sample(p) for name, p in signature.parameters.items()
-            if name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
+    args = [
+        _sample(p)
+        for name, p in signature.parameters.items()
+        if name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+    ]
     return cls(*args)
 
 
 def test_the_known_exception_classes_are_discovered():
     discovered = set(EXCEPTION_CLASSES.values())
-    assert {OrchestratorError, TaskDefinitionError, FlowDefinitionError, CycleError, ParameterError,
-            InvalidTransitionError, MappingError, TriggerFailedError, MissingInputError} <= discovered
+    assert {
+        OrchestratorError,
+        TaskDefinitionError,
+        FlowDefinitionError,
+        CycleError,
+        ParameterError,
+        InvalidTransitionError,
+        MappingError,
+        TriggerFailedError,
+        MissingInputError,
+    } <= discovered
 
 
 @pytest.mark.parametrize("cls", list(EXCEPTION_CLASSES.values()), ids=list(EXCEPTION_CLASSES))
-@pytest.mark.parametrize("dumps,loads", [(pickle.dumps, pickle.loads),
-                                         (cloudpickle.dumps, cloudpickle.loads)],
-                         ids=["pickle", "cloudpickle"])
+@pytest.mark.parametrize(
+    ("dumps", "loads"),
+    [(pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)],
+    ids=["pickle", "cloudpickle"],
+)
 def test_every_exception_class_pickles_with_its_message_and_fields(cls, dumps, loads):
     error = build(cls)
     restored = loads(dumps(error))
@@ -107,8 +125,10 @@ def test_every_exception_class_pickles_with_its_message_and_fields(cls, dumps, l
 # ---- messages name the thing and the fix --------------------------------------------------------
 def test_a_cycle_error_shows_the_cycle_and_the_fix():
     error = CycleError("etl", ["extract", "clean", "extract"])
-    assert str(error) == ("Flow 'etl': its tasks form a cycle: extract -> clean -> extract. "
-                          "Remove one of these edges so the flow is a DAG.")
+    assert str(error) == (
+        "Flow 'etl': its tasks form a cycle: extract -> clean -> extract. "
+        "Remove one of these edges so the flow is a DAG."
+    )
     assert error.cycle == ["extract", "clean", "extract"]
     assert isinstance(error, FlowDefinitionError)
     assert isinstance(error, ValueError)
@@ -116,9 +136,11 @@ def test_a_cycle_error_shows_the_cycle_and_the_fix():
 
 def test_a_parameter_error_lists_missing_and_unknown_names_sorted_and_the_known_ones():
     error = ParameterError("etl", missing=["b", "a"], unknown=["zz"], known=["a", "b"])
-    assert str(error) == ("Flow 'etl': missing required parameters 'a', 'b'; unknown parameters "
-                          "'zz'. The flow's parameters are: 'a', 'b'; pass them as "
-                          "parameters={name: value}.")
+    assert str(error) == (
+        "Flow 'etl': missing required parameters 'a', 'b'; unknown parameters "
+        "'zz'. The flow's parameters are: 'a', 'b'; pass them as "
+        "parameters={name: value}."
+    )
 
 
 def test_long_name_lists_are_cut_after_ten():
@@ -128,15 +150,18 @@ def test_long_name_lists_are_cut_after_ten():
 
 def test_a_trigger_failed_error_names_the_task_and_the_reason():
     error = TriggerFailedError("load", "Some upstream tasks did not succeed: 'extract'.")
-    assert str(error) == ("Task 'load': trigger did not pass. Some upstream tasks did not succeed: "
-                          "'extract'.")
+    assert str(error) == (
+        "Task 'load': trigger did not pass. Some upstream tasks did not succeed: 'extract'."
+    )
 
 
 def test_a_mapping_error_names_the_task_the_argument_and_the_fix():
     error = MappingError("load", "path", "its value 3 is not a sequence")
-    assert str(error) == ("Task 'load': cannot map over argument 'path': its value 3 is not a "
-                          "sequence. Map over a list or tuple, or wrap the argument in "
-                          "unmapped(...) if every child should receive it whole.")
+    assert str(error) == (
+        "Task 'load': cannot map over argument 'path': its value 3 is not a "
+        "sequence. Map over a list or tuple, or wrap the argument in "
+        "unmapped(...) if every child should receive it whole."
+    )
 
 
 def test_an_invalid_transition_says_it_is_an_orchestrator_bug():

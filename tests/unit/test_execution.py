@@ -7,6 +7,7 @@ sequential runner and on the thread pool. Retry delays are tiny.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 
 import pytest
@@ -18,7 +19,6 @@ from orchestrator.engine.state import (
     Failed,
     Mapped,
     Paused,
-    Pending,
     Retrying,
     Running,
     Skipped,
@@ -48,7 +48,8 @@ def run(flow, task_runner, **kwargs):
 
 # ---- triggers in flows -------------------------------------------------------------------------
 def test_a_failed_upstream_makes_a_default_trigger_task_trigger_failed_without_running_it(
-        task_runner, record):
+    task_runner, record
+):
     @task
     def b():
         record("b ran")
@@ -177,7 +178,7 @@ def test_a_failing_task_never_stops_its_siblings_or_unrelated_branches(task_runn
         after_broken = step("after broken", upstream_tasks=[broken])
         sibling = step("sibling")
         other_branch = step(step("other branch root"))
-    state, states = run(flow, task_runner)
+    _, states = run(flow, task_runner)
     assert isinstance(states[after_broken], TriggerFailed)
     assert states[sibling].result() == "sibling"
     assert states[other_branch].result() == "other branch root"
@@ -299,7 +300,7 @@ def test_retry_delay_waits_and_runs_again_within_the_same_flow_run(task_runner):
     state, states = run(flow, task_runner)
     assert states[result].result() == "third time lucky"
     assert state.is_successful()
-    gaps = [later - earlier for earlier, later in zip(started, started[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
     assert len(gaps) == 2
     assert all(gap >= 0.05 for gap in gaps)  # a lower bound only: the delay was honoured
 
@@ -319,9 +320,15 @@ def test_retrying_states_carry_the_attempt_count_and_when_the_next_attempt_is_du
         if len(attempts) == 1:
             raise ValueError("first")
 
-    before = dt.datetime.now(dt.timezone.utc)
+    before = dt.datetime.now(dt.UTC)
     TaskRunner(flaky).run()
-    assert [type(s).__name__ for s in seen] == ["Running", "Failed", "Retrying", "Running", "Success"]
+    assert [type(s).__name__ for s in seen] == [
+        "Running",
+        "Failed",
+        "Retrying",
+        "Running",
+        "Success",
+    ]
     retrying = seen[2]
     assert isinstance(retrying, Retrying)
     assert retrying.run_count == 1
@@ -411,13 +418,17 @@ def test_a_raising_state_handler_fails_the_task_and_is_not_retried(task_runner, 
     _, states = run(flow, task_runner)
     assert isinstance(states[result], Failed)
     assert "state handler 'breaks_on_success' raised RuntimeError('handler broke')" in (
-        states[result].message)
+        states[result].message
+    )
     assert record.events == ["body"]
 
 
 def test_on_failure_fires_once_per_failed_attempt_and_never_on_success(task_runner, record):
-    @task(max_retries=2, retry_delay=NO_DELAY,
-          on_failure=lambda t, state: record(("on_failure", t.name, type(state).__name__)))
+    @task(
+        max_retries=2,
+        retry_delay=NO_DELAY,
+        on_failure=lambda t, state: record(("on_failure", t.name, type(state).__name__)),
+    )
     def flaky():
         record("attempt")
         if record.count("attempt") < 3:
@@ -493,7 +504,8 @@ def test_a_raising_flow_handler_fails_the_flow_run_but_keeps_the_task_states():
     state = flow.run()
     assert state.is_failed()
     assert "Flow 'notified': state handler 'notify' raised ConnectionError('chat is down')" in (
-        state.message)
+        state.message
+    )
     assert state.result()[result].result() == "ok"
 
 
@@ -515,7 +527,9 @@ def test_a_flow_handler_raising_before_the_run_starts_runs_nothing(record):
 def test_flow_handlers_must_be_callable():
     from orchestrator.errors import FlowDefinitionError
 
-    with pytest.raises(FlowDefinitionError, match=r"Flow 'f': state_handlers contains non-callables"):
+    with pytest.raises(
+        FlowDefinitionError, match=r"Flow 'f': state_handlers contains non-callables"
+    ):
         Flow("f", state_handlers=["print"])
     with pytest.raises(FlowDefinitionError, match=r"Flow 'f': on_failure='x' is not callable"):
         Flow("f", on_failure="x")
@@ -670,7 +684,9 @@ def test_a_concurrent_runner_object_can_serve_several_flow_runs():
         assert flow.run(task_runner=runner).result()[result].result() == "ok"
 
 
-def test_a_given_mapped_state_feeds_mapped_children_pairwise_and_reducers_whole(task_runner, record):
+def test_a_given_mapped_state_feeds_mapped_children_pairwise_and_reducers_whole(
+    task_runner, record
+):
     @task
     def produce(x):
         record("produce ran")
@@ -688,7 +704,9 @@ def test_a_given_mapped_state_feeds_mapped_children_pairwise_and_reducers_whole(
         a = produce.map(x=[0, 0, 0])
         doubled = double.map(x=a)
         collected = collect(a)
-    given = Mapped(map_states=[Success(result=1), Failed(result=ValueError("x")), Success(result=3)])
+    given = Mapped(
+        map_states=[Success(result=1), Failed(result=ValueError("x")), Success(result=3)]
+    )
     _, states = run(flow, task_runner, task_states={a: given})
     assert record.events == []
     children = states[doubled].map_states

@@ -65,10 +65,16 @@ SPEC_IMPORTS = [
     ("orchestrator.core", "Edge Task Flow Parameter"),
     ("orchestrator.tasks.core.constants", "Constant"),
     ("orchestrator.engine", "TaskRunner FlowRunner signals"),
-    ("orchestrator.engine.state", "State Pending Running Success Completed Failed TriggerFailed "
-                                  "Retrying Skipped Paused Resume Mapped TimedOut Cached Cancelled"),
-    ("orchestrator.triggers", "all_successful all_failed any_successful any_failed all_finished "
-                              "always_run manual_only not_all_skipped some_successful some_failed"),
+    (
+        "orchestrator.engine.state",
+        "State Pending Running Success Completed Failed TriggerFailed "
+        "Retrying Skipped Paused Resume Mapped TimedOut Cached Cancelled",
+    ),
+    (
+        "orchestrator.triggers",
+        "all_successful all_failed any_successful any_failed all_finished "
+        "always_run manual_only not_all_skipped some_successful some_failed",
+    ),
     ("orchestrator.task_runners", "SequentialTaskRunner ConcurrentTaskRunner"),
     ("orchestrator.futures", "Future"),
 ]
@@ -104,8 +110,10 @@ def test_the_dask_task_runner_loads_only_when_asked_for():
     import subprocess
     import sys
 
-    code = ("import sys, orchestrator, orchestrator.task_runners; "
-            "print('distributed' in sys.modules, 'dask' in sys.modules)")
+    code = (
+        "import sys, orchestrator, orchestrator.task_runners; "
+        "print('distributed' in sys.modules, 'dask' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
 

@@ -54,13 +54,17 @@ def test_positional_and_keyword_arguments_bind_by_the_run_signature():
 def test_an_argument_bound_twice_is_an_error():
     flow = Flow("f")
     flow.set_dependencies(add, keyword_tasks={"x": 1, "y": 2})
-    with pytest.raises(FlowDefinitionError, match=r"task 'add' already has an input for argument 'x'"):
+    with pytest.raises(
+        FlowDefinitionError, match=r"task 'add' already has an input for argument 'x'"
+    ):
         flow.set_dependencies(add, keyword_tasks={"x": 3})
 
 
 def test_binding_an_argument_the_task_does_not_take_shows_its_signature():
-    with pytest.raises(FlowDefinitionError,
-                       match=r"Flow 'f': task 'add' has no argument 'z'; its run\(\) signature is"):
+    with pytest.raises(
+        FlowDefinitionError,
+        match=r"Flow 'f': task 'add' has no argument 'z'; its run\(\) signature is",
+    ):
         Flow("f").add_edge(identity, add, key="z")
 
 
@@ -76,7 +80,9 @@ def test_tasks_inside_collections_become_upstream_of_a_collection_task():
     assert flow.upstream_tasks(collection) == {a, b}
 
 
-@pytest.mark.parametrize(("value", "name"), [((1, 2), "Tuple"), ({1, 2}, "Set"), ({"k": 1}, "Dict")])
+@pytest.mark.parametrize(
+    ("value", "name"), [((1, 2), "Tuple"), ({1, 2}, "Set"), ({"k": 1}, "Dict")]
+)
 def test_each_kind_of_collection_keeps_its_type(value, name):
     with Flow("f") as flow:
         result = identity(value)
@@ -131,7 +137,9 @@ def test_add_task_is_idempotent_and_rejects_non_tasks():
     assert flow.add_task(t) is t
     flow.add_task(t)
     assert flow.tasks == {t}
-    with pytest.raises(TypeError, match=r"Flow 'f': add_task needs a Task, got 3. Wrap plain values"):
+    with pytest.raises(
+        TypeError, match=r"Flow 'f': add_task needs a Task, got 3. Wrap plain values"
+    ):
         flow.add_task(3)
 
 
@@ -159,8 +167,9 @@ def test_edges_compare_by_their_ends_key_and_mapping():
 def test_set_dependencies_wires_upstream_downstream_and_keyword_tasks():
     a, c = named("a", "c")
     flow = Flow("f")
-    flow.set_dependencies(add, upstream_tasks=[a], downstream_tasks=[c],
-                          keyword_tasks={"x": identity, "y": 2})
+    flow.set_dependencies(
+        add, upstream_tasks=[a], downstream_tasks=[c], keyword_tasks={"x": identity, "y": 2}
+    )
     assert flow.upstream_tasks(add) == {a, identity}
     assert flow.downstream_tasks(add) == {c}
     assert flow.constants[add] == {"y": 2}
@@ -232,13 +241,20 @@ def test_copy_makes_a_separate_graph_with_the_same_tasks():
 
 
 def test_flatten_without_map_is_rejected():
-    with pytest.raises(FlowDefinitionError, match=r"flatten\(\) on argument 'x' only works with \.map\(\)"), \
-            Flow("f"):
+    with (
+        pytest.raises(
+            FlowDefinitionError, match=r"flatten\(\) on argument 'x' only works with \.map\(\)"
+        ),
+        Flow("f"),
+    ):
         identity(flatten([[1]]))
 
 
 def test_upstream_tasks_must_be_tasks():
-    with pytest.raises(TypeError, match=r"upstream_tasks of 'identity' must be tasks, got 3"), Flow("f"):
+    with (
+        pytest.raises(TypeError, match=r"upstream_tasks of 'identity' must be tasks, got 3"),
+        Flow("f"),
+    ):
         identity(1, upstream_tasks=[3])
 
 
@@ -253,7 +269,9 @@ def test_a_two_task_cycle_is_reported_as_a_to_b_to_a():
     flow = Flow("cyclic")
     flow.add_edge(a, b)
     flow.add_edge(b, a)
-    with pytest.raises(CycleError, match=r"Flow 'cyclic': its tasks form a cycle: a -> b -> a\.") as info:
+    with pytest.raises(
+        CycleError, match=r"Flow 'cyclic': its tasks form a cycle: a -> b -> a\."
+    ) as info:
         flow.validate()
     assert info.value.cycle == ["a", "b", "a"]
 
@@ -311,7 +329,7 @@ def test_validate_reports_an_edge_to_a_task_outside_the_flow():
         flow.validate()
 
 
-# ---- parameters ------------------------------------------------------------------------------------
+# ---- parameters ---------------------------------------------------------------------------------
 @pytest.fixture
 def parameter_flow(record):
     @task
@@ -333,8 +351,11 @@ def test_parameters_take_run_values_or_their_defaults(parameter_flow):
 
 def test_a_missing_required_parameter_fails_before_anything_runs(parameter_flow, record):
     flow, _ = parameter_flow
-    with pytest.raises(ParameterError, match=r"Flow 'params': missing required parameters 'x'\. "
-                                             r"The flow's parameters are: 'x', 'y'"):
+    with pytest.raises(
+        ParameterError,
+        match=r"Flow 'params': missing required parameters 'x'\. "
+        r"The flow's parameters are: 'x', 'y'",
+    ):
         flow.run()
     assert record.events == []
 
@@ -351,9 +372,13 @@ def test_parameter_errors_are_value_errors():
 
 
 def test_two_parameters_with_one_name_are_an_error():
-    with pytest.raises(FlowDefinitionError,
-                       match=r"Flow 'f': two different parameters are named 'x'\. Give each Parameter"), \
-            Flow("f"):
+    with (
+        pytest.raises(
+            FlowDefinitionError,
+            match=r"Flow 'f': two different parameters are named 'x'\. Give each Parameter",
+        ),
+        Flow("f"),
+    ):
         add(Parameter("x"), Parameter("x"))
 
 

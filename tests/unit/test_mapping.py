@@ -95,12 +95,17 @@ def test_mapping_over_a_parameter(task_runner):
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(1, "its value 1 is not a sequence"), (None, "its value None is not a sequence"),
-     ("abc", "its value 'abc' is not a sequence"), ({"a": 1}, "its value {'a': 1} is not a sequence")],
+    [
+        (1, "its value 1 is not a sequence"),
+        (None, "its value None is not a sequence"),
+        ("abc", "its value 'abc' is not a sequence"),
+        ({"a": 1}, "its value {'a': 1} is not a sequence"),
+    ],
     ids=["int", "None", "str", "dict"],
 )
 def test_mapping_over_a_non_sequence_result_fails_the_parent_naming_the_task_and_argument(
-        task_runner, record, value, shown):
+    task_runner, record, value, shown
+):
     @task
     def produce():
         return value
@@ -114,9 +119,11 @@ def test_mapping_over_a_non_sequence_result_fails_the_parent_naming_the_task_and
     state, states = run(flow, task_runner)
     parent = states[mapped]
     assert isinstance(parent, Failed)
-    assert parent.message == (f"Task 'body': cannot map over argument 'x': {shown}. Map over a "
-                              "list or tuple, or pass it as unmapped(...) if every child should "
-                              "receive it whole.")
+    assert parent.message == (
+        f"Task 'body': cannot map over argument 'x': {shown}. Map over a "
+        "list or tuple, or pass it as unmapped(...) if every child should "
+        "receive it whole."
+    )
     assert isinstance(parent.result(raise_on_failure=False), ValueError)
     assert record.events == []
     assert state.is_failed()
@@ -128,7 +135,9 @@ def test_mapping_over_a_constant_that_is_not_a_sequence_fails_the_parent(task_ru
         mapped = double.map(x=value)
     state, states = run(flow, task_runner)
     assert isinstance(states[mapped], Failed)
-    assert states[mapped].message.startswith("Task 'double': cannot map over argument 'x': its value ")
+    assert states[mapped].message.startswith(
+        "Task 'double': cannot map over argument 'x': its value "
+    )
     assert state.is_failed()
 
 
@@ -336,7 +345,9 @@ def test_map_index_is_none_outside_mapping_and_the_index_in_children(task_runner
     assert states[mapped].result() == [(0, "where[0]"), (1, "where[1]"), (2, "where[2]")]
 
 
-def test_a_mapped_parent_with_a_failed_child_fails_the_flow_when_it_is_a_reference_task(task_runner):
+def test_a_mapped_parent_with_a_failed_child_fails_the_flow_when_it_is_a_reference_task(
+    task_runner,
+):
     @task
     def invert(x):
         return 1 / x

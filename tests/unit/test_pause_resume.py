@@ -42,7 +42,9 @@ def paused_flow(record):
     return flow, a, g, z
 
 
-def test_a_manual_only_task_pauses_and_the_flow_run_returns_paused(paused_flow, record, task_runner):
+def test_a_manual_only_task_pauses_and_the_flow_run_returns_paused(
+    paused_flow, record, task_runner
+):
     flow, a, g, z = paused_flow
     state = flow.run(task_runner=task_runner)
     assert isinstance(state, Paused)
@@ -57,11 +59,13 @@ def test_a_manual_only_task_pauses_and_the_flow_run_returns_paused(paused_flow, 
 
 
 def test_a_paused_task_resumed_with_the_paused_runs_states_runs_once_with_its_input(
-        paused_flow, record, task_runner):
-    flow, a, g, z = paused_flow
+    paused_flow, record, task_runner
+):
+    flow, _, g, z = paused_flow
     paused = flow.run(task_runner=task_runner)
-    resumed = flow.run(task_states={**paused.result(), g: Resume()}, start_tasks=[g],
-                       task_runner=task_runner)
+    resumed = flow.run(
+        task_states={**paused.result(), g: Resume()}, start_tasks=[g], task_runner=task_runner
+    )
     assert resumed.is_successful()
     states = resumed.result()
     assert states[g].result() == 11
@@ -70,7 +74,7 @@ def test_a_paused_task_resumed_with_the_paused_runs_states_runs_once_with_its_in
 
 
 def test_a_resumed_task_skips_its_trigger_without_start_tasks_too(paused_flow, record):
-    flow, a, g, z = paused_flow
+    flow, _, g, z = paused_flow
     paused = flow.run()
     resumed = flow.run(task_states={**paused.result(), g: Resume()})
     assert resumed.is_successful()
@@ -79,13 +83,14 @@ def test_a_resumed_task_skips_its_trigger_without_start_tasks_too(paused_flow, r
 
 
 def test_a_resumed_task_without_its_upstream_data_fails_saying_how_to_pass_it(paused_flow, record):
-    flow, a, g, z = paused_flow
+    flow, _, g, _ = paused_flow
     state = flow.run(task_states={g: Resume()}, start_tasks=[g])
     gate_state = state.result()[g]
     assert gate_state.is_failed()
     assert isinstance(gate_state.result(raise_on_failure=False), MissingInputError)
     assert "Task 'gate': cannot start without its inputs: argument 'x' from task 'first'" in (
-        gate_state.message)
+        gate_state.message
+    )
     assert "task_states=" in gate_state.message
     assert record.events == []  # the body never ran on a missing input
     assert state.is_failed()
@@ -155,7 +160,8 @@ def test_resume_is_a_scheduled_pending_state():
 
 
 def test_resuming_reruns_a_mapped_task_left_waiting_and_pairs_it_with_the_given_children(
-        task_runner, record):
+    task_runner, record
+):
     @task
     def first(x):
         record(("first", x))
@@ -185,8 +191,11 @@ def test_resuming_reruns_a_mapped_task_left_waiting_and_pairs_it_with_the_given_
     assert [type(c) for c in children] == [Success, TriggerFailed, Success]
     assert (children[0].result(), children[2].result()) == (11, 31)
     # first ran once per element, in the paused run only; after ran for the good children
-    assert sorted(e for e in record.events if e[0] == "first") == [("first", 1), ("first", 2),
-                                                                   ("first", 3)]
+    assert sorted(e for e in record.events if e[0] == "first") == [
+        ("first", 1),
+        ("first", 2),
+        ("first", 3),
+    ]
     assert sorted(e for e in record.events if e[0] == "after") == [("after", 10), ("after", 30)]
 
 

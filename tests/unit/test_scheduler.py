@@ -138,4 +138,5 @@ def test_the_result_holds_only_the_returned_states():
     a, b = tasks("a", "b")
     states = {a: Success(), b: Success()}
     assert decide_flow_state(states, [a, b], {b: states[b]}, terminal_tasks=[a, b]).result() == {
-        b: states[b]}
+        b: states[b]
+    }

@@ -64,7 +64,7 @@ def test_failing_signals_keep_the_signal_as_the_result(signal):
 
 
 def test_a_custom_signal_subclass_gets_the_state_of_its_nearest_listed_parent():
-    class NOTFOUND(signals.SKIP):  # noqa: N801 - signals are upper case
+    class NOTFOUND(signals.SKIP):
         pass
 
     assert type(state_for_signal(NOTFOUND("gone"))) is Skipped
@@ -157,8 +157,11 @@ def test_signals_raised_by_a_custom_trigger_decide_the_task():
     def failing_trigger(upstream_states):
         raise signals.FAIL("bad upstream")
 
-    for trigger, expected in ((pausing_trigger, Paused), (skipping_trigger, Skipped),
-                              (failing_trigger, TriggerFailed)):
+    for trigger, expected in (
+        (pausing_trigger, Paused),
+        (skipping_trigger, Skipped),
+        (failing_trigger, TriggerFailed),
+    ):
 
         @task(trigger=trigger)
         def guarded():

@@ -119,15 +119,18 @@ def test_result_of_a_mapped_state_lists_its_childrens_results_in_order():
 
 
 def test_result_of_a_mapped_state_with_a_failed_child_raises_that_childs_error():
-    parent = states.Mapped(map_states=[states.Success(result=1), states.Failed(result=ValueError("c"))])
+    parent = states.Mapped(
+        map_states=[states.Success(result=1), states.Failed(result=ValueError("c"))]
+    )
     with pytest.raises(ValueError, match="c"):
         parent.result()
     assert isinstance(parent.result(raise_on_failure=False)[1], ValueError)
 
 
 def test_result_of_a_failed_state_holding_states_raises_the_first_failed_ones_error():
-    flow_state = states.Failed("1/2 states failed.",
-                               [states.Success(result=1), states.Failed(result=OSError("disk"))])
+    flow_state = states.Failed(
+        "1/2 states failed.", [states.Success(result=1), states.Failed(result=OSError("disk"))]
+    )
     with pytest.raises(OSError, match="disk"):
         flow_state.result()
 
@@ -140,7 +143,7 @@ def test_with_result_copies_the_state_with_a_new_value():
 
 
 def test_states_are_equal_by_class_message_and_result_not_timestamp():
-    first = states.Success("m", 1, timestamp=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    first = states.Success("m", 1, timestamp=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
     assert first == states.Success("m", 1)
     assert first != states.Success("m", 2)
     assert first != states.Completed("m", 1)
@@ -155,21 +158,30 @@ def test_states_stay_hashable():
 # ---- the msgpack wire format -----------------------------------------------------------------
 @pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda c: c.__name__)
 def test_every_state_class_round_trips_through_msgpack(cls):
-    start = dt.datetime(2020, 3, 2, 12, 0, tzinfo=dt.timezone.utc)
-    state = cls("message", {"value": [1, 2]}, name="shown", start_time=start, run_count=2,
-                duration=0.5)
+    start = dt.datetime(2020, 3, 2, 12, 0, tzinfo=dt.UTC)
+    state = cls(
+        "message", {"value": [1, 2]}, name="shown", start_time=start, run_count=2, duration=0.5
+    )
     restored = load_state(dump_state(state))
     assert type(restored) is cls
     assert restored == state
-    assert (restored.name, restored.message, restored.data) == ("shown", "message", {"value": [1, 2]})
+    assert (restored.name, restored.message, restored.data) == (
+        "shown",
+        "message",
+        {"value": [1, 2]},
+    )
     assert (restored.start_time, restored.run_count, restored.duration) == (start, 2, 0.5)
     assert restored.timestamp == state.timestamp
 
 
 def test_an_exception_result_and_mapped_children_round_trip_through_msgpack():
-    parent = states.Mapped("2 children", map_states=[
-        states.Success(result=1), states.Failed("boom", ValueError("child one")),
-    ])
+    parent = states.Mapped(
+        "2 children",
+        map_states=[
+            states.Success(result=1),
+            states.Failed("boom", ValueError("child one")),
+        ],
+    )
     restored = load_state(dump_state(parent))
     assert [type(c) for c in restored.map_states] == [states.Success, states.Failed]
     assert restored.map_states[0].result() == 1

@@ -40,14 +40,29 @@ def test_the_decorator_accepts_every_documented_option():
     def handler(obj, old, new):
         return new
 
-    @task(name="n", max_retries=2, retry_delay=dt.timedelta(seconds=1), timeout=3,
-          trigger=any_failed, state_handlers=[handler], on_failure=print, tags=["a"],
-          skip_on_upstream_skip=False, retry_on=[KeyError], log_stdout=True, batch_size=10)
+    @task(
+        name="n",
+        max_retries=2,
+        retry_delay=dt.timedelta(seconds=1),
+        timeout=3,
+        trigger=any_failed,
+        state_handlers=[handler],
+        on_failure=print,
+        tags=["a"],
+        skip_on_upstream_skip=False,
+        retry_on=[KeyError],
+        log_stdout=True,
+        batch_size=10,
+    )
     def body():
         pass
 
     assert (body.name, body.max_retries, body.retry_delay, body.timeout) == (
-        "n", 2, dt.timedelta(seconds=1), 3.0)
+        "n",
+        2,
+        dt.timedelta(seconds=1),
+        3.0,
+    )
     assert body.trigger is any_failed
     assert body.state_handlers == [handler]
     assert body.tags == {"a"}
@@ -112,7 +127,9 @@ def test_copy_overrides_attributes_and_leaves_the_original_alone():
 
 
 def test_copy_with_an_unknown_attribute_names_it():
-    with pytest.raises(TaskDefinitionError, match=r"task_args names unknown attributes \['colour'\]"):
+    with pytest.raises(
+        TaskDefinitionError, match=r"task_args names unknown attributes \['colour'\]"
+    ):
         Task(name="t").copy(colour="red")
 
 
@@ -126,8 +143,10 @@ def test_calling_with_an_unknown_argument_shows_the_signature():
     def add(x, y):
         return x + y
 
-    with pytest.raises(TypeError, match=r"Task 'add': .*Its run\(\) signature is \(x, y\)"), \
-            Flow("f"):
+    with (
+        pytest.raises(TypeError, match=r"Task 'add': .*Its run\(\) signature is \(x, y\)"),
+        Flow("f"),
+    ):
         add(z=1)
 
 
@@ -201,10 +220,13 @@ def test_a_subclass_that_skips_task_init_gets_an_error_saying_to_call_it():
             return x * self.factor
 
     broken = NoInit(2)
-    with pytest.raises(AttributeError, match=r"NoInit.__init__ did not call Task.__init__\. "
-                                             r"Call super\(\).__init__\(\*args, \*\*kwargs\)"):
+    with pytest.raises(
+        AttributeError,
+        match=r"NoInit.__init__ did not call Task.__init__\. "
+        r"Call super\(\).__init__\(\*args, \*\*kwargs\)",
+    ):
         repr(broken)
-    with pytest.raises(AttributeError, match="did not call Task.__init__"), Flow("f"):
+    with pytest.raises(AttributeError, match=r"did not call Task\.__init__"), Flow("f"):
         broken(x=1)
 
 

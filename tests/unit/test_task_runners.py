@@ -39,8 +39,9 @@ def test_upstream_handles_in_a_call_feed_the_downstream_run(task_runner):
     edge = Edge(produce, consume, key="x")
     with task_runner:
         upstream = task_runner.submit(TaskRunCall(task=produce, name="produce-0"))
-        downstream = task_runner.submit(TaskRunCall(task=consume, name="consume-0",
-                                                    upstream=(UpstreamRef(edge, (upstream,)),)))
+        downstream = task_runner.submit(
+            TaskRunCall(task=consume, name="consume-0", upstream=(UpstreamRef(edge, (upstream,)),))
+        )
         assert task_runner.wait(downstream).result() == 6
 
 

@@ -8,7 +8,15 @@ import pytest
 
 from orchestrator import triggers
 from orchestrator.core import Edge, Task
-from orchestrator.engine.state import Failed, Mapped, Pending, Running, Skipped, Success, TriggerFailed
+from orchestrator.engine.state import (
+    Failed,
+    Mapped,
+    Pending,
+    Running,
+    Skipped,
+    Success,
+    TriggerFailed,
+)
 from orchestrator.triggers import Decision, TriggerResult
 
 RUN, FAIL, SKIP, PAUSE = Decision.RUN, Decision.FAIL, Decision.SKIP, Decision.PAUSE
@@ -172,16 +180,32 @@ FOUR_WITH_THREE_FAILED = (Failed(), Failed(), TriggerFailed(), Success())
         (None, 0.0, FOUR_WITH_ONE_FAILED, FAIL),
     ],
 )
-def test_some_failed_bounds_the_count_or_fraction_of_failed_upstream(at_least, at_most, states, decision):
-    assert triggers.some_failed(at_least=at_least, at_most=at_most)(upstream(*states)).decision is decision
+def test_some_failed_bounds_the_count_or_fraction_of_failed_upstream(
+    at_least, at_most, states, decision
+):
+    assert (
+        triggers.some_failed(at_least=at_least, at_most=at_most)(upstream(*states)).decision
+        is decision
+    )
 
 
 @pytest.mark.parametrize(
     ("at_least", "at_most", "decision"),
-    [(3, None, RUN), (4, None, FAIL), (0.75, None, RUN), (1.0, None, FAIL), (None, 2, FAIL), (None, 0.8, RUN)],
+    [
+        (3, None, RUN),
+        (4, None, FAIL),
+        (0.75, None, RUN),
+        (1.0, None, FAIL),
+        (None, 2, FAIL),
+        (None, 0.8, RUN),
+    ],
 )
-def test_some_successful_bounds_the_count_or_fraction_of_successful_upstream(at_least, at_most, decision):
-    verdict = triggers.some_successful(at_least=at_least, at_most=at_most)(upstream(*FOUR_WITH_ONE_FAILED))
+def test_some_successful_bounds_the_count_or_fraction_of_successful_upstream(
+    at_least, at_most, decision
+):
+    verdict = triggers.some_successful(at_least=at_least, at_most=at_most)(
+        upstream(*FOUR_WITH_ONE_FAILED)
+    )
     assert verdict.decision is decision
 
 
@@ -193,7 +217,8 @@ def test_some_failed_reason_shows_the_count_and_the_bound():
 def test_parameterised_triggers_are_named_for_their_arguments():
     assert triggers.some_failed(at_most=2).__name__ == "some_failed(at_most=2)"
     assert triggers.some_successful(at_least=0.5, at_most=3).__name__ == (
-        "some_successful(at_least=0.5, at_most=3)")
+        "some_successful(at_least=0.5, at_most=3)"
+    )
 
 
 @pytest.mark.parametrize("bound", [-1, 1.5, -0.1, True, "1", [1]])
