@@ -37,7 +37,14 @@ def run_command(args: argparse.Namespace) -> int:
     if args.quiet:
         logging.getLogger("orchestrator").setLevel(logging.WARNING)
     display = None if args.quiet else ProgressDisplay(console=Console())
-    state = run_flow(loaded, params, runner, display)
+    try:
+        state = run_flow(loaded, params, runner, display)
+    except OSError as err:  # includes TimeoutError: the scheduler did not answer
+        if args.address is None:
+            raise
+        raise CommandError(f"could not reach the Dask scheduler at {args.address!r}: {err}. "
+                           "Check the address and that the scheduler is running "
+                           "(dask scheduler, or python -m workers ADDRESS for workers).") from err
     if args.quiet:
         print(f"Flow {loaded.name!r} finished in state {state!r}")
     return exit_status(state)

@@ -79,15 +79,21 @@ def live_view(header: RunHeader, rows: Sequence[TaskProgress], elapsed: float) -
         if row.mapped:
             label.append(MAPPED_MARK, style="dim")
         runs = "-" if row.runs is None else f"{row.finished}/{row.runs}"
-        bar = ProgressBar(total=max(row.runs or 0, 1), completed=row.finished if row.runs else
-                          (1 if row.runs == 0 else 0), width=24)
-        table.add_row(label, runs, bar, _counts(row))
+        table.add_row(label, runs, _bar(row), _counts(row))
     parts: list[RenderableType] = [title]
     if header.dashboard_link:
         link = header.dashboard_link
         parts.append(Text.assemble("Dashboard: ", (link, f"link {link}")))
     parts.append(table)
     return Group(*parts)
+
+
+def _bar(row: TaskProgress) -> ProgressBar:
+    if row.runs is None:  # not submitted yet: empty
+        return ProgressBar(total=1, completed=0, width=24)
+    if row.runs == 0:  # an empty map is done
+        return ProgressBar(total=1, completed=1, width=24)
+    return ProgressBar(total=row.runs, completed=row.finished, width=24)
 
 
 def _counts(row: TaskProgress) -> Text:
