@@ -22,6 +22,16 @@ from orchestrator.engine import TaskRunner
 from orchestrator.engine.state import Failed, Mapped, Success, TriggerFailed
 from orchestrator.errors import TaskDefinitionError
 from orchestrator.tasks.core.constants import Constant
+from workers.context import reload_config
+
+
+@pytest.fixture(autouse=True)
+def _isolated_config_layer():
+    """The config layer is read at import time; re-read it now that the root conftest points
+    $ORCHESTRATOR_CONFIG at a missing file, so a developer's config cannot leak in."""
+    reload_config()
+    yield
+    reload_config()
 
 
 def names(tasks):

@@ -33,6 +33,15 @@ from orchestrator.triggers import all_failed, all_finished, all_successful, alwa
 from workers.context import reload_config
 
 
+@pytest.fixture(autouse=True)
+def _isolated_config_layer():
+    """The config layer is read at import time; re-read it now that the root conftest points
+    $ORCHESTRATOR_CONFIG at a missing file, so a developer's config cannot leak in."""
+    reload_config()
+    yield
+    reload_config()
+
+
 # ---- Triggers ------------------------------------------------------------------------------------
 def test_tasks_have_an_all_successful_trigger_by_default():
     @task
