@@ -278,7 +278,12 @@ class Flow:
             context: Mapping[str, Any] | None = None, task_states: Mapping[Task, State] | None = None,
             start_tasks: Iterable[Task] | None = None, return_tasks: Iterable[Task] | None = None,
             **run_options: Any) -> State:
-        """Run the flow once and return its final state; ``result()`` maps tasks to states."""
+        """Run the flow once and return its final state; ``result()`` maps tasks to states.
+
+        Never blocks on a paused task: the run returns ``Paused`` at once. Resume with
+        ``f.run(task_states={**paused.result(), t: Resume()}, start_tasks=[t])``: the given
+        finished states are kept and their results feed ``t``. See ``FlowRunner.run``.
+        """
         from orchestrator.flow_runner import FlowRunner
 
         return FlowRunner(flow=self).run(

@@ -226,7 +226,9 @@ class Pending(State):
 
 
 class Paused(Pending):
-    """Waiting for a person: resume with ``task_states={t: Resume()}, start_tasks=[t]``."""
+    """Waiting for a person. A flow run returns at once with the task paused; resume it with
+    ``flow.run(task_states={**paused.result(), t: Resume()}, start_tasks=[t])``, which reuses
+    the finished tasks' results as its inputs."""
 
     kind = K.PAUSED
     type = StateType.PAUSED
