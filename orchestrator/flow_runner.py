@@ -125,7 +125,8 @@ class _Pass:
             handles = self.given(initial)
             if handles is not None:
                 return handles
-            initial, earlier = None, initial.map_states
+            earlier = initial.map_states
+            initial = None
         edges = self.flow.edges_to(task)
         is_start = task in self.start
         mapped = [e for e in edges if e.mapped]
