@@ -72,6 +72,7 @@ class FlowRunner:
                                            Running("Running flow."))
         if running.is_finished():  # a state handler failed or ended the run before it began
             return running
+        logger.info("Starting flow run.")
         with _context_scope(context or {}), runner:
             plan = _Pass(flow, runner, keys, dict(task_states or {}), start_tasks)
             with _watch(progress, plan) as watch:

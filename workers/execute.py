@@ -184,7 +184,7 @@ class _TaskRun:
                 logger.info("Task %r: Starting task run...", self.label)
             final = self.run_attempts(state)
             if self.verbose:
-                logger.info("Task %r: Finished task run for task with final state: %r", self.label, final.name)
+                logger.info("Task %r: finished task run for task with final state: %r", self.label, final.name)
             return final
         except _HandlerFailed as failure:
             return failure.state

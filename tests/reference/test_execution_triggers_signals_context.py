@@ -366,10 +366,17 @@ def test_running_tasks_know_the_day_they_run_and_log_it(caplog):
     logged = [m for name, m in messages if name == "orchestrator.Task: report_start_day"]
     assert logged in ([before.isoformat()], [after.isoformat()])
     text = [m for _, m in messages]
-    assert "Beginning Flow run for 'My flow'" in text
-    assert "Task 'report_start_day': Starting task run..." in text
-    assert any("final state: 'Success'" in m for m in text)
-    assert any(m.startswith("Flow run SUCCESS") for m in text)
+    # the document's log lines, in order
+    expected = [
+        "Beginning Flow run for 'My flow'",
+        "Starting flow run.",
+        "Task 'report_start_day': Starting task run...",
+        before.isoformat() if before.isoformat() in text else after.isoformat(),
+        "Task 'report_start_day': finished task run for task with final state: 'Success'",
+    ]
+    positions = [text.index(line) for line in expected]
+    assert positions == sorted(positions)
+    assert text[-1].startswith("Flow run SUCCESS: ")
 
 
 def test_today_yesterday_and_tomorrow_are_supplied_during_runs():
