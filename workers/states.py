@@ -65,6 +65,31 @@ FAILED = frozenset({K.FAILED, K.TRIGGER_FAILED, K.TIMED_OUT})
 FINISHED = SUCCESSFUL | FAILED | frozenset({K.FINISHED, K.CANCELLED})
 
 
+class DeferredResult:
+    """A result kept elsewhere (a Dask worker's memory) and loaded when first asked for.
+
+    Task runners that keep results out of this process put one in a state;
+    ``State.result()`` and ``State.data`` load it once and keep the value. It pickles
+    as the value itself.
+    """
+
+    __slots__ = ()
+
+    #: the result's type name, for displays that must not load it
+    type_name = "object"
+
+    def load(self) -> Any:
+        """The value; raises an error saying why when it cannot be had any more."""
+        raise NotImplementedError
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_loaded, (self.load(),))
+
+
+def _loaded(value: Any) -> Any:
+    return value
+
+
 class State:
     """A task run's or flow run's state at one moment; never mutated after creation.
 
@@ -116,20 +141,23 @@ class State:
         """
         if self.kind is K.MAPPED and self._result is None:
             return [s.result(raise_on_failure=raise_on_failure) for s in self.map_states]
+        value = self.data
         if raise_on_failure and self.is_failed():
-            value = self._result
             if isinstance(value, BaseException):
                 raise value
             if isinstance(value, list):
                 for item in value:
                     if isinstance(item, State) and item.is_failed():
                         item.result(raise_on_failure=True)
-        return self._result
+        return value
 
     @property
     def data(self) -> Any:
-        """The stored value as is: no re-raising, no mapping."""
-        return self._result
+        """The stored value as is: no re-raising, no mapping (a deferred result is loaded)."""
+        value = self._result
+        if isinstance(value, DeferredResult):
+            value = self._result = value.load()  # kept: the value does not change
+        return value
 
     def with_result(self, result: Any) -> State:
         """A copy of this state holding ``result`` (same class, message, name)."""
@@ -199,8 +227,10 @@ class State:
         """
         message = "" if self.message is None else f" {html.escape(self.message)}"
         table = getattr(self._result, "_repr_html_", None) if isinstance(self._result, list) else None
+        shown = (self._result.type_name if isinstance(self._result, DeferredResult)
+                 else type(self._result).__name__)
         kind = "" if self._result is None or table is not None else (
-            f' <span style="color:#757575">(result: {html.escape(type(self._result).__name__)})</span>')
+            f' <span style="color:#757575">(result: {html.escape(shown)})</span>')
         return (
             f'<div class="orchestrator-state">'
             f'<span style="color:{self.color};font-weight:bold">{html.escape(self.name)}</span>'
@@ -212,10 +242,11 @@ class State:
         if type(self) is not type(other):
             return NotImplemented
         assert isinstance(other, State)
+        mine, theirs = self.data, other.data
         try:
-            same_result = bool(self._result == other._result)
+            same_result = bool(mine == theirs)
         except Exception:  # noqa: BLE001 - arbitrary user values may refuse comparison
-            same_result = self._result is other._result
+            same_result = mine is theirs
         return self.message == other.message and same_result and self.name == other.name
 
     __hash__ = object.__hash__
