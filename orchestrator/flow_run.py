@@ -211,8 +211,8 @@ class FlowRun:
 
     # ---- logging final states -------------------------------------------------------------------
     def _report(self, future: Future[Any], state: State) -> None:
-        error = state.data
-        if state.is_failed() and isinstance(error, BaseException):
+        error = state.data if state.is_failed() else None  # results stay where they are
+        if isinstance(error, BaseException):
             task_logger.error("Task run %r encountered exception:", future.name,
                               exc_info=(type(error), error, error.__traceback__))
         task_logger.log(logging.ERROR if state.is_failed() else logging.INFO,

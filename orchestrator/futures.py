@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from workers.execute import TriggerFailedError
-from workers.states import Completed, Pending, State, Success, TriggerFailed
+from workers.states import Completed, DeferredResult, Pending, State, Success, TriggerFailed
 
 if TYPE_CHECKING:
     from orchestrator.task_runners.base import BaseTaskRunner
@@ -37,16 +37,36 @@ FinalCallback = Callable[["Future[Any]", State], None]
 
 
 def present_state(state: State) -> State:
-    """``state`` as the futures API shows it (``Completed``, ``NotReady``); others unchanged."""
+    """``state`` as the futures API shows it (``Completed``, ``NotReady``); others unchanged.
+
+    A result kept on a Dask worker stays there: the new state holds the same reference.
+    """
     if type(state) is Success:
-        return Completed(None, state.data, start_time=state.start_time, run_count=state.run_count,
-                         timestamp=state.timestamp, duration=state.duration)
+        return _recast(state, Completed, None)
     if isinstance(state, TriggerFailed):
         error = state.data
         reason = error.reason if isinstance(error, TriggerFailedError) else state.message
         return Pending(f"{reason} This task run did not run.", name="NotReady",
                        timestamp=state.timestamp)
     return state
+
+
+def _recast(state: State, cls: type[State], message: str | None) -> State:
+    """``state`` as an instance of ``cls``; its result is carried over unread (as
+    ``State.with_result`` copies a state), so a deferred result is not loaded."""
+    clone = object.__new__(cls)
+    clone.__dict__.update(state.__dict__)
+    clone.message = message
+    clone.name = cls.__name__
+    return clone
+
+
+def result_type_name(state: State) -> str | None:
+    """The type name of the state's result without loading a deferred one; None if no result."""
+    raw = vars(state).get("_result")  # the stored value as is: ``data`` would load it
+    if raw is None:
+        return None
+    return raw.type_name if isinstance(raw, DeferredResult) else type(raw).__name__
 
 
 def is_final(state: State) -> bool:
@@ -125,8 +145,10 @@ class Future(Generic[T]):
         state = self.wait(timeout)
         if state is None:
             raise TimeoutError(f"Task run {self.name!r} did not finish within {timeout} seconds.")
+        if not state.is_failed():
+            return None
         error = state.data
-        return error if state.is_failed() and isinstance(error, BaseException) else None
+        return error if isinstance(error, BaseException) else None
 
     def _record(self, state: State) -> State:
         """Keep the first final state and tell ``on_final`` about it, exactly once."""
@@ -146,8 +168,9 @@ class Future(Generic[T]):
         """Notebook display: task-run name, coloured state, result type, backend details."""
         state = self.get_state()
         rows = [("Task run", html.escape(self.name)), ("State", state._repr_html_())]
-        if is_final(state) and state.data is not None:
-            rows.append(("Result type", html.escape(type(state.data).__name__)))
+        shown_type = result_type_name(state) if is_final(state) else None
+        if shown_type is not None:
+            rows.append(("Result type", html.escape(shown_type)))
         rows.extend((_label(key), _cell(value)) for key, value in self.details.items())
         body = "".join(f'<tr><th style="text-align:left">{k}</th><td style="text-align:left">{v}'
                        f"</td></tr>" for k, v in rows)

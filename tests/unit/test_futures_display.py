@@ -10,10 +10,18 @@ import pytest
 
 from orchestrator import flow, task
 from orchestrator.flow_run_state import TaskRunStates, aggregate
-from orchestrator.futures import Future, present_state
+from orchestrator.futures import Future, present_state, result_type_name
 from orchestrator.task_runners import ConcurrentTaskRunner, SequentialTaskRunner
 from workers.execute import TriggerFailedError
-from workers.states import Completed, Failed, Pending, Running, Success, TriggerFailed
+from workers.states import (
+    Completed,
+    DeferredResult,
+    Failed,
+    Pending,
+    Running,
+    Success,
+    TriggerFailed,
+)
 
 
 @task
@@ -37,6 +45,30 @@ def test_success_is_presented_as_completed_without_message():
     shown = present_state(Success("Task run succeeded.", 3, duration=0.5))
     assert repr(shown) == "Completed(message=None, type=COMPLETED)"
     assert (shown.result(), shown.duration) == (3, 0.5)
+
+
+class CountingDeferred(DeferredResult):
+    """A deferred result that counts how often it is loaded."""
+
+    __slots__ = ("loads",)
+    type_name = "DataFrame"
+
+    def __init__(self) -> None:
+        self.loads = 0
+
+    def load(self) -> Any:
+        self.loads += 1
+        return 42
+
+
+def test_presenting_and_showing_a_deferred_result_does_not_load_it():
+    deferred = CountingDeferred()
+    shown = present_state(Success("Task run succeeded.", deferred))
+    assert "result: DataFrame" in shown._repr_html_()
+    assert result_type_name(shown) == "DataFrame"
+    assert deferred.loads == 0
+    assert shown.result() == 42
+    assert deferred.loads == 1
 
 
 def test_trigger_failed_is_presented_as_pending_named_not_ready():
