@@ -27,7 +27,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from orchestrator import active
-from orchestrator.flow_run_state import failed_by_exception, flow_state_from, runs_table_html
+from orchestrator.flow_run_state import (
+    failed_by_exception,
+    flow_state_from,
+    results_to_keep,
+    runs_table_html,
+)
 from orchestrator.futures import Future, is_final
 from orchestrator.naming import flow_run_name, task_run_name
 from orchestrator.task_calls import CallParts, call_parts, expand, is_input_future
@@ -107,7 +112,18 @@ class FlowRun:
         finally:
             active.running_flow.reset(token)
         self._wait_all()
-        return flow_state_from(returned, self.futures)
+        final = flow_state_from(returned, self.futures)
+        self._fetch_results(results_to_keep(final, returned))
+        return final
+
+    def _fetch_results(self, states: list[State]) -> None:
+        """Load results kept on the cluster while the runner is still open."""
+        for state in states:
+            try:
+                state.data  # noqa: B018 - reading it loads and keeps a deferred result
+            except Exception:  # boundary: a lost result must not lose the run's state
+                flow_logger.warning("Flow run %r: a result could not be fetched from the task "
+                                    "runner before it closed", self.name, exc_info=True)
 
     def _finish(self, final: State) -> State:
         flow_logger.log(logging.ERROR if final.is_failed() else logging.INFO,

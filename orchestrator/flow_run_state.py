@@ -98,6 +98,20 @@ def flow_state_from(returned: Any, futures: Sequence[Future[Any]]) -> State:
     return Completed(None, returned)
 
 
+def results_to_keep(state: State, returned: Any) -> list[State]:
+    """The states whose results must be fetched before the task runner closes.
+
+    A Dask runner may leave big results on the cluster, readable only while it is open.
+    The flow run's own result is fetched: the state itself, and for a list of task-run
+    states the failed runs' exceptions (``result()`` re-raises them) or, when the function
+    returned those runs, all of them. Other task-run results stay where they are.
+    """
+    value = vars(state).get("_result")  # as stored: reading ``data`` would fetch it
+    if not isinstance(value, TaskRunStates):
+        return [state]
+    return [s for s in value if returned is not None or s.is_failed()]
+
+
 def failed_by_exception(error: BaseException) -> State:
     """The state of a flow run whose function raised ``error``."""
     return Failed("Flow run encountered an exception.", error)

@@ -182,3 +182,53 @@ def test_flow_run_html_and_text_list_its_task_runs():
     assert ">Failed</td><td>1</td>" in text
     assert repr(run) == (f"<FlowRun {run.name!r} of flow 'Shown': Failed(message='1/2 states "
                          "failed.', type=FAILED), 2 task runs>")
+
+
+class ClosingResult(DeferredResult):
+    """A result readable only while its runner is open (as results left on Dask are)."""
+
+    __slots__ = ("runner", "value")
+    type_name = "int"
+
+    def __init__(self, runner: DeferringRunner, value: Any) -> None:
+        self.runner, self.value = runner, value
+
+    def load(self) -> Any:
+        if self.runner.closed:
+            raise LookupError("the runner has closed")
+        return self.value
+
+
+class DeferringRunner(SequentialTaskRunner):
+    """A sequential runner whose successful results stay 'on the cluster' until read."""
+
+    closed = False
+
+    def shutdown(self) -> None:
+        self.closed = True
+
+    def submit(self, call: Any) -> Any:
+        handle = super().submit(call)
+        if handle.state.is_successful():
+            handle.state = handle.state.with_result(ClosingResult(self, handle.state.data))
+        return handle
+
+
+def test_flow_result_is_fetched_before_the_runner_closes():
+    @flow(task_runner=DeferringRunner())
+    def returns_future():
+        return add(add(1), 1)
+
+    assert returns_future().result() == 2
+
+
+def test_task_run_results_of_a_flow_returning_nothing_stay_on_the_runner():
+    @flow(task_runner=DeferringRunner())
+    def nothing():
+        add(1)
+        fail()
+
+    completed, failed = nothing().result(raise_on_failure=False)
+    assert isinstance(failed.result(raise_on_failure=False), ValueError)
+    with pytest.raises(LookupError, match="closed"):
+        completed.result()
