@@ -115,8 +115,14 @@ class _Pass:
         for task in skipped:  # upstream of start tasks: not run, known only from task_states
             state = self.task_states.get(task) or _not_run(task)
             self.handles[task] = self.given(state) or self.runner.given(state)
+        consumers = {t: len(self.flow.downstream_tasks(t)) for t in [*self.handles, *self.order]}
+        keep = self.flow.reference_tasks()
         for task in self.order:
             self.handles[task] = self.submit(task)
+            for upstream in self.flow.upstream_tasks(task):  # its last consumer is submitted?
+                consumers[upstream] -= 1
+                if consumers[upstream] == 0 and upstream not in keep:
+                    self.runner.release(self.handles[upstream])
         return {task: self.collect(self.handles[task]) for task in self.flow.sorted_tasks()}
 
     def submit(self, task: Task) -> Handles:
@@ -140,6 +146,8 @@ class _Pass:
                                                 initial, is_start, mapping_problem=problem))
         count = min(lengths) if lengths else 0
         earlier = earlier if len(earlier) == count else []
+        if self.runner.submits_in_bulk:
+            return self.submit_children(task, edges, count, earlier)
         children: list[Any] = []
         for i in range(count):
             if earlier and _is_done(earlier[i]):
@@ -149,6 +157,22 @@ class _Pass:
                     task, upstream_refs(edges, self.handles, i), i, earlier[i] if earlier else None,
                     False)))
             self.handles[task] = children  # progress displays see children as they are submitted
+        return children
+
+    def submit_children(self, task: Task, edges: list[Any], count: int,
+                        earlier: list[State]) -> list[Any]:
+        """A mapped task's children in one ``submit_many`` (backends that batch them)."""
+        children: list[Any] = [None] * count
+        indexes = []
+        for i in range(count):
+            if earlier and _is_done(earlier[i]):
+                children[i] = self.runner.given(earlier[i])
+            else:
+                indexes.append(i)
+        calls = [self.call(task, upstream_refs(edges, self.handles, i), i,
+                           earlier[i] if earlier else None, False) for i in indexes]
+        for i, handle in zip(indexes, self.runner.submit_many(calls), strict=True):
+            children[i] = handle
         return children
 
     def given(self, state: State) -> Handles | None:

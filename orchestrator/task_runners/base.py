@@ -10,7 +10,8 @@ same runner.
 from __future__ import annotations
 
 import abc
-from typing import Any, Self
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
 
 from workers.states import State
 from workers.wire import ResultShape, TaskRunCall
@@ -18,6 +19,10 @@ from workers.wire import ResultShape, TaskRunCall
 
 class BaseTaskRunner(abc.ABC):
     """Executes task runs; a context manager that starts and shuts down its resources."""
+
+    #: ``submit_many`` submits a mapped task's children together (the flow runner then hands
+    #: them over in one call instead of one by one)
+    submits_in_bulk: ClassVar[bool] = False
 
     @property
     def name(self) -> str:
@@ -39,6 +44,16 @@ class BaseTaskRunner(abc.ABC):
     @abc.abstractmethod
     def submit(self, call: TaskRunCall) -> Any:
         """Start the task run (or queue it behind its upstream) and return a handle."""
+
+    def submit_many(self, calls: Sequence[TaskRunCall]) -> list[Any]:
+        """Submit several task runs (a mapped task's children) and return a handle for each,
+        in order. A backend may batch them; by default each is submitted on its own."""
+        return [self.submit(call) for call in calls]
+
+    def release(self, handle: Any) -> None:
+        """A hint that no task run will be submitted with ``handle`` (or, for a list, these
+        handles) as an upstream any more: a backend may then forget the result where it
+        lives. The handle's state stays available."""
 
     @abc.abstractmethod
     def given(self, state: State) -> Any:
