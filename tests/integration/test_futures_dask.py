@@ -166,3 +166,45 @@ def test_embedded_default_cluster_runs_a_flow_and_closes():
         return add(add(1), 1)
 
     assert embedded().result() == 2
+
+
+def test_flow_result_too_big_to_come_back_inline_is_fetched_before_the_session_ends(
+        request: pytest.FixtureRequest) -> None:
+    try:
+        from orchestrator.task_runners import DaskTaskRunner
+    except (ImportError, AttributeError) as err:
+        pytest.skip(f"DaskTaskRunner is not available yet (issue 3): {err}")
+    runner = DaskTaskRunner(address=request.getfixturevalue("scheduler_address"),
+                            inline_result_bytes=100)
+
+    @flow(task_runner=runner)
+    def big():
+        return identity(b"x" * 1000)
+
+    assert big().result() == b"x" * 1000
+
+
+@pytest.mark.timeout(120)
+def test_nested_futures_and_maps_cross_process_boundaries():
+    try:
+        from orchestrator.task_runners import DaskTaskRunner
+    except (ImportError, AttributeError) as err:
+        pytest.skip(f"DaskTaskRunner is not available yet (issue 3): {err}")
+
+    @task
+    def pid_plus(x):
+        return os.getpid(), x + 1
+
+    @task
+    def collect(pairs):
+        return sorted({pid for pid, _ in pairs["all"]}), [x for _, x in pairs["all"]]
+
+    @flow(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 1, "processes": True,
+                                                     "threads_per_worker": 2}))
+    def across():
+        children = pid_plus.map([1, 2, 3])
+        return collect({"all": children})
+
+    pids, values = across().result()
+    assert values == [2, 3, 4]
+    assert os.getpid() not in pids
