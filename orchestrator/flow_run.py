@@ -205,7 +205,11 @@ class FlowRun:
                            map_index=map_index, run_context={**self.keys, "executor_logs": False},
                            mapping_problem=mapping_problem, templates=parts.templates)
         flow_logger.info("Submitting task run %r to task runner...", name)
-        handle = self.runner.submit(call)
+        token = active.running_flow.set(None)  # task bodies calling tasks run them directly,
+        try:  # whether the runner executes here (sequential) or copies this context (threads)
+            handle = self.runner.submit(call)
+        finally:
+            active.running_flow.reset(token)
         future: Future[Any] = Future(name, task, self.runner, handle,
                                      self.runner.describe(handle), self._report)
         with self._lock:

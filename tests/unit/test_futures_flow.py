@@ -434,6 +434,18 @@ def test_a_task_called_outside_any_flow_runs_directly():
     assert add(1, 2) == 3
 
 
+def test_a_task_called_inside_a_task_body_runs_directly(task_runner):
+    @task
+    def outer_task(x):
+        return add(x, 1) * 10  # a plain call here, on every runner
+
+    @flow(task_runner=task_runner)
+    def calls_inside():
+        return outer_task(1)
+
+    assert calls_inside().result() == 20
+
+
 def test_a_flow_called_inside_a_flow_runs_as_its_own_flow_run(task_runner):
     @flow(task_runner=task_runner)
     def inner(x):
