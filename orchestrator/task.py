@@ -141,7 +141,12 @@ class Task:
         """Add a copy to the flow being built, submit a run in a ``@flow``, or run directly."""
         submitter = active.running_flow.get()
         if submitter is not None and flow is None:
-            return submitter.submit_task(self, args, kwargs, wait_for, mapped)
+            if upstream_tasks:  # the DAG spelling of a state dependency
+                listed = isinstance(wait_for, list | tuple)
+                given = [] if wait_for is None else wait_for if listed else [wait_for]
+                wait_for = [*given, *upstream_tasks]
+            target_task = self.copy(**task_args) if task_args else self
+            return submitter.submit_task(target_task, args, kwargs, wait_for, mapped)
         target = flow or active.building_flow.get()
         if target is None:
             if mapped or upstream_tasks:

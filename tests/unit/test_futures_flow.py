@@ -216,6 +216,23 @@ def test_data_dependency_on_a_failed_future_is_not_ready(task_runner):
     assert [s.name for s in data_chain().result(raise_on_failure=False)] == ["Failed", "NotReady"]
 
 
+def test_upstream_tasks_and_task_args_work_in_a_flow_as_in_the_dag_api(task_runner, record):
+    @task
+    def recorded(name):
+        record(name)
+        return name
+
+    @flow(task_runner=task_runner)
+    def spelled():
+        failed = fail()
+        recorded("never", upstream_tasks=[failed])
+        return recorded("renamed", task_args={"name": "other"})
+
+    state = spelled()
+    assert state.result() == "renamed"
+    assert record.events == ["renamed"]
+
+
 def test_wait_for_rejects_values_that_are_not_futures(task_runner):
     @flow(task_runner=task_runner)
     def bad_wait():
