@@ -182,35 +182,51 @@ class FlowRun:
         arguments = task.bind_arguments(args, kwargs)
         if not mapped:
             _check_required(task, arguments)
-            return self._submit(task, call_parts(arguments, wait_for, task.name, self._resolve))
+            parts = call_parts(arguments, wait_for, task.name, self._resolve)
+            return self._submit([self._call(task, parts)])[0]
         expansion = expand(task.name, arguments, self._resolve, self.runner.shape)
         if expansion.problem is not None:
             needs = [expansion.culprit, *_listed(wait_for)]
             parts = call_parts({}, needs, task.name, self._resolve)
-            return [self._submit(task, parts, mapping_problem=expansion.problem)]
-        futures = []
+            return self._submit([self._call(task, parts, mapping_problem=expansion.problem)])
+        calls = []
         for index, child in enumerate(expansion.children):
             _check_required(task, child)
-            futures.append(self._submit(task, call_parts(child, wait_for, task.name, self._resolve),
-                                        map_index=index))
-        return futures
+            parts = call_parts(child, wait_for, task.name, self._resolve)
+            calls.append(self._call(task, parts, map_index=index))
+        return self._submit(calls)
 
-    def _submit(self, task: Any, parts: CallParts, map_index: int | None = None,
-                mapping_problem: str | None = None) -> Future[Any]:
+    def _call(self, task: Any, parts: CallParts, map_index: int | None = None,
+              mapping_problem: str | None = None) -> TaskRunCall:
+        """The next task run of ``task``, named by its call count in this flow run."""
         with self._lock:
             count = self._calls_per_task.get(task, 0)
             self._calls_per_task[task] = count + 1
-        name = task_run_name(task, count)
-        call = TaskRunCall(task=task, name=name, upstream=tuple(parts.refs), inputs=parts.inputs,
-                           map_index=map_index, run_context={**self.keys, "executor_logs": False},
+        return TaskRunCall(task=task, name=task_run_name(task, count), upstream=tuple(parts.refs),
+                           inputs=parts.inputs, map_index=map_index,
+                           run_context={**self.keys, "executor_logs": False},
                            mapping_problem=mapping_problem, templates=parts.templates)
-        flow_logger.info("Submitting task run %r to task runner...", name)
+
+    def _submit(self, calls: list[TaskRunCall]) -> list[Future[Any]]:
+        """Hand ``calls`` to the runner (together, if it batches mapped children)."""
+        bulk = len(calls) > 1 and self.runner.submits_in_bulk
         token = active.running_flow.set(None)  # task bodies calling tasks run them directly,
         try:  # whether the runner executes here (sequential) or copies this context (threads)
-            handle = self.runner.submit(call)
+            if bulk:
+                for call in calls:
+                    flow_logger.info("Submitting task run %r to task runner...", call.name)
+                handles = self.runner.submit_many(calls)
+                return [self._track(c, h) for c, h in zip(calls, handles, strict=True)]
+            futures = []
+            for call in calls:
+                flow_logger.info("Submitting task run %r to task runner...", call.name)
+                futures.append(self._track(call, self.runner.submit(call)))
+            return futures
         finally:
             active.running_flow.reset(token)
-        future: Future[Any] = Future(name, task, self.runner, handle,
+
+    def _track(self, call: TaskRunCall, handle: Any) -> Future[Any]:
+        future: Future[Any] = Future(call.name, call.task, self.runner, handle,
                                      self.runner.describe(handle), self._report)
         with self._lock:
             self._futures.append(future)
