@@ -68,6 +68,8 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     where.add_argument("--local-cluster", action="store_true",
                        help="run on a Dask LocalCluster started for this run")
     run.add_argument("--workers", type=int, metavar="N", help="workers of --local-cluster")
+    run.add_argument("--connect-timeout", type=float, metavar="SECONDS",
+                     help="how long to wait for the scheduler at --address (default 20)")
     _add_params(run)
     run.add_argument("-q", "--quiet", action="store_true",
                      help="no progress display or info logs; print only the final state")

@@ -1,7 +1,7 @@
 """Finding the flow a command line names: ``PATH.py`` or ``PATH.py:NAME``.
 
-The file is imported as a module (its directory first on ``sys.path``, as
-``python PATH.py`` would have it, but without running its ``__main__`` block) and
+The file is imported as a module (its directory on ``sys.path``, so it can import
+its sibling modules, but without running its ``__main__`` block) and
 registered with cloudpickle to be pickled by value, so Dask workers can run its
 tasks without having the file. A flow is a ``Flow`` object or an ``@flow``
 function; with no ``NAME`` the file must hold exactly one.
@@ -83,7 +83,9 @@ def import_file(path: Path) -> types.ModuleType:
     if spec is None or spec.loader is None:
         raise CommandError(f"cannot import {str(path)!r}: it is not a Python file")
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.resolve().parent))
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:  # sibling modules import; appended, so it never shadows a module
+        sys.path.append(folder)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from orchestrator.cli.loading import CommandError, LoadedFlow, load_flow
 from orchestrator.cli.params import check_flow_params, collect_params
+from orchestrator.errors import OrchestratorError
 from orchestrator.progress import ProgressDisplay
 from orchestrator.progress import run_flow_function as watch_flow_function
 from workers.states import State
@@ -33,24 +34,28 @@ def run_command(args: argparse.Namespace) -> int:
     loaded = load_flow(args.target)
     params = collect_params(args.param, args.params_file)
     check_flow_params(loaded, params)
-    runner = make_task_runner(args.address, args.local_cluster, args.workers)
+    if args.connect_timeout is not None and args.address is None:
+        raise CommandError("--connect-timeout only applies with --address ADDRESS")
+    runner = make_task_runner(args.address, args.local_cluster, args.workers, args.connect_timeout)
     if args.quiet:
         logging.getLogger("orchestrator").setLevel(logging.WARNING)
     display = None if args.quiet else ProgressDisplay(console=Console())
     try:
         state = run_flow(loaded, params, runner, display)
+    except OrchestratorError:
+        raise  # already says what went wrong (e.g. an unreachable scheduler) and what to do
     except OSError as err:  # includes TimeoutError: the scheduler did not answer
         if args.address is None:
             raise
         raise CommandError(f"could not reach the Dask scheduler at {args.address!r}: {err}. "
-                           "Check the address and that the scheduler is running "
-                           "(dask scheduler, or python -m workers ADDRESS for workers).") from err
+                           "Check the address and that the scheduler is running.") from err
     if args.quiet:
         print(f"Flow {loaded.name!r} finished in state {state!r}")
     return exit_status(state)
 
 
-def make_task_runner(address: str | None, local_cluster: bool, workers: int | None) -> Any:
+def make_task_runner(address: str | None, local_cluster: bool, workers: int | None,
+                     connect_timeout: float | None = None) -> Any:
     """A ``DaskTaskRunner`` for ``--address``/``--local-cluster``; None keeps the flow's own."""
     if address is None and not local_cluster:
         return None
@@ -60,7 +65,8 @@ def make_task_runner(address: str | None, local_cluster: bool, workers: int | No
         raise CommandError(f"running on Dask needs the Dask task runner, which failed to "
                            f"import: {err}. Install dask and distributed.") from err
     if address is not None:
-        return DaskTaskRunner(address=address)
+        client_kwargs = {"timeout": connect_timeout} if connect_timeout is not None else None
+        return DaskTaskRunner(address=address, client_kwargs=client_kwargs)
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers} if workers else {})
 
 

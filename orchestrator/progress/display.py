@@ -67,8 +67,9 @@ class ProgressDisplay:
             self._print(render.header_line(header))
             if header.dashboard_link:
                 self._print(f"Dashboard: {header.dashboard_link}")
-        live = (Live(console=self.console, auto_refresh=False, transient=True,
-                     redirect_stdout=True, redirect_stderr=True) if self.live else None)
+        # Output to the terminal goes above the table; stderr only if it is that terminal too.
+        live = (Live(console=self.console, auto_refresh=False, transient=True, redirect_stdout=True,
+                     redirect_stderr=_is_terminal(sys.stderr)) if self.live else None)
         with live if live is not None else contextlib.nullcontext(), _logs_through_live(live):
             stop = threading.Event()
             thread = threading.Thread(target=self._loop, args=(source, live, stop),
@@ -147,13 +148,20 @@ def _logs_through_live(live: Live | None) -> Iterator[None]:
     targets = {id(sys.__stdout__): sys.stdout, id(sys.__stderr__): sys.stderr}
     for handler in _stream_handlers():
         target = targets.get(id(handler.stream))
-        if target is not None:
+        if target is not None and target is not handler.stream:  # only streams Live redirects
             swapped.append((handler, handler.setStream(target)))
     try:
         yield
     finally:
         for handler, stream in swapped:
             handler.setStream(stream)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
 
 
 def _stream_handlers() -> list[logging.StreamHandler[Any]]:

@@ -124,12 +124,20 @@ class FlowRunSource:
                 for label, futures in zip(labels, groups.values(), strict=True)]
 
     def dashboard_link(self) -> str | None:
+        """From the running task runner, or from a future's details (taken at submission)."""
+        for future in self.flow_run.futures[:1]:
+            link = getattr(future, "details", {}).get("dashboard")
+            if isinstance(link, str) and link:
+                return link
         return dashboard_link(self.flow_run.runner)
 
 
 def dashboard_link(runner: Any) -> str | None:
     """The Dask dashboard of a task runner's cluster, if it has one."""
-    link = getattr(runner, "dashboard_link", None)
-    if link is None:
-        link = getattr(getattr(runner, "client", None), "dashboard_link", None)
+    try:
+        link = getattr(runner, "dashboard_link", None)
+        if link is None:
+            link = getattr(getattr(runner, "client", None), "dashboard_link", None)
+    except Exception:
+        return None
     return link if isinstance(link, str) and link else None

@@ -16,7 +16,7 @@ import pytest
 
 #: flow files the tests run, written once per session
 FLOW_FILES = {
-    "numbers.py": '''
+    "squares.py": '''
         from orchestrator import Flow, Parameter, task
 
         @task

@@ -23,6 +23,7 @@ def scheduler_address() -> Iterator[str]:
     """A LocalCluster in this process (threads) that the command connects to."""
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  protocol="tcp://", host="127.0.0.1",
                                   dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
@@ -34,7 +35,7 @@ def summary_rows(stdout: str) -> list[list[str]]:
 
 
 def test_run_on_an_embedded_local_cluster(flow_dir: Path, run_cli: Cli) -> None:
-    done = run_cli("run", str(flow_dir / "numbers.py"), "--local-cluster", "--workers", "1",
+    done = run_cli("run", str(flow_dir / "squares.py"), "--local-cluster", "--workers", "1",
                    "--param", "count=3", timeout=120)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -60,10 +61,12 @@ def test_an_at_flow_function_runs_on_a_scheduler_address(flow_dir: Path, run_cli
                    "--param", "values=[1, 2, 3]")
     assert done.returncode == 0, done.stderr
     assert ["add", "Completed 3", "3"] in summary_rows(done.stdout)
+    assert re.search(r"^Dashboard: http://\S+/status$", done.stdout, re.MULTILINE)
 
 
 def test_an_unreachable_scheduler_fails_with_a_clear_error(flow_dir: Path, run_cli: Cli) -> None:
-    done = run_cli("run", str(flow_dir / "numbers.py"), "--address", "tcp://127.0.0.1:9",
-                   timeout=90)
-    assert done.returncode != 0
-    assert "tcp://127.0.0.1:9" in done.stderr + done.stdout
+    done = run_cli("run", str(flow_dir / "squares.py"), "--address", "tcp://127.0.0.1:9",
+                   "--connect-timeout", "1")
+    assert done.returncode == 2
+    assert done.stderr.startswith("orchestrator: error: Could not connect to a Dask scheduler at "
+                                  "'tcp://127.0.0.1:9' within 1 seconds")

@@ -15,7 +15,7 @@ from orchestrator.errors import ParameterError
 
 
 def test_load_flow_finds_the_only_flow_in_a_file(flow_dir: Path) -> None:
-    loaded = load_flow(str(flow_dir / "numbers.py"))
+    loaded = load_flow(str(flow_dir / "squares.py"))
     assert isinstance(loaded.obj, Flow)
     assert (loaded.variable, loaded.name, loaded.is_dag) == ("flow", "numbers", True)
 
@@ -110,10 +110,14 @@ def test_unknown_and_missing_parameters_of_an_at_flow_function_are_refused(flow_
         check_flow_params(loaded, {"offst": 2})
 
 
-def test_a_flow_file_named_like_a_standard_module_does_not_replace_it(flow_dir: Path) -> None:
+def test_a_flow_file_named_like_a_standard_module_does_not_replace_it(flow_dir: Path,
+                                                                      tmp_path: Path) -> None:
     import numbers
     import sys
 
-    loaded = load_flow(str(flow_dir / "numbers.py"))
+    shadow = tmp_path / "numbers.py"
+    shadow.write_text((flow_dir / "squares.py").read_text())
+    loaded = load_flow(str(shadow))
     assert loaded.module.__name__ != "numbers"
     assert sys.modules["numbers"] is numbers
+    assert sys.path.index(str(tmp_path)) > sys.path.index(str(Path(numbers.__file__).parent))

@@ -25,7 +25,7 @@ def test_run_succeeds_with_params_from_flags_and_file(flow_dir: Path, tmp_path: 
                                                       run_cli: Cli) -> None:
     params_file = tmp_path / "params.json"
     params_file.write_text(json.dumps({"count": 2, "label": "from file"}))
-    done = run_cli("run", str(flow_dir / "numbers.py"), "--params-file", str(params_file),
+    done = run_cli("run", str(flow_dir / "squares.py"), "--params-file", str(params_file),
                    "--param", "count=4")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
@@ -95,9 +95,10 @@ def test_help_of_every_command_shows_an_example(command: list[str],
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["run", "numbers.py", "--workers", "2"], "--workers only applies with --local-cluster"),
-    (["run", "numbers.py", "--local-cluster", "--workers", "0"], "--workers needs at least 1"),
-    (["run", "numbers.py", "--param", "count"], "--param expects name=value, got 'count'"),
+    (["run", "squares.py", "--workers", "2"], "--workers only applies with --local-cluster"),
+    (["run", "squares.py", "--local-cluster", "--workers", "0"], "--workers needs at least 1"),
+    (["run", "squares.py", "--param", "count"], "--param expects name=value, got 'count'"),
+    (["run", "squares.py", "--connect-timeout", "3"], "--connect-timeout only applies with --addr"),
     (["run", "nowhere.py"], "no such file 'nowhere.py'"),
 ])
 def test_usage_errors_exit_2_with_a_message(flow_dir: Path, argv: list[str], message: str,

@@ -125,7 +125,7 @@ def test_visualize_command_writes_the_svg(flow_dir: Path, tmp_path: Path,
                                           run_cli: Callable[..., subprocess.CompletedProcess[str]]
                                           ) -> None:
     path = tmp_path / "numbers.svg"
-    done = run_cli("visualize", str(flow_dir / "numbers.py"), "-o", str(path))
+    done = run_cli("visualize", str(flow_dir / "squares.py"), "-o", str(path))
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"Wrote {path} (5 tasks, 4 edges)\n"
     assert set(svg_nodes(path)) == {"count", "label", "make_numbers", "square", "total"}
