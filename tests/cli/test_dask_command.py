@@ -20,11 +20,11 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture(scope="module")
 def scheduler_address() -> Iterator[str]:
-    """A LocalCluster in this process (threads) that the command connects to."""
+    """A LocalCluster the command connects to; its worker is a process of its own, so the
+    command's worker plugin (which sets log levels) never touches this test process."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                                  protocol="tcp://", host="127.0.0.1",
-                                  dashboard_address=":0") as cluster:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
+                                  host="127.0.0.1", dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 
