@@ -83,9 +83,17 @@ class FlowFunction:
         return self._new_run(args, kwargs).start()
 
     def run(self, parameters: Mapping[str, Any] | None = None, *,
-            task_runner: BaseTaskRunner | None = None) -> State:
-        """Run with keyword ``parameters`` (the DAG ``Flow.run`` spelling); returns the state."""
-        return self.with_options(task_runner=task_runner)(**dict(parameters or {}))
+            task_runner: BaseTaskRunner | None = None, progress: Any = False) -> State:
+        """Run with keyword ``parameters`` (the DAG ``Flow.run`` spelling); returns the state.
+
+        ``progress=True`` (or a display) shows the live progress table while it runs.
+        """
+        configured = self.with_options(task_runner=task_runner)
+        if progress:
+            from orchestrator.progress import run_flow_function
+
+            return run_flow_function(configured, dict(parameters or {}), progress)
+        return configured(**dict(parameters or {}))
 
     def with_options(self, *, name: str | None = None,
                      task_runner: RunnerOption = None) -> FlowFunction:

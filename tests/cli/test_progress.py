@@ -189,3 +189,18 @@ def test_progress_argument_must_be_a_display_or_a_bool() -> None:
         make_numbers(1)
     with pytest.raises(TypeError, match="progress must be True, False or a ProgressDisplay"):
         tiny.run(progress="yes")
+
+
+def test_flow_function_run_with_progress_shows_the_same_display() -> None:
+    @flow(name="inverter")
+    def inverter(values: list[int]) -> None:
+        for value in values:
+            invert(value)
+
+    display, buffer = plain_display()
+    state = inverter.run({"values": [1, 0]}, progress=display)
+    lines = buffer.getvalue().splitlines()
+    assert HEADER.match(lines[0]).group("flow") == "inverter"
+    assert PROGRESS.match(lines[-4]).group("task", "finished", "runs") == ("invert", "2", "2")
+    assert FINAL.match(lines[-1])["state"] == "Failed(message='1/2 states failed.', type=FAILED)"
+    assert state.is_failed()
