@@ -19,7 +19,7 @@ import contextlib
 import datetime as _dt
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from orchestrator import flow_handlers
@@ -169,8 +169,7 @@ class _Pass:
                 children[i] = self.runner.given(earlier[i])
             else:
                 indexes.append(i)
-        calls = [self.call(task, upstream_refs(edges, self.handles, i), i,
-                           earlier[i] if earlier else None, False) for i in indexes]
+        calls = _ChildCalls(self, task, edges, indexes, earlier)
         for i, handle in zip(indexes, self.runner.submit_many(calls), strict=True):
             children[i] = handle
         return children
@@ -236,6 +235,25 @@ class _Pass:
 
 def _is_done(state: State) -> bool:
     return state.is_finished() and all(_is_done(child) for child in state.map_states)
+
+
+class _ChildCalls(Sequence[TaskRunCall]):
+    """The calls of a mapped task's children, each built when read: a map over a million
+    children never holds a million calls at once."""
+
+    def __init__(self, plan: _Pass, task: Task, edges: list[Any], indexes: list[int],
+                 earlier: list[State]) -> None:
+        self.plan, self.task, self.edges, self.indexes, self.earlier = plan, task, edges, indexes, earlier
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    def __getitem__(self, position: Any) -> Any:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        i = self.indexes[position]
+        return self.plan.call(self.task, upstream_refs(self.edges, self.plan.handles, i), i,
+                              self.earlier[i] if self.earlier else None, False)
 
 
 def _not_run(task: Task) -> State:

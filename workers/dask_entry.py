@@ -23,7 +23,7 @@ waiting retry holds no worker thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from distributed import get_worker, rejoin, secede
@@ -32,7 +32,8 @@ from workers import summary
 from workers.logs import task_logger
 from workers.outbox import Outbox, active_run, outbox_for
 from workers.plugin import stamp_logger
-from workers.shipping import RunPlan, Shipped, WireRef, source_states
+from workers.batch_plan import BatchPlan
+from workers.shipping import RunPlan, Shipped, WireRef, cut, source_states
 from workers.states import Failed, State
 from workers.wire import ResultShape, TaskRunCall, UpstreamRef, execute_call, shape_of
 
@@ -43,21 +44,21 @@ def run_one(task: Shipped, run_context: Shipped, topic: str, plan: RunPlan,
     return _run_plans(task, run_context, topic, (plan,), args)[0]
 
 
-def run_batch(task: Shipped, run_context: Shipped, topic: str, plans: Sequence[RunPlan],
+def run_batch(task: Shipped, run_context: Shipped, topic: str, plans: BatchPlan,
               args: Sequence[Any]) -> list[State]:
     """Run a batch of mapped children one after another; returns their states in order."""
     return _run_plans(task, run_context, topic, plans, args)
 
 
 def _run_plans(shipped_task: Shipped, shipped_context: Shipped, topic: str,
-               plans: Sequence[RunPlan], args: Sequence[Any]) -> list[State]:
+               plans: Iterable[Sequence[Any]], args: Sequence[Any]) -> list[State]:
     outbox = outbox_for(get_worker())
     task = shipped_task.load()
     keys = shipped_context.load()
     stamp_logger(task_logger(task.name))
     token = active_run.set((outbox, topic))
     try:
-        return [_run_plan(task, keys, plan, args, outbox, topic) for plan in plans]
+        return [_run_plan(task, keys, RunPlan._make(plan), args, outbox, topic) for plan in plans]
     finally:
         active_run.reset(token)
 
@@ -67,8 +68,9 @@ def _run_plan(task: Any, keys: Any, plan: RunPlan, args: Sequence[Any], outbox: 
     outbox.put(topic, summary.running(plan.key, plan.position))
     started = time.perf_counter()
     try:
-        sources = [source_states(ref, args) for ref in plan.refs]
-        upstream = tuple(_readable(ref, found) for ref, found in zip(plan.refs, sources, strict=True))
+        refs = [WireRef._make(ref) for ref in plan.refs]
+        sources = [source_states(ref, args) for ref in refs]
+        upstream = tuple(_readable(ref, found) for ref, found in zip(refs, sources, strict=True))
     except Exception as err:  # noqa: BLE001 - boundary: the run fails, the worker goes on
         state: State = Failed(f"Task run {plan.name!r} could not receive its upstream states on "
                               f"the worker: {err!r}. This is a bug in the orchestrator, please "
@@ -122,23 +124,7 @@ def take_slice(position: int | None, start: int, stop: int, flattened: bool,
     state = args[0] if position is None else args[0][position]
     if not state.is_successful():
         return state
-    value = state.data
-    if not flattened:
-        return state.with_result(list(value[start:stop]))
-    return state.with_result(_flat_slice(value, start, stop))
-
-
-def _flat_slice(value: Sequence[Sequence[Any]], start: int, stop: int) -> list[Any]:
-    items: list[Any] = []
-    offset = 0
-    for inner in value:
-        end = offset + len(inner)
-        if end > start and offset < stop:
-            items.extend(inner[max(0, start - offset):stop - offset])
-        if end >= stop:
-            break
-        offset = end
-    return items
+    return state.with_result(cut(state.data, start, stop, flattened))
 
 
 def flat_shape(value: Any, position: int | None = None, flattened: bool = True) -> ResultShape:

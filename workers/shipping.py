@@ -127,7 +127,12 @@ class WireRef(NamedTuple):
 
 
 class RunPlan(NamedTuple):
-    """One task run inside a Dask task (a Dask task runs one plan, or a batch of them)."""
+    """One task run inside a Dask task (a Dask task runs one plan, or a batch of them).
+
+    Plans (and their refs) travel as plain tuples in this field order -- pickle handles
+    those without a Python call per object, which matters at 100,000 children per level;
+    ``RunPlan._make`` / ``WireRef._make`` name the fields again on the worker.
+    """
 
     #: the Dask key of the Dask task that runs this plan
     key: str
@@ -144,6 +149,32 @@ class RunPlan(NamedTuple):
     mapping_problem: str | None
     #: results up to this many pickled bytes travel back with the state's summary
     inline_limit: int
+
+
+def rekeyed(plan: Sequence[Any], key: str, position: int | None | str = "keep") -> tuple[Any, ...]:
+    """A plan (plain tuple) moved to another Dask task: new key, and position if given."""
+    fields = list(plan)
+    fields[0] = key
+    if position != "keep":
+        fields[1] = position
+    return tuple(fields)
+
+
+def cut(value: Sequence[Any], start: int, stop: int, flattened: bool = False) -> list[Any]:
+    """Elements ``start:stop`` of ``value`` (of the concatenation of its lists when
+    ``flattened``); like slicing, it stops early at the end."""
+    if not flattened:
+        return list(value[start:stop])
+    items: list[Any] = []
+    offset = 0
+    for inner in value:
+        end = offset + len(inner)
+        if end > start and offset < stop:
+            items.extend(inner[max(0, start - offset):stop - offset])
+        if end >= stop:
+            break
+        offset = end
+    return items
 
 
 def source_states(ref: WireRef, args: Sequence[Any]) -> list[State]:

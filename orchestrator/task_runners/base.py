@@ -47,7 +47,11 @@ class BaseTaskRunner(abc.ABC):
 
     def submit_many(self, calls: Sequence[TaskRunCall]) -> list[Any]:
         """Submit several task runs (a mapped task's children) and return a handle for each,
-        in order. A backend may batch them; by default each is submitted on its own."""
+        in order. A backend may batch them; by default each is submitted on its own.
+
+        ``calls`` may build each call when it is read (a flow runner passes a lazy sequence
+        with a ``task`` attribute for one task's children): read each once, in order.
+        """
         return [self.submit(call) for call in calls]
 
     def release(self, handle: Any) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.task_runners.dask_faults import blamed_key, failure_state, is_killed_worker
 from orchestrator.task_runners.dask_handles import Submitted
-from workers.shipping import RunPlan
+from workers.shipping import rekeyed
 
 if TYPE_CHECKING:
     from orchestrator.task_runners.dask_session import DaskSession
@@ -84,11 +84,11 @@ def split(session: DaskSession, submitted: Submitted) -> None:
     task, context, topic, plans = submitted.payload
     args = [argument(session, s) for s in submitted.sources]
     suffix = submitted.key.rsplit("-", 1)[-1]
-    for handle, plan in zip(list(submitted.handles), plans, strict=True):
+    for handle, plan in zip(list(submitted.handles), list(plans), strict=True):
         if handle.is_final:
             continue
         key = session.unique_key(f"{handle.name}-{suffix}")
-        single = Submitted(key, run_one, (task, context, topic, plan._replace(key=key, position=None)),
+        single = Submitted(key, run_one, (task, context, topic, rekeyed(plan, key, None)),
                            submitted.sources, submitted.task_id, submitted.options)
         single.handles = [handle]
         handle.submitted, handle.position = single, None
@@ -134,6 +134,6 @@ def _rekeyed(submitted: Submitted, key: str) -> tuple[Any, ...]:
     if getattr(submitted.function, "__name__", "") not in _RUN_FUNCTIONS:
         return submitted.payload
     task, context, topic, plans = submitted.payload
-    if isinstance(plans, RunPlan):
-        return (task, context, topic, plans._replace(key=key))
-    return (task, context, topic, tuple(p._replace(key=key) for p in plans))
+    if submitted.function.__name__ == "run_one":
+        return (task, context, topic, rekeyed(plans, key))
+    return (task, context, topic, plans.rekeyed(key))

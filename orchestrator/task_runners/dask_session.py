@@ -25,7 +25,6 @@ import threading
 import time
 from typing import Any
 
-from orchestrator.task_runners import dask_faults
 from orchestrator.task_runners.batching import DurationEstimates
 from orchestrator.task_runners.dask_handles import (
     DaskHandle,
@@ -34,6 +33,7 @@ from orchestrator.task_runners.dask_handles import (
     Submitted,
 )
 from workers import dask_entry, summary
+from workers.outbox import unpack
 from workers.states import Retrying, State
 from workers.wire import ResultShape, shape_of
 
@@ -79,8 +79,10 @@ class DaskSession:
     # ---- summaries from workers (event-loop thread) ------------------------------------------
     def on_event(self, event: Any) -> None:
         message = event[1] if isinstance(event, (tuple, list)) else event
-        records = message.get("records", ()) if isinstance(message, dict) else ()
-        worker = message.get("worker") if isinstance(message, dict) else None
+        if not isinstance(message, dict):
+            return
+        records = unpack(message["packed"]) if "packed" in message else message.get("records", ())
+        worker = message.get("worker")
         logs = []
         with self.cond:
             for record in records:
@@ -102,7 +104,7 @@ class DaskSession:
             return
         kind = record[0]
         if kind == summary.FINAL:
-            handle.record = record
+            handle.record = tuple(record)  # atomic items only: the GC soon stops tracking it
             submitted.worker = worker
             submitted.unfinished -= 1
             if submitted.unfinished <= 0 and submitted.release_when_final:

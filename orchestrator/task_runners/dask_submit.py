@@ -24,7 +24,7 @@ import bisect
 import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from orchestrator.task_runners import batching
@@ -41,9 +41,10 @@ from orchestrator.task_runners.dask_pickling import UnpicklableError, check_valu
 from orchestrator.task_runners.dask_repair import argument
 from orchestrator.task_runners.dask_session import DaskSession
 from workers import dask_entry
-from workers.shipping import Pointer, RunPlan, Shipped, WireEdge, WireRef, wire_edge
+from workers.batch_plan import BatchPlan
+from workers.shipping import Pointer, Shipped, WireEdge, cut, wire_edge
 from workers.states import Failed, State
-from workers.wire import TaskRunCall, UpstreamRef, element
+from workers.wire import TaskRunCall, UpstreamRef
 
 logger = logging.getLogger("orchestrator.DaskTaskRunner")
 
@@ -74,19 +75,21 @@ class Submitter:
     # ---- public ---------------------------------------------------------------------------
     def submit(self, call: TaskRunCall) -> DaskHandle:
         """One task run as one Dask task."""
-        return self._submit_singles([call], self.inline_limit, ranges=None)[0]
+        return self._submit_singles([call], self.inline_limit, _Slicer(self, 1))[0]
 
     def submit_many(self, calls: Sequence[TaskRunCall]) -> list[DaskHandle]:
         """Many task runs; consecutive children of one mapped task go in one submission,
-        batched unless the task's ``batch_size`` is 1."""
+        batched unless the task's ``batch_size`` is 1. ``calls`` may build each call when
+        read: each is read once, in order (the children of one task are not scanned)."""
+        if _one_mapped_task(calls):
+            return self._submit_level(calls)
         handles: list[DaskHandle] = []
         start = 0
         while start < len(calls):
             stop = start + 1
             first = calls[start]
-            while (stop < len(calls) and calls[stop].task is first.task
-                   and calls[stop].map_index is not None and first.map_index is not None
-                   and len(calls[stop].upstream) == len(first.upstream)):
+            while (stop < len(calls) and first.map_index is not None
+                   and calls[stop].task is first.task and calls[stop].map_index is not None):
                 stop += 1
             group = calls[start:stop]
             handles.extend(self._submit_level(group) if len(group) > 1 else [self.submit(first)])
@@ -95,32 +98,30 @@ class Submitter:
 
     # ---- a mapped level ----------------------------------------------------------------------
     def _submit_level(self, calls: Sequence[TaskRunCall]) -> list[DaskHandle]:
-        task = calls[0].task
         count = len(calls)
+        first = calls[0]
         limit = max(MIN_CHILD_INLINE, min(self.inline_limit, LEVEL_INLINE_BUDGET // count))
         threads = max(1, int(self.threads()))
-        task_id = task_identity(task)
-        decision = batching.decide(count, threads, getattr(task, "batch_size", None),
+        task_id = task_identity(first.task)
+        decision = batching.decide(count, threads, getattr(first.task, "batch_size", None),
                                    self.session.estimates.get(task_id))
         handles: list[DaskHandle] = []
         done = 0
         if decision.probe:
-            probe = self._submit_singles(calls[:decision.probe], limit, ranges=None)
+            probe = self._submit_singles([calls[i] for i in range(decision.probe)], limit,
+                                         _Slicer(self, 1))
             handles.extend(probe)
             done = decision.probe
             seconds = self._measure_probe(probe)
             size = batching.batch_size_for(count - done, threads, seconds) if seconds else 1
         else:
             size = decision.size or 1
-        if done < count:
-            rest = calls[done:]
-            if size == 1:
-                chunk = max(1, -(-count // (_SLICES_PER_THREAD * threads)))
-                ranges = batching.split(0, count, chunk)
-                handles.extend(self._submit_singles(rest, limit, ranges))
-            else:
-                ranges = batching.split(done, count, size, self._upstream_boundaries(calls))
-                handles.extend(self._submit_batches(calls, ranges, limit, task_id))
+        rest = (calls[i] for i in range(done, count))
+        if size == 1:
+            chunk = max(1, -(-count // (_SLICES_PER_THREAD * threads)))
+            handles.extend(self._submit_singles(rest, limit, _Slicer(self, chunk)))
+        elif done < count:
+            handles.extend(self._submit_batches(rest, size, limit, task_id))
         return handles
 
     def _measure_probe(self, probe: Sequence[DaskHandle]) -> float | None:
@@ -145,21 +146,11 @@ class Submitter:
             with session.cond:
                 session.cond.wait(0.01)
 
-    def _upstream_boundaries(self, calls: Sequence[TaskRunCall]) -> list[int]:
-        """Map indexes where the Dask task holding a mapped-over upstream child changes."""
-        for position, ref in enumerate(calls[0].upstream):
-            if ref.reduce or ref.index is not None or len(ref.sources) != 1:
-                continue
-            owners = [_owner(c.upstream[position].sources[0]) for c in calls]
-            return [i for i in range(1, len(owners)) if owners[i] is not owners[i - 1]]
-        return []
-
     # ---- singles and batches ----------------------------------------------------------------------
-    def _submit_singles(self, calls: Sequence[TaskRunCall], limit: int,
-                        ranges: list[tuple[int, int]] | None) -> list[DaskHandle]:
+    def _submit_singles(self, calls: Iterable[TaskRunCall], limit: int,
+                        slicer: _Slicer) -> list[DaskHandle]:
         """Each call as its own ``run_one`` Dask task (one ``client.map`` for several)."""
         handles, ready = [], []
-        slicer = _Slicer(self, ranges)
         for call in calls:
             handle = DaskHandle(call.name)
             handles.append(handle)
@@ -179,43 +170,37 @@ class Submitter:
         self._send(dask_entry.run_one, ready)
         return handles
 
-    def _submit_batches(self, calls: Sequence[TaskRunCall], ranges: list[tuple[int, int]],
-                        limit: int, task_id: Any) -> list[DaskHandle]:
-        """Children ``ranges`` of ``calls`` as ``run_batch`` Dask tasks, one ``client.map``."""
-        handles = [DaskHandle(call.name) for call in calls[ranges[0][0]:ranges[-1][1]]]
-        offset = ranges[0][0]
-        shipped = self._shipment(calls[offset], handles[0], check_inputs=False)
-        if shipped is None:
-            for handle in handles[1:]:
-                handle.state = handles[0].state
-            return handles
-        task_shipped, context_shipped, token, options = shipped
-        slicer = _Slicer(self, ranges)
-        ready = []
-        for start, stop in ranges:
-            first, last = calls[start], calls[stop - 1]
-            key = self.session.unique_key(batch_key(first.name, first.map_index or 0,
-                                                    last.map_index or 0, token))
-            arguments = _Arguments(self.session)
-            members, plans = [], []
-            for call, handle in zip(calls[start:stop], handles[start - offset:stop - offset],
-                                    strict=True):
-                problem = self._inputs_problem(call)
-                if problem is not None:
-                    handle.state = problem
-                    continue
-                handle.position = len(plans)
-                members.append(handle)
-                plans.append(self._plan(call, key, handle.position, arguments, slicer, limit))
-            if not plans:
+    def _submit_batches(self, calls: Iterable[TaskRunCall], size: int, limit: int,
+                        task_id: Any) -> list[DaskHandle]:
+        """``calls`` in ``run_batch`` Dask tasks of up to ``size`` children (one ``client.map``).
+
+        A batch also ends early (at half its size or more) where the Dask task holding a
+        mapped-over upstream child changes, so that most batches read one upstream batch.
+        """
+        handles: list[DaskHandle] = []
+        ready: list[tuple[Submitted, _Arguments]] = []
+        batch = _Batch(self, size, limit)
+        shipped = None
+        for call in calls:
+            handle = DaskHandle(call.name)
+            handles.append(handle)
+            if shipped is None:
+                shipped = self._shipment(call, handle, check_inputs=False)
+                if shipped is None:  # the task cannot ship: every child fails the same way
+                    failure = handle.state
+                    for other in calls:
+                        handles.append(DaskHandle(other.name, state=failure))
+                    return handles
+            problem = self._inputs_problem(call)
+            if problem is not None:
+                handle.state = problem
                 continue
-            submitted = Submitted(key, dask_entry.run_batch,
-                                  (task_shipped, context_shipped, self.session.topic, tuple(plans)),
-                                  arguments.sources, task_id, options)
-            submitted.handles = members
-            for handle in members:
-                handle.submitted = submitted
-            ready.append((submitted, arguments))
+            if batch.is_full(_mapped_owner(call)):
+                ready.append(batch.close(shipped, task_id))
+                batch = _Batch(self, size, limit)
+            batch.add(call, handle)
+        if batch.handles:
+            ready.append(batch.close(shipped, task_id))
         self._send(dask_entry.run_batch, ready)
         return handles
 
@@ -248,20 +233,22 @@ class Submitter:
 
     # ---- one task run's plan -------------------------------------------------------------------
     def _plan(self, call: TaskRunCall, key: str, position: int | None, arguments: _Arguments,
-              slicer: _Slicer, limit: int) -> RunPlan:
+              slicer: _Slicer, limit: int) -> tuple[Any, ...]:
+        """The ``RunPlan`` of ``call``, as a plain tuple (see ``RunPlan``)."""
         refs = tuple(self._ref(ref, arguments, slicer) for ref in call.upstream)
-        return RunPlan(key, position, call.name, call.map_index, refs, call.inputs, call.templates,
-                       call.initial_state, call.is_start_task, call.mapping_problem, limit)
+        return (key, position, call.name, call.map_index, refs, call.inputs, call.templates,
+                call.initial_state, call.is_start_task, call.mapping_problem, limit)
 
-    def _ref(self, ref: UpstreamRef, arguments: _Arguments, slicer: _Slicer) -> WireRef:
+    def _ref(self, ref: UpstreamRef, arguments: _Arguments, slicer: _Slicer) -> tuple[Any, ...]:
+        """The ``WireRef`` of ``ref``, as a plain tuple."""
         edge = self._edge(ref.edge)
         if ref.index is None:
-            return WireRef(edge, arguments.pointers(ref.sources), ref.reduce)
+            return (edge, arguments.pointers(ref.sources), ref.reduce, None, False)
         if ref.reduce:  # flattened over a mapped parent: the child holding the element
             source, index = self._locate(ref.sources, ref.index)
-            return WireRef(edge, arguments.pointers((source,)), False, index, False)
+            return (edge, arguments.pointers((source,)), False, index, False)
         held, start = slicer.chunk(ref.sources[0], ref.index, ref.flattened)
-        return WireRef(edge, (arguments.add(held),), False, ref.index - start, False)
+        return (edge, (arguments.add(held),), False, ref.index - start, False)
 
     def _locate(self, children: Sequence[DaskHandle], index: int) -> tuple[DaskHandle, int]:
         ends = self._ends(children)
@@ -371,17 +358,30 @@ class _Arguments:
         return position
 
     def pointers(self, handles: Sequence[DaskHandle]) -> tuple[Pointer, ...]:
-        """Pointers to the handles' states; runs of one batch become one range pointer."""
+        """Pointers to the handles' states; a run of one batch's members becomes one range
+        pointer ``(argument, first, last + 1)``, so a reduce over 100,000 batched children
+        ships a few pointers."""
         pointers: list[Pointer] = []
+        run_index, run_start, run_stop = -1, 0, 0
         for handle in handles:
             submitted = _owner(handle)
-            if submitted is None:
-                pointers.append(self.add(self.session.wait(handle)))
-            elif handle.position is None:
-                pointers.append(self.add(submitted))
-            else:
-                pointers.append((self.add(submitted), handle.position))
-        return tuple(_ranges(pointers)) if len(pointers) > 1 else tuple(pointers)
+            position = handle.position
+            if submitted is not None and position is not None:
+                index = self.add(submitted)
+                if index == run_index and position == run_stop:
+                    run_stop += 1
+                    continue
+                if run_index >= 0:
+                    pointers.append(_run(run_index, run_start, run_stop))
+                run_index, run_start, run_stop = index, position, position + 1
+                continue
+            if run_index >= 0:
+                pointers.append(_run(run_index, run_start, run_stop))
+                run_index = -1
+            pointers.append(self.add(submitted if submitted is not None else self.session.wait(handle)))
+        if run_index >= 0:
+            pointers.append(_run(run_index, run_start, run_stop))
+        return tuple(pointers)
 
     def values(self) -> tuple[Any, ...]:
         """The argument values: futures of healthy upstream Dask tasks, else final states."""
@@ -389,20 +389,8 @@ class _Arguments:
                      else argument(self.session, s) for s in self.sources)
 
 
-def _ranges(pointers: list[Pointer]) -> list[Pointer]:
-    """Merge runs ``(a, i), (a, i+1), ...`` into ``(a, i, j)`` range pointers."""
-    merged: list[Pointer] = []
-    for pointer in pointers:
-        last = merged[-1] if merged else None
-        if (isinstance(pointer, tuple) and len(pointer) == 2 and isinstance(last, tuple)
-                and last[0] == pointer[0] and last[-1] == pointer[1] and len(last) == 3):
-            merged[-1] = (last[0], last[1], pointer[1] + 1)
-        elif (isinstance(pointer, tuple) and len(pointer) == 2 and isinstance(last, tuple)
-              and len(last) == 2 and last[0] == pointer[0] and last[1] + 1 == pointer[1]):
-            merged[-1] = (last[0], last[1], pointer[1] + 1)
-        else:
-            merged.append(pointer)
-    return merged
+def _run(index: int, start: int, stop: int) -> Pointer:
+    return (index, start) if stop == start + 1 else (index, start, stop)
 
 
 def _owner(handle: Any) -> Submitted | None:
@@ -416,36 +404,32 @@ def _owner(handle: Any) -> Submitted | None:
 
 
 class _Slicer:
-    """Elements of big upstream results for the children of one level, one cut per range."""
+    """Elements of upstream results for mapped children: runs of ``size`` consecutive
+    elements cut once (here, from a result this process holds; else by a ``take_slice``
+    Dask task where the result lives) and shared by the children that read them."""
 
-    def __init__(self, submitter: Submitter, ranges: list[tuple[int, int]] | None) -> None:
+    def __init__(self, submitter: Submitter, size: int) -> None:
         self.submitter = submitter
-        self.ranges = ranges
-        self._starts = [r[0] for r in ranges] if ranges else []
-        self._cuts: dict[tuple[int, int], tuple[Any, int]] = {}
+        self.size = max(1, size)
+        self._cuts: dict[int, tuple[int, int, Any]] = {}
 
     def chunk(self, handle: DaskHandle, index: int, flattened: bool) -> tuple[Any, int]:
-        """(a state or a slice Dask task holding element ``index``, its first index)."""
-        start, stop = self._range(index)
-        cached = self._cuts.get((id(handle), start))
-        if cached is not None:
-            return cached
+        """(a state, or a slice Dask task, holding element ``index``; its first index)."""
+        current = self._cuts.get(id(handle))
+        if current is not None and current[0] <= index < current[1]:
+            return current[2], current[0]
+        start, stop = index, index + self.size
         local = self.submitter.local_state(handle)
-        if local is not None or _owner(handle) is None:
-            state = local or self.submitter.session.wait(handle)
-            cut = (_cut(state, start, stop, flattened) if state.is_successful() else state, start)
+        if local is None and _owner(handle) is None:
+            local = self.submitter.session.wait(handle)
+        if local is None:
+            held: Any = self._remote_slice(handle, start, stop, flattened)
+        elif local.is_successful():
+            held = local.with_result(cut(local.data, start, stop, flattened))
         else:
-            cut = (self._remote_slice(handle, start, stop, flattened), start)
-        self._cuts[(id(handle), start)] = cut
-        return cut
-
-    def _range(self, index: int) -> tuple[int, int]:
-        if not self.ranges:
-            return index, index + 1
-        at = bisect.bisect_right(self._starts, index) - 1
-        if at < 0 or not (self.ranges[at][0] <= index < self.ranges[at][1]):
-            return index, index + 1
-        return self.ranges[at]
+            held = local
+        self._cuts[id(handle)] = (start, stop, held)
+        return held, start
 
     def _remote_slice(self, handle: DaskHandle, start: int, stop: int, flattened: bool) -> Submitted:
         session = self.submitter.session
@@ -462,13 +446,69 @@ class _Slicer:
         return submitted
 
 
-def _cut(state: State, start: int, stop: int, flattened: bool) -> State:
-    value = state.data
-    if stop - start == 1:
-        return state.with_result([element(value, start, flattened)])
-    if not flattened:
-        return state.with_result(list(value[start:stop]))
-    return state.with_result([element(value, i, True) for i in range(start, stop)])
+class _Batch:
+    """The children gathered into one ``run_batch`` Dask task, as they are read."""
+
+    def __init__(self, submitter: Submitter, size: int, limit: int) -> None:
+        self.submitter, self.size, self.limit = submitter, size, limit
+        self.arguments = _Arguments(submitter.session)
+        self.slicer = _Slicer(submitter, size)
+        self.handles: list[DaskHandle] = []
+        self.plans: list[tuple[Any, ...]] = []
+        self.map_indexes: list[int] = []
+        self.owner: Any = None
+
+    def is_full(self, owner: Any) -> bool:
+        """Full at ``size``; or at half of it when the next child reads another upstream batch."""
+        count = len(self.handles)
+        if count >= self.size:
+            return True
+        return owner is not None and self.owner is not None and owner is not self.owner and (
+            2 * count >= self.size)
+
+    def add(self, call: TaskRunCall, handle: DaskHandle) -> None:
+        if not self.handles:
+            self.owner = _mapped_owner(call)
+        handle.position = len(self.plans)
+        self.handles.append(handle)
+        self.map_indexes.append(call.map_index or 0)
+        self.plans.append(self.submitter._plan(call, "", handle.position, self.arguments,
+                                               self.slicer, self.limit))
+
+    def close(self, shipped: tuple[Shipped, Shipped, str, dict[str, Any]],
+              task_id: Any) -> tuple[Submitted, _Arguments]:
+        task_shipped, context_shipped, token, options = shipped
+        first_name = self.plans[0][2]
+        key = self.submitter.session.unique_key(
+            batch_key(first_name, self.map_indexes[0], self.map_indexes[-1], token))
+        plans = BatchPlan.pack(key, self.plans)
+        submitted = Submitted(key, dask_entry.run_batch,
+                              (task_shipped, context_shipped, self.submitter.session.topic, plans),
+                              self.arguments.sources, task_id, options)
+        submitted.handles = self.handles
+        for handle in self.handles:
+            handle.submitted = submitted
+        return submitted, self.arguments
+
+
+def _mapped_owner(call: TaskRunCall) -> Submitted | None:
+    """The Dask task holding the upstream child this mapped child maps over (if any)."""
+    for ref in call.upstream:
+        if not ref.reduce and ref.index is None and len(ref.sources) == 1:
+            return _owner(ref.sources[0])
+    return None
+
+
+def _one_mapped_task(calls: Sequence[TaskRunCall]) -> bool:
+    """Whether ``calls`` are children of one mapped task (a flow runner's lazy sequence
+    says so itself; a list is checked)."""
+    task = getattr(calls, "task", None)
+    if task is not None:
+        return True
+    if len(calls) < 2 or not isinstance(calls, list):
+        return False
+    first = calls[0].task
+    return all(c.task is first and c.map_index is not None for c in calls)
 
 
 def _first_unpicklable(task_name: str, label: str, values: Mapping[str, Any]) -> UnpicklableError | None:
