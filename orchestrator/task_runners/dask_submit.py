@@ -81,6 +81,8 @@ class Submitter:
         """Many task runs; consecutive children of one mapped task go in one submission,
         batched unless the task's ``batch_size`` is 1. ``calls`` may build each call when
         read: each is read once, in order (the children of one task are not scanned)."""
+        if not len(calls):
+            return []
         if _one_mapped_task(calls):
             return self._submit_level(calls)
         handles: list[DaskHandle] = []
