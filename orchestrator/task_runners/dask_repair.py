@@ -25,7 +25,9 @@ from workers.shipping import rekeyed
 if TYPE_CHECKING:
     from orchestrator.task_runners.dask_session import DaskSession
 
-_FAILED_STATUSES = ("error", "cancelled", "lost")
+#: Dask future statuses that end a Dask task ("lost" does not: Dask computes a lost
+#: result again while a client holds its future)
+_FAILED_STATUSES = ("error", "cancelled")
 _RUN_FUNCTIONS = ("run_one", "run_batch")
 
 

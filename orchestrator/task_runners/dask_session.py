@@ -43,7 +43,9 @@ logger = logging.getLogger("orchestrator.DaskTaskRunner")
 POLL_SECONDS = 0.1
 #: how long a finished Dask task's summary may be late before it is asked for again
 SUMMARY_GRACE_SECONDS = 5.0
-_FAILED_STATUSES = ("error", "cancelled", "lost")
+#: Dask future statuses that end a Dask task ("lost" does not: Dask computes a lost
+#: result again while a client holds its future)
+_FAILED_STATUSES = ("error", "cancelled")
 
 
 class DaskSession:

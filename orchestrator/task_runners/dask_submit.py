@@ -143,7 +143,7 @@ class Submitter:
             if estimate is not None:
                 return estimate
             if any(h.submitted is not None and h.submitted.future is not None
-                   and h.submitted.future.status in ("error", "cancelled", "lost") for h in probe):
+                   and h.submitted.future.status in ("error", "cancelled") for h in probe):
                 return None
             with session.cond:
                 session.cond.wait(0.01)
