@@ -25,7 +25,8 @@ from typing import Any
 
 _SAME, _STEP, _ARGS, _EACH, _STEM = "same", "step", "args", "each", "stem"
 #: RunPlan fields stored as one shared value or one per child
-_PLAIN_FIELDS = (5, 6, 7, 8, 9, 10)  # inputs, templates, initial_state, is_start_task, problem, limit
+#: inputs, templates, initial_state, is_start_task, mapping_problem, inline_limit
+_PLAIN_FIELDS = (5, 6, 7, 8, 9, 10)
 
 
 class BatchPlan:
@@ -141,9 +142,9 @@ def _pack_pointers(values: list[tuple[Any, ...]]) -> tuple[Any, ...]:
         arg, start = first[0]
         if all(len(v) == 1 and v[0] == (arg, start + j) for j, v in enumerate(values)):
             return (_STEP, arg, start)
-    if len(first) == 1 and type(first[0]) is int:
-        if all(v == (first[0] + j,) for j, v in enumerate(values)):
-            return (_ARGS, first[0])
+    if len(first) == 1 and type(first[0]) is int and all(
+            v == (first[0] + j,) for j, v in enumerate(values)):
+        return (_ARGS, first[0])
     if all(v == first for v in values):
         return (_SAME, first)
     return (_EACH, tuple(values))

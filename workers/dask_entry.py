@@ -23,16 +23,17 @@ waiting retry holds no worker thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from distributed import get_worker, rejoin, secede
+import distributed
+from distributed import get_worker
 
 from workers import summary
+from workers.batch_plan import BatchPlan
 from workers.logs import task_logger
 from workers.outbox import Outbox, active_run, outbox_for
 from workers.plugin import stamp_logger
-from workers.batch_plan import BatchPlan
 from workers.shipping import RunPlan, Shipped, WireRef, cut, source_states
 from workers.states import Failed, State
 from workers.wire import ResultShape, TaskRunCall, UpstreamRef, execute_call, shape_of
@@ -71,7 +72,7 @@ def _run_plan(task: Any, keys: Any, plan: RunPlan, args: Sequence[Any], outbox: 
         refs = [WireRef._make(ref) for ref in plan.refs]
         sources = [source_states(ref, args) for ref in refs]
         upstream = tuple(_readable(ref, found) for ref, found in zip(refs, sources, strict=True))
-    except Exception as err:  # noqa: BLE001 - boundary: the run fails, the worker goes on
+    except Exception as err:  # boundary: the run fails, the worker goes on
         state: State = Failed(f"Task run {plan.name!r} could not receive its upstream states on "
                               f"the worker: {err!r}. This is a bug in the orchestrator, please "
                               "report it.", err)
@@ -94,9 +95,14 @@ def _run_plan(task: Any, keys: Any, plan: RunPlan, args: Sequence[Any], outbox: 
 def _readable(ref: WireRef, found: Sequence[State]) -> UpstreamRef:
     """The executor's ref for ``ref``; it does not pick an element out of an upstream that
     did not succeed (the trigger then sees that upstream's state as it is)."""
-    if ref.index is not None and not all(state.is_successful() for state in found):
+    if ref.item is not None and not all(state.is_successful() for state in found):
         return UpstreamRef(ref.edge, (), ref.reduce)
-    return UpstreamRef(ref.edge, (), ref.reduce, ref.index, ref.flattened)
+    return UpstreamRef(ref.edge, (), ref.reduce, ref.item, ref.flattened)
+
+
+#: leave / rejoin the worker's thread pool (typed aliases of distributed's functions)
+_secede: Callable[[], None] = distributed.secede
+_rejoin: Callable[[], None] = distributed.rejoin
 
 
 class _SecedingSleep:
@@ -109,11 +115,11 @@ class _SecedingSleep:
         plan = self.plan
         message = f"Task run {plan.name!r} retries in {seconds:g} seconds."
         self.outbox.put(self.topic, summary.retrying(plan.key, plan.position, message, seconds, 0))
-        secede()
+        _secede()
         try:
             time.sleep(seconds)
         finally:
-            rejoin()
+            _rejoin()
         self.outbox.put(self.topic, summary.running(plan.key, plan.position))
 
 
@@ -121,7 +127,7 @@ def take_slice(position: int | None, start: int, stop: int, flattened: bool,
                args: Sequence[Any]) -> State:
     """The state in ``args[0]`` (a batch member's, given ``position``) holding only elements
     ``start:stop`` of its result (of the concatenation of its lists when ``flattened``)."""
-    state = args[0] if position is None else args[0][position]
+    state: State = args[0] if position is None else args[0][position]
     if not state.is_successful():
         return state
     return state.with_result(cut(state.data, start, stop, flattened))

@@ -52,7 +52,7 @@ class ForwardingHandler(logging.Handler):
         try:
             stamp_task_run(record)
             outbox.put(topic, log_record(record))
-        except Exception:  # noqa: BLE001 - logging must never break a task run
+        except Exception:  # logging must never break a task run
             self.handleError(record)
 
 

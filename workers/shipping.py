@@ -111,7 +111,8 @@ def wire_edge(edge: Any) -> WireEdge:
     """The label of an orchestrator ``Edge`` or ``FutureEdge`` (or any object with a key)."""
     upstream = getattr(edge, "upstream_task", None)
     if upstream is not None and not isinstance(upstream, str):
-        upstream = TaskLabel(str(getattr(upstream, "name", upstream)), getattr(upstream, "slug", None))
+        upstream = TaskLabel(str(getattr(upstream, "name", upstream)),
+                             getattr(upstream, "slug", None))
     return WireEdge(upstream if upstream is not None else repr(edge), getattr(edge, "key", None),
                     bool(getattr(edge, "mapped", False)), bool(getattr(edge, "flattened", False)))
 
@@ -122,7 +123,8 @@ class WireRef(NamedTuple):
     edge: WireEdge
     pointers: tuple[Pointer, ...]
     reduce: bool = False
-    index: int | None = None
+    #: the element a mapped child takes (``UpstreamRef.index``)
+    item: int | None = None
     flattened: bool = False
 
 
@@ -151,7 +153,7 @@ class RunPlan(NamedTuple):
     inline_limit: int
 
 
-def rekeyed(plan: Sequence[Any], key: str, position: int | None | str = "keep") -> tuple[Any, ...]:
+def rekeyed(plan: Sequence[Any], key: str, position: int | str | None = "keep") -> tuple[Any, ...]:
     """A plan (plain tuple) moved to another Dask task: new key, and position if given."""
     fields = list(plan)
     fields[0] = key
@@ -181,7 +183,7 @@ def source_states(ref: WireRef, args: Sequence[Any]) -> list[State]:
     """The upstream states ``ref`` points at among the resolved arguments."""
     states: list[State] = []
     for pointer in ref.pointers:
-        if type(pointer) is int:
+        if isinstance(pointer, int):
             states.append(args[pointer])
         elif len(pointer) == 2:
             states.append(args[pointer[0]][pointer[1]])

@@ -22,13 +22,13 @@ import datetime as _dt
 import pickle
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import cloudpickle
 
 from workers import states as _states
-from workers.wire import shape_of
+from workers.wire import ResultShape, shape_of
 
 RUNNING, RETRYING, FINAL = "r", "y", "f"
 
@@ -56,8 +56,9 @@ def dumps(value: Any) -> bytes:
     """Pickle ``value`` (plain pickle, falling back to cloudpickle for lambdas and such)."""
     try:
         return pickle.dumps(value, protocol=5)
-    except Exception:  # noqa: BLE001 - any pickling failure: retry with cloudpickle
-        return cloudpickle.dumps(value, protocol=5)
+    except Exception:  # any pickling failure: retry with cloudpickle
+        data: bytes = cloudpickle.dumps(value, protocol=5)
+        return data
 
 
 def loads(blob: bytes) -> Any:
@@ -88,8 +89,9 @@ def summarize(key: str, position: int | None, name: str, state: _states.State, i
     elif value is not None:
         try:
             blob = dumps(value)
-        except Exception as err:  # noqa: BLE001 - user objects may refuse pickling in any way
-            error = UnpicklableResultError(name, type(value).__name__, f"{type(err).__name__}: {err}")
+        except Exception as err:  # user objects may refuse pickling in any way
+            problem = f"{type(err).__name__}: {err}"
+            error = UnpicklableResultError(name, type(value).__name__, problem)
             state = _states.Failed(str(error), error)
             blob = dumps(error)
         else:
@@ -98,7 +100,7 @@ def summarize(key: str, position: int | None, name: str, state: _states.State, i
     if state.cached_inputs is not None or state.start_time is not None:
         try:
             extras = dumps({"cached_inputs": state.cached_inputs, "start_time": state.start_time})
-        except Exception:  # noqa: BLE001 - inputs of a paused run that cannot travel
+        except Exception:  # inputs of a paused run that cannot travel
             extras = None
     shape = shape_of(state) if state.is_successful() else None
     record = [FINAL, key, position, type(state).__name__, state.name, state.message, state.duration,
@@ -112,23 +114,24 @@ def summarize(key: str, position: int | None, name: str, state: _states.State, i
 def _error_blob(error: Any) -> bytes:
     try:
         return dumps(error)
-    except Exception:  # noqa: BLE001 - an exception that cannot travel: send its text
+    except Exception:  # an exception that cannot travel: send its text
         return dumps(RuntimeError(f"{type(error).__name__}: {error}"))
 
 
 def _size(value: Any, sizeof: Callable[[Any], int]) -> int:
     try:
         return int(sizeof(value))
-    except Exception:  # noqa: BLE001 - a size estimate must never fail a run
+    except Exception:  # a size estimate must never fail a run
         return sys.getsizeof(value, 0)
 
 
-def has_result_on_worker(record: list[Any]) -> bool:
+def has_result_on_worker(record: Sequence[Any]) -> bool:
     """Whether the result stayed on the worker (picklable but over the inline limit)."""
-    return record[12] == ON_WORKER
+    return bool(record[12] == ON_WORKER)
 
 
-def state_from_record(record: list[Any], remote: Callable[[list[Any]], Any] | None = None) -> _states.State:
+def state_from_record(record: Sequence[Any],
+                      remote: Callable[[Sequence[Any]], Any] | None = None) -> _states.State:
     """The state a final record describes; ``remote(record)`` gives the placeholder of a
     result that stayed on the worker."""
     cls = _CLASSES.get(record[3], _states.State)
@@ -154,15 +157,14 @@ def attach_traceback(record: list[Any], error: BaseException) -> None:
     if error.__traceback__ is None:
         return
     extras = loads(record[13]) if record[13] is not None else {}
-    extras["traceback"] = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    extras["traceback"] = "".join(lines)[-20_000:]
     record[13] = dumps(extras)
 
 
-def shape_from_record(record: list[Any], flattened: bool = False) -> Any:
+def shape_from_record(record: Sequence[Any]) -> ResultShape:
     """The ``ResultShape`` of a final record (unflattened only; flattened needs the data)."""
-    from workers.wire import ResultShape
-
     cls = _CLASSES.get(record[3], _states.State)
-    if not (cls.kind in _states.SUCCESSFUL):
+    if cls.kind not in _states.SUCCESSFUL:
         return ResultShape(False)
     return ResultShape(True, record[9], record[10])

@@ -95,7 +95,8 @@ def estimate_from_probe(finished: Sequence[float], running: Sequence[float]) -> 
     return max(long_running) if long_running else None
 
 
-def split(start: int, stop: int, size: int, boundaries: Sequence[int] = ()) -> list[tuple[int, int]]:
+def split(start: int, stop: int, size: int,
+          boundaries: Sequence[int] = ()) -> list[tuple[int, int]]:
     """Ranges ``[a, b)`` covering ``start..stop`` of at most ``size`` children, also cut at
     ``boundaries`` (an upstream level's batch edges, so each batch reads one upstream batch).
 

@@ -159,17 +159,20 @@ class DaskTaskRunner(BaseTaskRunner):
         logger.debug("Connected to Dask scheduler %s", client.scheduler.address)
 
     def _connect(self) -> tuple[Any, Any]:
-        from distributed import Client, LocalCluster
+        from distributed import Client as _Client
+        from distributed import LocalCluster
+
+        client_class: Any = _Client  # untyped in distributed
 
         if self.address is not None:
             kwargs = {"timeout": CONNECT_TIMEOUT, **self.client_kwargs}
             try:
-                return Client(self.address, **kwargs), None
+                return client_class(self.address, **kwargs), None
             except (OSError, TimeoutError) as err:
                 timeout = kwargs["timeout"]
-                raise SchedulerUnreachableError(
-                    self.address, float(timeout) if isinstance(timeout, (int, float)) else CONNECT_TIMEOUT,
-                    f"{type(err).__name__}: {err}") from err
+                seconds = float(timeout) if isinstance(timeout, (int, float)) else CONNECT_TIMEOUT
+                raise SchedulerUnreachableError(self.address, seconds,
+                                                f"{type(err).__name__}: {err}") from err
         cluster_class = _resolve_class(self.cluster_class) if self.cluster_class else LocalCluster
         kwargs = dict(self.cluster_kwargs)
         if cluster_class is LocalCluster:
@@ -178,7 +181,7 @@ class DaskTaskRunner(BaseTaskRunner):
         try:
             if self.adapt_kwargs is not None:
                 cluster.adapt(**self.adapt_kwargs)
-            return Client(cluster, **self.client_kwargs), cluster
+            return client_class(cluster, **self.client_kwargs), cluster
         except BaseException:
             cluster.close()
             raise
@@ -192,7 +195,7 @@ class DaskTaskRunner(BaseTaskRunner):
         try:
             client.unsubscribe_topic(session.topic)
             client.run_on_scheduler(_forget_topic, topic=session.topic)
-        except Exception:  # noqa: BLE001 - the scheduler may be gone already
+        except Exception:  # the scheduler may be gone already
             logger.debug("Could not clean up topic %s", session.topic, exc_info=True)
         _close_quietly(client, session.cluster)
 
@@ -202,7 +205,7 @@ class DaskTaskRunner(BaseTaskRunner):
         if time.monotonic() - checked > 2.0:
             try:
                 count = max(1, sum(self._open_session().client.nthreads().values()))
-            except Exception:  # noqa: BLE001 - a guess serves batching well enough
+            except Exception:  # a guess serves batching well enough
                 count = max(1, count)
             self._threads = (time.monotonic(), count)
         return count
@@ -264,7 +267,7 @@ class DaskTaskRunner(BaseTaskRunner):
         if session is not None:
             try:
                 link = session.client.dashboard_link
-            except Exception:  # noqa: BLE001 - a display detail must not fail anything
+            except Exception:  # a display detail must not fail anything
                 link = None
             if link:
                 details["dashboard"] = link
@@ -325,5 +328,5 @@ def _close_quietly(client: Any, cluster: Any) -> None:
             continue
         try:
             closable.close()
-        except Exception:  # noqa: BLE001 - shutting down: report, do not mask the run's outcome
+        except Exception:  # shutting down: report, do not mask the run's outcome
             logger.warning("Could not close %r cleanly", closable, exc_info=True)

@@ -71,6 +71,6 @@ def failure_state(task_run: str, status: str, error: BaseException | None) -> St
     return Failed(str(failed), failed)
 
 
-def _address(error: BaseException) -> str | None:
+def _address(error: BaseException | None) -> str | None:
     worker = getattr(error, "last_worker", None)
     return getattr(worker, "address", None) or (str(worker) if worker else None)

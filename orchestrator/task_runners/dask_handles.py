@@ -78,7 +78,7 @@ class DaskHandle:
         #: what ``get_state`` shows until the final state is known
         self.live: State = WAITING
         #: the final summary record, until it is turned into ``state``
-        self.record: list[Any] | None = None
+        self.record: Sequence[Any] | None = None
         #: the final state (given, failed before submission, or built from ``record``)
         self.state = state
 
@@ -108,8 +108,8 @@ class ResultNotAvailableError(OrchestratorError, LookupError):
             "released": "it was released from the cluster once every downstream task run had it",
             "lost": "the cluster lost it",
         }.get(self.reason, self.reason)
-        return (f"The result of task run {self.task_run!r} ({_size(self.nbytes)}) stayed on the Dask "
-                f"cluster and cannot be fetched: {why}. Results up to the runner's "
+        return (f"The result of task run {self.task_run!r} ({_size(self.nbytes)}) stayed on the "
+                f"Dask cluster and cannot be fetched: {why}. Results up to the runner's "
                 "inline_result_bytes come back with their states; to read bigger ones, keep the "
                 "runner open around the run (with DaskTaskRunner(...) as runner: state = "
                 "flow.run(task_runner=runner); ...), or return a smaller value.")
@@ -137,7 +137,8 @@ class DaskResult(DeferredResult):
         return self.fetch(self)
 
     def __repr__(self) -> str:
-        return f"<result of {self.name}: {self.type_name}, {_size(self.nbytes)} on the Dask cluster>"
+        size = _size(self.nbytes)
+        return f"<result of {self.name}: {self.type_name}, {size} on the Dask cluster>"
 
 
 def _size(nbytes: int) -> str:

@@ -25,7 +25,8 @@ class UnpicklableError(OrchestratorError, TypeError):
 
     def __init__(self, task_name: str, path: str, type_name: str, problem: str) -> None:
         super().__init__(task_name, path, type_name, problem)
-        self.task_name, self.path, self.type_name, self.problem = task_name, path, type_name, problem
+        self.task_name, self.path = task_name, path
+        self.type_name, self.problem = type_name, problem
 
     def __str__(self) -> str:
         return (f"Task {self.task_name!r} cannot be sent to Dask workers: {self.path} (a "
@@ -35,14 +36,15 @@ class UnpicklableError(OrchestratorError, TypeError):
 
 
 def dumps(obj: Any) -> bytes:
-    return cloudpickle.dumps(obj, protocol=5)
+    data: bytes = cloudpickle.dumps(obj, protocol=5)
+    return data
 
 
 def dumps_task(task: Any) -> bytes:
     """The pickled task; raises ``UnpicklableError`` naming the part that refused."""
     try:
         return dumps(task)
-    except Exception as err:  # noqa: BLE001 - pickling may fail in any way
+    except Exception as err:  # pickling may fail in any way
         path, culprit = find_unpicklable(task, "the task")
         raise UnpicklableError(task.name, path, type(culprit).__name__, _problem(err)) from err
 
@@ -51,7 +53,7 @@ def check_value(task_name: str, label: str, value: Any) -> None:
     """Raise ``UnpicklableError`` if ``value`` (an argument ``label``) cannot pickle."""
     try:
         dumps(value)
-    except Exception as err:  # noqa: BLE001 - pickling may fail in any way
+    except Exception as err:  # pickling may fail in any way
         path, culprit = find_unpicklable(value, label)
         raise UnpicklableError(task_name, path, type(culprit).__name__, _problem(err)) from err
 
@@ -68,7 +70,7 @@ def find_unpicklable(value: Any, path: str, depth: int = _DEPTH) -> tuple[str, A
 def _pickles(value: Any) -> bool:
     try:
         dumps(value)
-    except Exception:  # noqa: BLE001 - pickling may fail in any way
+    except Exception:  # pickling may fail in any way
         return False
     return True
 
@@ -90,8 +92,10 @@ def _parts(value: Any) -> Iterator[tuple[str, Any]]:
             yield f" -> default argument {index}", default
     elif hasattr(value, "__dict__") and not isinstance(value, type):
         for name, item in vars(value).items():
-            label = f".{name}" if name != "run" else f".run (function {getattr(item, '__name__', item)!r})"
-            yield label, item
+            if name == "run":
+                yield f".run (function {getattr(item, '__name__', item)!r})", item
+            else:
+                yield f".{name}", item
 
 
 def _problem(err: BaseException) -> str:

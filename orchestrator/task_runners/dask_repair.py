@@ -31,7 +31,8 @@ _FAILED_STATUSES = ("error", "cancelled")
 _RUN_FUNCTIONS = ("run_one", "run_batch")
 
 
-def settle(session: DaskSession, submitted: Submitted, status: str, error: BaseException | None) -> None:
+def settle(session: DaskSession, submitted: Submitted, status: str,
+           error: BaseException | None) -> None:
     """Resolve an erred Dask task (see the module docstring)."""
     if status == "error" and _upstream_erred(submitted):
         resubmit(session, submitted)
@@ -102,7 +103,8 @@ def split(session: DaskSession, submitted: Submitted) -> None:
     session.by_key.pop(submitted.key, None)
 
 
-def fail(session: DaskSession, submitted: Submitted, status: str, error: BaseException | None) -> None:
+def fail(session: DaskSession, submitted: Submitted, status: str,
+         error: BaseException | None) -> None:
     """Give every unfinished task run of ``submitted`` a state saying why it failed."""
     states = []
     for handle in submitted.handles:

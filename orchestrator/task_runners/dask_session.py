@@ -120,7 +120,7 @@ class DaskSession:
         elif kind == summary.RETRYING:
             handle.live = Retrying(record[3], run_count=record[5])
 
-    # ---- states -----------------------------------------------------------------------------------
+    # ---- states ----------------------------------------------------------------------------------
     def state_of(self, handle: DaskHandle) -> State:
         """The final state of a handle whose final record arrived (built once)."""
         if handle.state is None:
@@ -166,7 +166,7 @@ class DaskSession:
         if record is not None and not flattened:
             return summary.shape_from_record(record)
         state = self.state_of(handle)
-        kept = state._result  # noqa: SLF001 - look without loading a deferred result
+        kept = state._result  # look without loading a deferred result
         if not state.is_successful() or not isinstance(kept, DaskResult):
             return shape_of(state, flattened)
         if not flattened:
@@ -175,10 +175,12 @@ class DaskSession:
 
     def _remote_shape(self, handle: DaskHandle, flattened: bool) -> ResultShape:
         submitted = handle.submitted
-        assert submitted is not None and submitted.future is not None
+        assert submitted is not None
+        assert submitted.future is not None
         future = self.client.submit(dask_entry.flat_shape, submitted.future, handle.position,
                                     flattened, pure=False, key=f"measure-{submitted.key}")
-        return future.result()  # type: ignore[no-any-return]
+        shape: ResultShape = future.result()
+        return shape
 
     def fetch_result(self, deferred: DaskResult) -> Any:
         """A result kept on a worker (``DaskResult.load``)."""
@@ -191,7 +193,7 @@ class DaskSession:
                                     key=f"fetch-{deferred.submitted.key}-{deferred.position}")
         return picked.result()
 
-    # ---- failures -----------------------------------------------------------------------------------
+    # ---- failures --------------------------------------------------------------------------------
     def _check_future(self, handle: DaskHandle, finished_grace: bool) -> None:
         submitted = handle.submitted
         future = submitted.future if submitted is not None else None
@@ -222,11 +224,12 @@ class DaskSession:
     def _recover_summaries(self, submitted: Submitted) -> None:
         positions = [h.position for h in submitted.handles]
         names = [h.name for h in submitted.handles]
-        future = self.client.submit(dask_entry.summaries, submitted.future, submitted.key, positions,
-                                    names, 1 << 20, pure=False, key=f"summaries-{submitted.key}")
+        future = self.client.submit(dask_entry.summaries, submitted.future, submitted.key,
+                                    positions, names, 1 << 20, pure=False,
+                                    key=f"summaries-{submitted.key}")
         self.on_event((0, {"records": future.result(), "worker": submitted.worker}))
 
-    # ---- lifetime ---------------------------------------------------------------------------------
+    # ---- lifetime --------------------------------------------------------------------------------
     def release(self, submitted: Submitted) -> None:
         """Drop the Dask future once its summaries are in: the cluster may then forget the
         value as soon as no Dask task needs it."""
@@ -248,7 +251,7 @@ class DaskSession:
 def _exception_of(future: Any) -> BaseException | None:
     try:
         return future.exception(timeout=5)  # type: ignore[no-any-return]
-    except Exception as err:  # noqa: BLE001 - the client may fail to fetch it; report that
+    except Exception as err:  # the client may fail to fetch it; report that
         return err
 
 

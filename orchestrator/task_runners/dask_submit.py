@@ -148,7 +148,7 @@ class Submitter:
             with session.cond:
                 session.cond.wait(0.01)
 
-    # ---- singles and batches ----------------------------------------------------------------------
+    # ---- singles and batches ---------------------------------------------------------------------
     def _submit_singles(self, calls: Iterable[TaskRunCall], limit: int,
                         slicer: _Slicer) -> list[DaskHandle]:
         """Each call as its own ``run_one`` Dask task (one ``client.map`` for several)."""
@@ -197,11 +197,11 @@ class Submitter:
             if problem is not None:
                 handle.state = problem
                 continue
-            if batch.is_full(_mapped_owner(call)):
+            if batch.is_full(_mapped_owner(call)) and shipped is not None:
                 ready.append(batch.close(shipped, task_id))
                 batch = _Batch(self, size, limit)
             batch.add(call, handle)
-        if batch.handles:
+        if batch.handles and shipped is not None:
             ready.append(batch.close(shipped, task_id))
         self._send(dask_entry.run_batch, ready)
         return handles
@@ -222,12 +222,12 @@ class Submitter:
             columns = list(zip(*(s.payload for s, _ in ready), strict=True))
             futures = client.map(function, *columns, [a.values() for _, a in ready],
                                  key=[s.key for s, _ in ready], pure=False, **ready[0][0].options)
-        except Exception as err:  # noqa: BLE001 - boundary: the runs fail, the flow goes on
+        except Exception as err:  # boundary: the runs fail, the flow goes on
             logger.error("Could not submit %d Dask tasks", len(ready), exc_info=True)
             for submitted, _ in ready:
                 for handle in submitted.handles:
-                    handle.state = Failed(f"Task run {handle.name!r} could not be submitted to Dask: "
-                                          f"{type(err).__name__}: {err}", err)
+                    handle.state = Failed(f"Task run {handle.name!r} could not be submitted to "
+                                          f"Dask: {type(err).__name__}: {err}", err)
                 self.session.by_key.pop(submitted.key, None)
             return
         for (submitted, _), future in zip(ready, futures, strict=True):
@@ -274,7 +274,7 @@ class Submitter:
         self._edges[id(edge)] = (edge, wired)
         return wired
 
-    # ---- shipping ----------------------------------------------------------------------------------
+    # ---- shipping --------------------------------------------------------------------------------
     def _shipment(self, call: TaskRunCall, handle: DaskHandle, check_inputs: bool = True
                   ) -> tuple[Shipped, Shipped, str, dict[str, Any]] | None:
         """(task, context, flow-run token, Dask options), or None with ``handle`` failed."""
@@ -329,7 +329,7 @@ class Submitter:
     def _token(self) -> str:
         return f"{self.session.topic}:{next(self._tokens)}"
 
-    # ---- what this process holds ---------------------------------------------------------------------
+    # ---- what this process holds -----------------------------------------------------------------
     def local_state(self, handle: DaskHandle) -> State | None:
         """The final state of ``handle`` if its result is here (not on a worker), else None."""
         if not handle.is_final:
@@ -339,7 +339,7 @@ class Submitter:
             if record is not None and record[12] == b"":
                 return None
         state = self.session.state_of(handle)
-        return None if isinstance(state._result, DaskResult) else state  # noqa: SLF001
+        return None if isinstance(state._result, DaskResult) else state
 
 
 class _Arguments:
@@ -380,7 +380,8 @@ class _Arguments:
             if run_index >= 0:
                 pointers.append(_run(run_index, run_start, run_stop))
                 run_index = -1
-            pointers.append(self.add(submitted if submitted is not None else self.session.wait(handle)))
+            held = submitted if submitted is not None else self.session.wait(handle)
+            pointers.append(self.add(held))
         if run_index >= 0:
             pointers.append(_run(run_index, run_start, run_stop))
         return tuple(pointers)
@@ -397,7 +398,7 @@ def _run(index: int, start: int, stop: int) -> Pointer:
 
 def _owner(handle: Any) -> Submitted | None:
     """The live Dask task holding a handle's state (None when only its final state is left)."""
-    submitted = getattr(handle, "submitted", None)
+    submitted: Submitted | None = getattr(handle, "submitted", None)
     while submitted is not None and submitted.replaced_by is not None:
         submitted = submitted.replaced_by
     if submitted is None or submitted.future is None:
@@ -433,7 +434,8 @@ class _Slicer:
         self._cuts[id(handle)] = (start, stop, held)
         return held, start
 
-    def _remote_slice(self, handle: DaskHandle, start: int, stop: int, flattened: bool) -> Submitted:
+    def _remote_slice(self, handle: DaskHandle, start: int, stop: int,
+                      flattened: bool) -> Submitted:
         session = self.submitter.session
         source = _owner(handle)
         assert source is not None
@@ -513,10 +515,11 @@ def _one_mapped_task(calls: Sequence[TaskRunCall]) -> bool:
     return all(c.task is first and c.map_index is not None for c in calls)
 
 
-def _first_unpicklable(task_name: str, label: str, values: Mapping[str, Any]) -> UnpicklableError | None:
+def _first_unpicklable(task_name: str, label: str,
+                       values: Mapping[str, Any]) -> UnpicklableError | None:
     try:
         dumps(dict(values))
-    except Exception:  # noqa: BLE001 - find which argument refused, below
+    except Exception:  # find which argument refused, below
         for name, value in values.items():
             try:
                 check_value(task_name, f"{label} {name!r}", value)

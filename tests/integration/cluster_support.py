@@ -77,9 +77,10 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 def worker_env() -> dict[str, str]:
-    """Workers import this directory's test modules (tasks defined there pickle by reference)."""
+    """The environment of cluster processes: they import the test package ``integration``
+    (functions such as ``run_on_scheduler`` callbacks travel by reference)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), str(ROOT), env.get("PYTHONPATH", "")])
     return env
 
 

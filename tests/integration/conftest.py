@@ -15,7 +15,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from cluster_support import (
+
+from .cluster_support import (
     CLUSTER_SERVICES,
     ROOT,
     RemoteCluster,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from cluster_support import CLUSTER_SERVICES, FLOW_SERVICE, ROOT, compose_command, compose_services
+
+from .cluster_support import CLUSTER_SERVICES, FLOW_SERVICE, ROOT, compose_command, compose_services
 
 pytestmark = pytest.mark.integration
 
@@ -56,5 +57,6 @@ def test_every_service_uses_the_one_image_the_dockerfile_builds() -> None:
     assert images == {"orchestrator:latest"}
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install ." in dockerfile
-    assert "COPY workers" in dockerfile and "COPY orchestrator" in dockerfile
+    assert "COPY workers" in dockerfile
+    assert "COPY orchestrator" in dockerfile
     assert "COPY examples" in dockerfile

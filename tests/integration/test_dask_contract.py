@@ -247,7 +247,8 @@ def test_context_keys_reach_the_task_run(runner: Any) -> None:
     assert first["parameters"] == {"limit": 2}
     assert first["flow_run_name"] == second["flow_run_name"]
     assert first["task_run_name"].startswith("describe_context-")
-    assert first["task_run_name"].endswith("-0") and second["task_run_name"].endswith("-1")
+    assert first["task_run_name"].endswith("-0")
+    assert second["task_run_name"].endswith("-1")
 
 
 def test_parameters_flow_into_tasks_and_defaults_apply(runner: Any) -> None:

@@ -94,7 +94,8 @@ def test_worker_logs_and_prints_reach_this_process_tagged_with_the_task_run(
     assert all(r.name == "orchestrator.Task: chatty" for r in working)
     assert all(str(os.getpid()) not in r.getMessage() for r in working)
     printed = [r for r in caplog.records if r.getMessage() == "printed 7"]
-    assert len(printed) == 1 and printed[0].task_run_name.startswith("printer-")
+    assert len(printed) == 1
+    assert printed[0].task_run_name.startswith("printer-")
 
 
 def test_an_unpicklable_task_fails_alone_naming_the_object(runner: DaskTaskRunner) -> None:
@@ -106,7 +107,8 @@ def test_an_unpicklable_task_fails_alone_naming_the_object(runner: DaskTaskRunne
     failed = state.result()[locked]
     assert isinstance(failed, Failed)
     assert "Task 'uses_lock' cannot be sent to Dask workers" in failed.message
-    assert "global 'LOCK'" in failed.message and "lock" in failed.message
+    assert "global 'LOCK'" in failed.message
+    assert "lock" in failed.message
     assert isinstance(state.result()[after], TriggerFailed)
     assert [x for x, _ in state.result()[fine].result()] == [1, 2]
 

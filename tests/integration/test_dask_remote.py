@@ -20,7 +20,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cluster_support import (
+
+from orchestrator import Flow, context, task
+from orchestrator.task_runners import DaskTaskRunner
+from orchestrator.task_runners.dask import SchedulerUnreachableError
+
+from .cluster_support import (
     ROOT,
     RemoteCluster,
     compose_command,
@@ -29,10 +34,6 @@ from cluster_support import (
     wait_for_port,
     worker_env,
 )
-
-from orchestrator import Flow, context, task
-from orchestrator.task_runners import DaskTaskRunner
-from orchestrator.task_runners.dask import SchedulerUnreachableError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -80,7 +81,8 @@ def test_a_map_reduce_runs_by_address_in_the_worker_processes(
     assert all(r.task_run_name.startswith("measure-") for r in logged)
 
 
-def test_the_scheduler_groups_task_runs_under_their_task_names(remote_cluster: RemoteCluster) -> None:
+def test_the_scheduler_groups_task_runs_under_their_task_names(
+        remote_cluster: RemoteCluster) -> None:
     from distributed import Client
 
     flow, _, _ = map_reduce()
