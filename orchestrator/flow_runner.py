@@ -111,7 +111,8 @@ class _Pass:
         self.handles: dict[Task, Handles] = {}
 
     def execute(self) -> dict[Task, State]:
-        skipped = [t for t in self.flow.sorted_tasks() if t not in set(self.order)]
+        running = set(self.order)
+        skipped = [t for t in self.flow.sorted_tasks() if t not in running]
         for task in skipped:  # upstream of start tasks: not run, known only from task_states
             state = self.task_states.get(task) or _not_run(task)
             self.handles[task] = self.given(state) or self.runner.given(state)

@@ -22,6 +22,7 @@ orchestrator's ``Edge`` objects (those hold whole upstream tasks).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -40,14 +41,20 @@ _cache_lock = threading.Lock()
 
 
 class Shipped:
-    """An object cloudpickled once on the orchestrator; ``load()`` unpickles once per process."""
+    """An object cloudpickled once on the orchestrator; ``load()`` unpickles once per process.
 
-    __slots__ = ("blob", "token")
+    A copy of another shipped object (a task copied into a flow: same function, another
+    slug) travels as that ``base`` plus the attributes that differ, a few dozen bytes.
+    """
 
-    def __init__(self, token: str, blob: bytes) -> None:
+    __slots__ = ("base", "blob", "token")
+
+    def __init__(self, token: str, blob: bytes, base: Shipped | None = None) -> None:
         #: unique per pickled object and runner session
         self.token = token
+        #: the pickled object, or (with a ``base``) the attributes it changes
         self.blob = blob
+        self.base = base
 
     def load(self) -> Any:
         """The object, from this process's cache when another run already unpickled it."""
@@ -55,7 +62,11 @@ class Shipped:
             if self.token in _cache:
                 _cache.move_to_end(self.token)
                 return _cache[self.token]
-        value = cloudpickle.loads(self.blob)
+        if self.base is None:
+            value = cloudpickle.loads(self.blob)
+        else:
+            value = copy.copy(self.base.load())
+            value.__dict__.update(cloudpickle.loads(self.blob))
         with _cache_lock:
             _cache[self.token] = value
             while len(_cache) > _CACHE_SIZE:
@@ -63,7 +74,7 @@ class Shipped:
         return value
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Shipped, (self.token, self.blob))
+        return (Shipped, (self.token, self.blob, self.base))
 
     def __repr__(self) -> str:
         return f"<Shipped {self.token} ({len(self.blob)} bytes)>"

@@ -105,6 +105,8 @@ class DaskTaskRunner(BaseTaskRunner):
         #: seconds per mapped child, per task, measured across this runner's sessions
         self.estimates = DurationEstimates()
         self._lock = threading.RLock()
+        #: one submission at a time (flow runs sharing an open runner submit from their threads)
+        self._submitting = threading.RLock()
         self._depth = 0
         self._session: DaskSession | None = None
         self._submitter: Submitter | None = None
@@ -224,14 +226,16 @@ class DaskTaskRunner(BaseTaskRunner):
 
     # ---- the task-runner contract ---------------------------------------------------------------
     def submit(self, call: TaskRunCall) -> DaskHandle:
-        self._open_session()
-        assert self._submitter is not None
-        return self._submitter.submit(call)
+        with self._submitting:
+            self._open_session()
+            assert self._submitter is not None
+            return self._submitter.submit(call)
 
     def submit_many(self, calls: Sequence[TaskRunCall]) -> list[DaskHandle]:
-        self._open_session()
-        assert self._submitter is not None
-        return self._submitter.submit_many(calls)
+        with self._submitting:
+            self._open_session()
+            assert self._submitter is not None
+            return self._submitter.submit_many(calls)
 
     def given(self, state: State) -> DaskHandle:
         return DaskHandle(f"given {state.name} state", state=state)

@@ -60,6 +60,14 @@ class Submitted:
         #: drop the future once every summary arrived (nothing downstream needs it)
         self.release_when_final = False
 
+    def finished(self) -> None:
+        """Every summary arrived: forget what only a resubmission would need (its plans and
+        upstream links), and the future too if nothing downstream needs it."""
+        self.payload = ()
+        self.sources = ()
+        if self.release_when_final:
+            self.future = None
+
     def __repr__(self) -> str:
         return f"<Submitted {self.key} ({len(self.handles)} task runs)>"
 

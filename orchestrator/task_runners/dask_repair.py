@@ -84,6 +84,9 @@ def split(session: DaskSession, submitted: Submitted) -> None:
     """Run each child of a batch whose workers died as its own Dask task."""
     from workers.dask_entry import run_one
 
+    if not submitted.payload:  # every child had finished: nothing to run again
+        fail(session, submitted, "error", None)
+        return
     task, context, topic, plans = submitted.payload
     args = [argument(session, s) for s in submitted.sources]
     suffix = submitted.key.rsplit("-", 1)[-1]

@@ -109,8 +109,8 @@ class DaskSession:
             handle.record = tuple(record)  # atomic items only: the GC soon stops tracking it
             submitted.worker = worker
             submitted.unfinished -= 1
-            if submitted.unfinished <= 0 and submitted.release_when_final:
-                submitted.future = None
+            if submitted.unfinished <= 0:
+                submitted.finished()
             if submitted.task_id is not None:
                 self.estimates.add(submitted.task_id, record[14])
         elif kind == summary.RUNNING:

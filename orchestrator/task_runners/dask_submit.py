@@ -48,6 +48,7 @@ from workers.wire import TaskRunCall, UpstreamRef
 
 logger = logging.getLogger("orchestrator.DaskTaskRunner")
 
+_MISSING = object()
 #: pickled bytes a mapped level's results may bring back with their summaries, in all
 LEVEL_INLINE_BUDGET = 64 << 20
 #: ... but each child may bring at least this much (numbers, short strings)
@@ -298,10 +299,33 @@ class Submitter:
                                              dict[str, Any]]:
         try:
             resources = resources_from_tags(task.name, getattr(task, "tags", ()) or ())
-            shipped = Shipped(self._token(), dumps_task(task))
+            shipped = self._ship_copy(task) or Shipped(self._token(), dumps_task(task))
         except (UnpicklableError, ResourceTagError) as err:
             return err, {}
         return shipped, ({"resources": resources} if resources else {})
+
+    def _ship_copy(self, task: Any) -> Shipped | None:
+        """A task copied into a flow, shipped as its template plus what differs (None when
+        it is no such copy). Flows copy a task at every call, so a fan-out of 10,000 calls
+        pickles one function, not 10,000."""
+        template = getattr(task, "_template", None)
+        if template is None or template is task or type(template) is not type(task):
+            return None
+        entry = self._tasks.get(id(template))
+        if entry is None or entry[0] is not template:
+            entry = (template, *self._ship_task(template))
+            self._tasks[id(template)] = entry
+        base = entry[1]
+        if not isinstance(base, Shipped):
+            return None
+        inherited = vars(template)
+        changed = {name: value for name, value in vars(task).items()
+                   if name != "_flow_ref" and inherited.get(name, _MISSING) is not value}
+        try:
+            blob = dumps(changed)
+        except Exception:  # an attribute of the copy refuses: say which, below
+            return None
+        return Shipped(self._token(), blob, base)
 
     def _context(self, run_context: Mapping[str, Any]) -> tuple[Shipped, str]:
         for known, shipped, token in self._contexts:
