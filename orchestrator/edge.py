@@ -36,7 +36,13 @@ class Edge:
         self.flattened = flattened
 
     def _identity(self) -> tuple[Any, ...]:
-        return (id(self.upstream_task), id(self.downstream_task), self.key, self.mapped, self.flattened)
+        return (
+            id(self.upstream_task),
+            id(self.downstream_task),
+            self.key,
+            self.mapped,
+            self.flattened,
+        )
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Edge) and self._identity() == other._identity()
@@ -46,7 +52,9 @@ class Edge:
 
     def __repr__(self) -> str:
         arrow = f" -[{self.key}]->" if self.key else " ->"
-        marks = "".join((" (mapped)" if self.mapped else "", " (flattened)" if self.flattened else ""))
+        marks = "".join(
+            (" (mapped)" if self.mapped else "", " (flattened)" if self.flattened else "")
+        )
         return f"<Edge: {self.upstream_task.name}{arrow} {self.downstream_task.name}{marks}>"
 
     def __getstate__(self) -> dict[str, Any]:

@@ -38,11 +38,16 @@ class Flow:
     3
     """
 
-    def __init__(self, name: str, tasks: Iterable[Task] | None = None,
-                 edges: Iterable[Edge] | None = None,
-                 reference_tasks: Iterable[Task] | None = None, task_runner: Any = None,
-                 state_handlers: Iterable[FlowStateHandler] | None = None,
-                 on_failure: Callable[[Flow, State], Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        tasks: Iterable[Task] | None = None,
+        edges: Iterable[Edge] | None = None,
+        reference_tasks: Iterable[Task] | None = None,
+        task_runner: Any = None,
+        state_handlers: Iterable[FlowStateHandler] | None = None,
+        on_failure: Callable[[Flow, State], Any] | None = None,
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Flow needs a non-empty name, got {name!r}")
         self.name = name
@@ -64,8 +69,13 @@ class Flow:
         for t in tasks or ():
             self.add_task(t)
         for e in edges or ():
-            self.add_edge(e.upstream_task, e.downstream_task, key=e.key, mapped=e.mapped,
-                          flattened=e.flattened)
+            self.add_edge(
+                e.upstream_task,
+                e.downstream_task,
+                key=e.key,
+                mapped=e.mapped,
+                flattened=e.flattened,
+            )
         if reference_tasks:
             self.set_reference_tasks(reference_tasks)
 
@@ -84,15 +94,20 @@ class Flow:
     def add_task(self, task: Task) -> Task:
         """Add ``task`` as is (no copy); adding it twice is harmless."""
         if not isinstance(task, Task):
-            raise TypeError(f"Flow {self.name!r}: add_task needs a Task, got {task!r}. "
-                            f"Wrap plain values in Constant(...).")
+            raise TypeError(
+                f"Flow {self.name!r}: add_task needs a Task, got {task!r}. "
+                f"Wrap plain values in Constant(...)."
+            )
         if task in self.tasks:
             return task
         if isinstance(task, Parameter):
             other = self._parameters.get(task.name)
             if other is not None and other is not task:
-                raise FlowDefinitionError(self.name, f"two different parameters are named {task.name!r}.",
-                                          "Give each Parameter a unique name, or reuse one object.")
+                raise FlowDefinitionError(
+                    self.name,
+                    f"two different parameters are named {task.name!r}.",
+                    "Give each Parameter a unique name, or reuse one object.",
+                )
             self._parameters[task.name] = task
         self.tasks.add(task)
         self._order.append(task)
@@ -103,8 +118,14 @@ class Flow:
             self.resolve_dependencies(task)
         return task
 
-    def add_edge(self, upstream_task: Task, downstream_task: Task, key: str | None = None,
-                 mapped: bool = False, flattened: bool = False) -> Edge:
+    def add_edge(
+        self,
+        upstream_task: Task,
+        downstream_task: Task,
+        key: str | None = None,
+        mapped: bool = False,
+        flattened: bool = False,
+    ) -> Edge:
         """Add ``upstream_task -> downstream_task`` (adding both tasks when needed)."""
         self.add_task(upstream_task)
         self.add_task(downstream_task)
@@ -119,20 +140,33 @@ class Flow:
         return edge
 
     def _check_argument(self, task: Task, key: str) -> None:
-        taken = key in self.constants.get(task, {}) or any(e.key == key for e in self._edges_to[task])
+        taken = key in self.constants.get(task, {}) or any(
+            e.key == key for e in self._edges_to[task]
+        )
         if taken:
-            raise FlowDefinitionError(self.name, f"task {task.name!r} already has an input for "
-                                      f"argument {key!r}.", "Bind each argument once.")
+            raise FlowDefinitionError(
+                self.name,
+                f"task {task.name!r} already has an input for argument {key!r}.",
+                "Bind each argument once.",
+            )
         params = task.signature.parameters
         accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
         if key not in params and not accepts_any:
-            raise FlowDefinitionError(self.name, f"task {task.name!r} has no argument {key!r}; its "
-                                      f"run() signature is {task.signature}.")
+            raise FlowDefinitionError(
+                self.name,
+                f"task {task.name!r} has no argument {key!r}; its "
+                f"run() signature is {task.signature}.",
+            )
 
-    def set_dependencies(self, task: Task, upstream_tasks: Iterable[Any] | None = None,
-                         downstream_tasks: Iterable[Task] | None = None,
-                         keyword_tasks: Mapping[str, Any] | None = None, mapped: bool = False,
-                         validate: bool | None = None) -> None:
+    def set_dependencies(
+        self,
+        task: Task,
+        upstream_tasks: Iterable[Any] | None = None,
+        downstream_tasks: Iterable[Task] | None = None,
+        keyword_tasks: Mapping[str, Any] | None = None,
+        mapped: bool = False,
+        validate: bool | None = None,
+    ) -> None:
         """Add ``task`` with its upstream tasks, downstream tasks and keyword inputs.
 
         Keyword values that are tasks become data edges; collections become collection
@@ -149,10 +183,14 @@ class Flow:
         for key, raw in (keyword_tasks or {}).items():
             is_mapped, flat, value = _unwrap(raw, mapped)
             if flat and not is_mapped:
-                raise FlowDefinitionError(self.name, f"task {task.name!r}: flatten() on argument "
-                                          f"{key!r} only works with .map().")
-            if isinstance(value, Task | Dependency) or isinstance(value, (dict, *COLLECTION_TYPES)) or is_mapped:
-                source = self.as_task(value if not is_mapped or _is_taskish(value) else Constant(value))
+                raise FlowDefinitionError(
+                    self.name,
+                    f"task {task.name!r}: flatten() on argument {key!r} only works with .map().",
+                )
+            if _is_taskish(value) or is_mapped:
+                source = self.as_task(
+                    value if not is_mapped or _is_taskish(value) else Constant(value)
+                )
                 self.add_edge(source, task, key=key, mapped=is_mapped, flattened=flat)
             else:
                 self._check_argument(task, key)
@@ -168,7 +206,8 @@ class Flow:
             if value.key is None:
                 return self.add_task(value.task)
             return GetItem(name=f"{value.task.name}[{value.key!r}]").bind(
-                task_result=self.add_task(value.task), key=value.key, flow=self)
+                task_result=self.add_task(value.task), key=value.key, flow=self
+            )
         if isinstance(value, dict):
             return Dict().bind(keys=list(value.keys()), values=list(value.values()), flow=self)
         for kind, collection_task in COLLECTION_TYPES.items():
@@ -201,8 +240,11 @@ class Flow:
         chosen = set(tasks)
         unknown = [t.name for t in chosen if t not in self.tasks]
         if unknown:
-            raise FlowDefinitionError(self.name, f"reference tasks {sorted(unknown)} are not in the flow.",
-                                      "Add them first (call them inside the flow).")
+            raise FlowDefinitionError(
+                self.name,
+                f"reference tasks {sorted(unknown)} are not in the flow.",
+                "Add them first (call them inside the flow).",
+            )
         self._reference_tasks = chosen
 
     # ---- reading ------------------------------------------------------------------------------
@@ -253,18 +295,27 @@ class Flow:
         for edge in self.edges:
             for end in (edge.upstream_task, edge.downstream_task):
                 if end not in self.tasks:
-                    raise FlowDefinitionError(self.name, f"edge {edge!r} names task {end.name!r}, "
-                                              "which is not in the flow.", "Add it with add_task().")
+                    raise FlowDefinitionError(
+                        self.name,
+                        f"edge {edge!r} names task {end.name!r}, which is not in the flow.",
+                        "Add it with add_task().",
+                    )
         cycle = find_cycle(self.upstream_map())
         if cycle:
             raise CycleError(self.name, [t.name for t in cycle])
         for task in self._reference_tasks - self.tasks:
-            raise FlowDefinitionError(self.name, f"reference task {task.name!r} is not in the flow.")
+            raise FlowDefinitionError(
+                self.name, f"reference task {task.name!r} is not in the flow."
+            )
 
     def copy(self) -> Flow:
         """A shallow copy: same task objects, separate graph containers."""
-        new = Flow(self.name, task_runner=self.task_runner, state_handlers=self.state_handlers,
-                   on_failure=self.on_failure)
+        new = Flow(
+            self.name,
+            task_runner=self.task_runner,
+            state_handlers=self.state_handlers,
+            on_failure=self.on_failure,
+        )
         for t in self._order:
             new.add_task(t)
         for e in sorted(self.edges, key=lambda e: self._order.index(e.downstream_task)):
@@ -274,10 +325,17 @@ class Flow:
         return new
 
     # ---- running ------------------------------------------------------------------------------
-    def run(self, parameters: Mapping[str, Any] | None = None, *, task_runner: Any = None,
-            context: Mapping[str, Any] | None = None, task_states: Mapping[Task, State] | None = None,
-            start_tasks: Iterable[Task] | None = None, return_tasks: Iterable[Task] | None = None,
-            **run_options: Any) -> State:
+    def run(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        task_runner: Any = None,
+        context: Mapping[str, Any] | None = None,
+        task_states: Mapping[Task, State] | None = None,
+        start_tasks: Iterable[Task] | None = None,
+        return_tasks: Iterable[Task] | None = None,
+        **run_options: Any,
+    ) -> State:
         """Run the flow once and return its final state; ``result()`` maps tasks to states.
 
         Never blocks on a paused task: the run returns ``Paused`` at once. Resume with
@@ -287,8 +345,12 @@ class Flow:
         from orchestrator.flow_runner import FlowRunner
 
         return FlowRunner(flow=self).run(
-            parameters=parameters, task_runner=task_runner, context=context,
-            task_states=task_states, start_tasks=start_tasks, return_tasks=return_tasks,
+            parameters=parameters,
+            task_runner=task_runner,
+            context=context,
+            task_states=task_states,
+            start_tasks=start_tasks,
+            return_tasks=return_tasks,
             **run_options,
         )
 
@@ -312,7 +374,7 @@ def _unwrap(value: Any, mapped: bool) -> tuple[bool, bool, Any]:
 
 
 def _is_taskish(value: Any) -> bool:
-    return isinstance(value, Task | Dependency | dict) or isinstance(value, tuple(COLLECTION_TYPES))
+    return isinstance(value, (Task, Dependency, dict, *COLLECTION_TYPES))
 
 
 def _weak(flow: Flow) -> Any:

@@ -44,10 +44,16 @@ class FlowRunner:
         self.flow = flow
         self.task_runner = task_runner
 
-    def run(self, parameters: Mapping[str, Any] | None = None, task_runner: BaseTaskRunner | None = None,
-            context: Mapping[str, Any] | None = None, task_states: Mapping[Task, State] | None = None,
-            start_tasks: Iterable[Task] | None = None, return_tasks: Iterable[Task] | None = None,
-            progress: Any = False) -> State:
+    def run(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        task_runner: BaseTaskRunner | None = None,
+        context: Mapping[str, Any] | None = None,
+        task_states: Mapping[Task, State] | None = None,
+        start_tasks: Iterable[Task] | None = None,
+        return_tasks: Iterable[Task] | None = None,
+        progress: Any = False,
+    ) -> State:
         """Run every task (or those downstream of ``start_tasks``) and return the flow state.
 
         Args:
@@ -68,8 +74,9 @@ class FlowRunner:
         runner = task_runner or self.task_runner or flow.task_runner or SequentialTaskRunner()
         keys = self._run_context(values, context or {})
         logger.info("Beginning Flow run for %r", flow.name)
-        running = flow_handlers.transition(flow, Pending("Flow run is pending."),
-                                           Running("Running flow."))
+        running = flow_handlers.transition(
+            flow, Pending("Flow run is pending."), Running("Running flow.")
+        )
         if running.is_finished():  # a state handler failed or ended the run before it began
             return running
         logger.info("Starting flow run.")
@@ -78,12 +85,18 @@ class FlowRunner:
             with _watch(progress, plan) as watch:
                 states = plan.execute()
         returned = set(return_tasks) if return_tasks is not None else flow.tasks
-        final = decide_flow_state(states, flow.reference_tasks(),
-                                  {t: s for t, s in states.items() if t in returned},
-                                  terminal_tasks=flow.terminal_tasks())
+        final = decide_flow_state(
+            states,
+            flow.reference_tasks(),
+            {t: s for t, s in states.items() if t in returned},
+            terminal_tasks=flow.terminal_tasks(),
+        )
         final = flow_handlers.transition(flow, running, final)
-        logger.info("Flow run %s: %s", final.type.value if not final.is_successful() else "SUCCESS",
-                    final.message)
+        logger.info(
+            "Flow run %s: %s",
+            final.type.value if not final.is_successful() else "SUCCESS",
+            final.message,
+        )
         if watch is not None:
             watch.finish(final, states)
         return final
@@ -94,17 +107,27 @@ class FlowRunner:
         keys.update(overrides)
         keys.update(date_keys(keys.get("today")))
         keys.update(overrides if "date" in overrides else {})
-        keys.update(flow_name=self.flow.name, flow_run_id=str(uuid.uuid4()),
-                    flow_run_name=flow_run_name(), parameters=values,
-                    scheduled_start_time=_dt.datetime.now(_dt.timezone.utc))
+        keys.update(
+            flow_name=self.flow.name,
+            flow_run_id=str(uuid.uuid4()),
+            flow_run_name=flow_run_name(),
+            parameters=values,
+            scheduled_start_time=_dt.datetime.now(_dt.UTC),
+        )
         return keys
 
 
 class _Pass:
     """The bookkeeping of one pass: a handle per task, in submission order."""
 
-    def __init__(self, flow: Flow, runner: BaseTaskRunner, keys: dict[str, Any],
-                 task_states: dict[Task, State], start_tasks: Iterable[Task] | None) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        runner: BaseTaskRunner,
+        keys: dict[str, Any],
+        task_states: dict[Task, State],
+        start_tasks: Iterable[Task] | None,
+    ) -> None:
         self.flow, self.runner, self.keys, self.task_states = flow, runner, keys, task_states
         self.start = set(start_tasks or ())
         self.order = flow.sorted_tasks(root_tasks=self.start or None)
@@ -139,12 +162,21 @@ class _Pass:
         is_start = task in self.start
         mapped = [e for e in edges if e.mapped]
         if not mapped or (initial is not None and initial.is_resume()):
-            return self.runner.submit(self.call(task, upstream_refs(edges, self.handles), None,
-                                                initial, is_start))
+            return self.runner.submit(
+                self.call(task, upstream_refs(edges, self.handles), None, initial, is_start)
+            )
         lengths, problem = self.measure(task, mapped)
         if problem is not None:
-            return self.runner.submit(self.call(task, upstream_refs(edges, self.handles), None,
-                                                initial, is_start, mapping_problem=problem))
+            return self.runner.submit(
+                self.call(
+                    task,
+                    upstream_refs(edges, self.handles),
+                    None,
+                    initial,
+                    is_start,
+                    mapping_problem=problem,
+                )
+            )
         count = min(lengths) if lengths else 0
         earlier = earlier if len(earlier) == count else []
         if self.runner.submits_in_bulk:
@@ -154,14 +186,23 @@ class _Pass:
             if earlier and _is_done(earlier[i]):
                 children.append(self.runner.given(earlier[i]))
             else:
-                children.append(self.runner.submit(self.call(
-                    task, upstream_refs(edges, self.handles, i), i, earlier[i] if earlier else None,
-                    False)))
+                children.append(
+                    self.runner.submit(
+                        self.call(
+                            task,
+                            upstream_refs(edges, self.handles, i),
+                            i,
+                            earlier[i] if earlier else None,
+                            False,
+                        )
+                    )
+                )
             self.handles[task] = children  # progress displays see children as they are submitted
         return children
 
-    def submit_children(self, task: Task, edges: list[Any], count: int,
-                        earlier: list[State]) -> list[Any]:
+    def submit_children(
+        self, task: Task, edges: list[Any], count: int, earlier: list[State]
+    ) -> list[Any]:
         """A mapped task's children in one ``submit_many`` (backends that batch them)."""
         children: list[Any] = [None] * count
         indexes = []
@@ -202,22 +243,39 @@ class _Pass:
             else:
                 shapes = [self.runner.shape(source, flattened=edge.flattened)]
             if not all(s.successful for s in shapes):
-                return [], (f"Task {task.name!r}: cannot map over argument {argument!r}: upstream "
-                            f"task {edge.upstream_task.name!r} did not succeed.")
+                return [], (
+                    f"Task {task.name!r}: cannot map over argument {argument!r}: upstream "
+                    f"task {edge.upstream_task.name!r} did not succeed."
+                )
             bad = next((s for s in shapes if s.length is None), None)
             if bad is not None:
-                return [], (f"Task {task.name!r}: cannot map over argument {argument!r}: "
-                            f"{bad.problem}. Map over a list or tuple, or pass it as "
-                            f"unmapped(...) if every child should receive it whole.")
+                return [], (
+                    f"Task {task.name!r}: cannot map over argument {argument!r}: "
+                    f"{bad.problem}. Map over a list or tuple, or pass it as "
+                    f"unmapped(...) if every child should receive it whole."
+                )
             lengths.append(sum(s.length or 0 for s in shapes))
         return lengths, None
 
-    def call(self, task: Task, refs: Any, map_index: int | None, initial: State | None,
-             is_start: bool, mapping_problem: str | None = None) -> TaskRunCall:
+    def call(
+        self,
+        task: Task,
+        refs: Any,
+        map_index: int | None,
+        initial: State | None,
+        is_start: bool,
+        mapping_problem: str | None = None,
+    ) -> TaskRunCall:
         return TaskRunCall(
-            task=task, name=task_run_name(task, map_index), upstream=refs,
-            inputs=self.flow.constants.get(task, {}), map_index=map_index, run_context=self.keys,
-            initial_state=initial, is_start_task=is_start, mapping_problem=mapping_problem,
+            task=task,
+            name=task_run_name(task, map_index),
+            upstream=refs,
+            inputs=self.flow.constants.get(task, {}),
+            map_index=map_index,
+            run_context=self.keys,
+            initial_state=initial,
+            is_start_task=is_start,
+            mapping_problem=mapping_problem,
         )
 
     def collect(self, handle: Handles) -> State:
@@ -242,9 +300,16 @@ class _ChildCalls(Sequence[TaskRunCall]):
     """The calls of a mapped task's children, each built when read: a map over a million
     children never holds a million calls at once."""
 
-    def __init__(self, plan: _Pass, task: Task, edges: list[Any], indexes: list[int],
-                 earlier: list[State]) -> None:
-        self.plan, self.task, self.edges, self.indexes, self.earlier = plan, task, edges, indexes, earlier
+    def __init__(
+        self, plan: _Pass, task: Task, edges: list[Any], indexes: list[int], earlier: list[State]
+    ) -> None:
+        self.plan, self.task, self.edges, self.indexes, self.earlier = (
+            plan,
+            task,
+            edges,
+            indexes,
+            earlier,
+        )
 
     def __len__(self) -> int:
         return len(self.indexes)
@@ -253,15 +318,22 @@ class _ChildCalls(Sequence[TaskRunCall]):
         if isinstance(position, slice):
             return [self[i] for i in range(*position.indices(len(self)))]
         i = self.indexes[position]
-        return self.plan.call(self.task, upstream_refs(self.edges, self.plan.handles, i), i,
-                              self.earlier[i] if self.earlier else None, False)
+        return self.plan.call(
+            self.task,
+            upstream_refs(self.edges, self.plan.handles, i),
+            i,
+            self.earlier[i] if self.earlier else None,
+            False,
+        )
 
 
 def _not_run(task: Task) -> State:
     from workers.states import Pending
 
-    return Pending(f"Task {task.name!r} was not part of this run (upstream of the start tasks); "
-                   "pass its state in task_states to provide its result.")
+    return Pending(
+        f"Task {task.name!r} was not part of this run (upstream of the start tasks); "
+        "pass its state in task_states to provide its result."
+    )
 
 
 def _watch(progress: Any, plan: _Pass) -> Any:
@@ -276,4 +348,3 @@ def _watch(progress: Any, plan: _Pass) -> Any:
 def _context_scope(overrides: Mapping[str, Any]) -> Any:
     """User ``context=`` keys, visible to code in this process during the run."""
     return context(dict(overrides))
-

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 
-class unmapped:  # noqa: N801 - public name from the reference documents
+class unmapped:
     """Wraps an argument of ``task.map(...)`` that every child receives whole.
 
     >>> unmapped(5).value
@@ -25,7 +25,7 @@ class unmapped:  # noqa: N801 - public name from the reference documents
         return f"unmapped({self.value!r})"
 
 
-class flatten:  # noqa: N801 - public name from the reference documents
+class flatten:
     """Wraps an argument of ``task.map(...)`` to map over the concatenation of its lists.
 
     ``task.map(x=flatten([[1], [2, 3]]))`` spawns three children: 1, 2 and 3.
@@ -46,9 +46,11 @@ class MappingError(ValueError):
         self.task_name, self.argument, self.problem = task_name, argument, problem
 
     def __str__(self) -> str:
-        return (f"Task {self.task_name!r}: cannot map over argument {self.argument!r}: "
-                f"{self.problem}. Map over a list or tuple, or wrap the argument in "
-                f"unmapped(...) if every child should receive it whole.")
+        return (
+            f"Task {self.task_name!r}: cannot map over argument {self.argument!r}: "
+            f"{self.problem}. Map over a list or tuple, or wrap the argument in "
+            f"unmapped(...) if every child should receive it whole."
+        )
 
 
 def count_children(task_name: str, lengths: Mapping[str, int]) -> int:

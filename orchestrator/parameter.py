@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.context import context
 from orchestrator.task import Task
+from workers.context import context
 
 
 class Parameter(Task):
@@ -18,8 +18,9 @@ class Parameter(Task):
     <Parameter: x>
     """
 
-    def __init__(self, name: str, default: Any = None, required: bool | None = None,
-                 tags: Any = None) -> None:
+    def __init__(
+        self, name: str, default: Any = None, required: bool | None = None, tags: Any = None
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Parameter needs a non-empty name, got {name!r}")
         self.default = default
@@ -41,8 +42,10 @@ class Parameter(Task):
 
     def copy(self, **task_args: Any) -> Task:
         if "name" in task_args and task_args["name"] != self.name:
-            raise ValueError(f"Parameter {self.name!r}: a copy cannot be renamed; "
-                             f"create a new Parameter({task_args['name']!r}) instead.")
+            raise ValueError(
+                f"Parameter {self.name!r}: a copy cannot be renamed; "
+                f"create a new Parameter({task_args['name']!r}) instead."
+            )
         return super().copy(**task_args)
 
     def run(self) -> Any:
@@ -50,6 +53,8 @@ class Parameter(Task):
         if self.name in parameters:
             return parameters[self.name]
         if self.required:
-            raise ValueError(f"Parameter {self.name!r} is required but no value was given; "
-                             f"pass parameters={{{self.name!r}: ...}}.")
+            raise ValueError(
+                f"Parameter {self.name!r} is required but no value was given; "
+                f"pass parameters={{{self.name!r}: ...}}."
+            )
         return self.default

@@ -23,8 +23,9 @@ from workers.wire import UpstreamRef
 Handles = Any
 
 
-def check_parameters(flow_name: str, declared: Iterable[Parameter],
-                     given: Mapping[str, Any] | None) -> dict[str, Any]:
+def check_parameters(
+    flow_name: str, declared: Iterable[Parameter], given: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """The parameter values of a run; raises ``ParameterError`` before anything runs."""
     given = dict(given or {})
     by_name = {p.name: p for p in declared}
@@ -35,27 +36,36 @@ def check_parameters(flow_name: str, declared: Iterable[Parameter],
     return {name: given.get(name, p.default) for name, p in by_name.items()}
 
 
-def upstream_refs(edges: Sequence[Edge], handles: Mapping[Task, Handles],
-                  map_index: int | None = None) -> tuple[UpstreamRef, ...]:
+def upstream_refs(
+    edges: Sequence[Edge], handles: Mapping[Task, Handles], map_index: int | None = None
+) -> tuple[UpstreamRef, ...]:
     """Upstream refs for one task run; ``map_index`` selects a mapped child's share."""
     refs = []
     for edge in edges:
         source = handles[edge.upstream_task]
         children = isinstance(source, list)
         if map_index is None or not edge.mapped:
-            refs.append(UpstreamRef(edge, tuple(source) if children else (source,), reduce=children))
+            refs.append(
+                UpstreamRef(edge, tuple(source) if children else (source,), reduce=children)
+            )
         elif children and not edge.flattened:
             refs.append(UpstreamRef(edge, (source[map_index],)))
         else:
             sources = tuple(source) if children else (source,)
-            refs.append(UpstreamRef(edge, sources, reduce=children, index=map_index,
-                                    flattened=edge.flattened))
+            refs.append(
+                UpstreamRef(
+                    edge, sources, reduce=children, index=map_index, flattened=edge.flattened
+                )
+            )
     return tuple(refs)
 
 
-def decide_flow_state(states: Mapping[Task, State], reference_tasks: Iterable[Task],
-                      returned: Mapping[Task, State],
-                      terminal_tasks: Iterable[Task] | None = None) -> State:
+def decide_flow_state(
+    states: Mapping[Task, State],
+    reference_tasks: Iterable[Task],
+    returned: Mapping[Task, State],
+    terminal_tasks: Iterable[Task] | None = None,
+) -> State:
     """The flow run's state once its pass is over.
 
     Paused (a task waits to be resumed) or Pending while a terminal task is unfinished;
@@ -71,16 +81,22 @@ def decide_flow_state(states: Mapping[Task, State], reference_tasks: Iterable[Ta
         paused = sorted(t.name for t, s in states.items() if _any_paused(s))
         if paused:
             shown = ", ".join(map(repr, paused))
-            return Paused(f"Flow run paused: {shown} paused. Resume with flow.run(task_states="
-                          "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task]) "
-                          "so the finished tasks' results are reused.", dict(returned))
+            return Paused(
+                f"Flow run paused: {shown} paused. Resume with flow.run(task_states="
+                "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task]) "
+                "so the finished tasks' results are reused.",
+                dict(returned),
+            )
         names = sorted(t.name for t, _ in unfinished)
-        return Pending(f"Flow run incomplete: {', '.join(map(repr, names))} did not finish.",
-                       dict(returned))
+        return Pending(
+            f"Flow run incomplete: {', '.join(map(repr, names))} did not finish.", dict(returned)
+        )
     reference = {t: states[t] for t in reference_tasks if t in states}
     failed = sorted({_name(e) for e, s in flatten_upstream(reference) if s.is_failed()})
     if failed:
-        return Failed(f"Some reference tasks failed: {', '.join(map(repr, failed))}.", dict(returned))
+        return Failed(
+            f"Some reference tasks failed: {', '.join(map(repr, failed))}.", dict(returned)
+        )
     return Success("All reference tasks succeeded.", dict(returned))
 
 

@@ -25,11 +25,27 @@ if TYPE_CHECKING:
 
 RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
 #: attributes ``Task.__init__`` sets; missing ones mean a subclass skipped it
-_INIT_ATTRIBUTES = frozenset({
-    "name", "slug", "tags", "max_retries", "retry_delay", "retry_on", "timeout", "trigger",
-    "skip_on_upstream_skip", "state_handlers", "on_failure", "log_stdout", "batch_size",
-    "dependencies", "_template", "_flow_ref", "signature",
-})
+_INIT_ATTRIBUTES = frozenset(
+    {
+        "name",
+        "slug",
+        "tags",
+        "max_retries",
+        "retry_delay",
+        "retry_on",
+        "timeout",
+        "trigger",
+        "skip_on_upstream_skip",
+        "state_handlers",
+        "on_failure",
+        "log_stdout",
+        "batch_size",
+        "dependencies",
+        "_template",
+        "_flow_ref",
+        "signature",
+    }
+)
 StateHandler = Callable[[Any, Any, Any], Any]
 
 
@@ -71,8 +87,11 @@ class Task:
         self.on_failure = on_failure
         self.log_stdout = log_stdout
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise TaskDefinitionError(self.name, f"batch_size={batch_size!r} is not a positive int.",
-                                      "Use batch_size=1 to turn batching off, or None for automatic.")
+            raise TaskDefinitionError(
+                self.name,
+                f"batch_size={batch_size!r} is not a positive int.",
+                "Use batch_size=1 to turn batching off, or None for automatic.",
+            )
         self.batch_size = batch_size
         self.dependencies: list[Dependency] = []
         self._template: Task = self
@@ -93,9 +112,11 @@ class Task:
         # never called Task.__init__, instead of failing later deep inside a flow.
         if name in _INIT_ATTRIBUTES and "signature" not in self.__dict__:
             cls = type(self).__name__
-            raise AttributeError(f"{cls!r} object has no attribute {name!r}: {cls}.__init__ did not "
-                                 f"call Task.__init__. Call super().__init__(*args, **kwargs) in "
-                                 f"{cls}.__init__ so it becomes a complete task.")
+            raise AttributeError(
+                f"{cls!r} object has no attribute {name!r}: {cls}.__init__ did not "
+                f"call Task.__init__. Call super().__init__(*args, **kwargs) in "
+                f"{cls}.__init__ so it becomes a complete task."
+            )
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __getstate__(self) -> dict[str, Any]:
@@ -106,15 +127,20 @@ class Task:
         return state
 
     def __iter__(self) -> Iterator[Any]:
-        raise TypeError(f"Task {self.name!r} is not iterable; map over it with other.map(x=task), "
-                        f"or index one item with task[key].")
+        raise TypeError(
+            f"Task {self.name!r} is not iterable; map over it with other.map(x=task), "
+            f"or index one item with task[key]."
+        )
 
     def copy(self, **task_args: Any) -> Task:
         """A new task with the same options, overridden by ``task_args``."""
         unknown = sorted(k for k in task_args if not hasattr(self, k))
         if unknown:
-            raise TaskDefinitionError(self.name, f"task_args names unknown attributes {unknown}.",
-                                      "Use attributes such as name, tags, trigger, max_retries.")
+            raise TaskDefinitionError(
+                self.name,
+                f"task_args names unknown attributes {unknown}.",
+                "Use attributes such as name, tags, trigger, max_retries.",
+            )
         new = copy.copy(self)
         new.tags = set(self.tags)
         new.dependencies = list(self.dependencies)
@@ -124,7 +150,9 @@ class Task:
         if "slug" not in task_args:
             new.slug = f"{new.name}-{uuid.uuid4().hex[:8]}"
         if "retry_delay" in task_args or "max_retries" in task_args:
-            new.max_retries, new.retry_delay = _check_retries(new.name, new.max_retries, new.retry_delay)
+            new.max_retries, new.retry_delay = _check_retries(
+                new.name, new.max_retries, new.retry_delay
+            )
         return new
 
     # ---- functional API ---------------------------------------------------------------------
@@ -150,8 +178,10 @@ class Task:
         target = flow or active.building_flow.get()
         if target is None:
             if mapped or upstream_tasks:
-                raise ValueError(f"Task {self.name!r}: mapping and upstream_tasks need a flow; "
-                                 f"call it inside `with Flow(...)` or a @flow function.")
+                raise ValueError(
+                    f"Task {self.name!r}: mapping and upstream_tasks need a flow; "
+                    f"call it inside `with Flow(...)` or a @flow function."
+                )
             return self.run(*args, **kwargs)
         new = self.copy(**(task_args or {}))
         return new.bind(*args, mapped=mapped, upstream_tasks=upstream_tasks, flow=target, **kwargs)
@@ -165,8 +195,14 @@ class Task:
         **kwargs: Any,
     ) -> Any:
         """Spawn one child per element of the mapped arguments (``unmapped`` ones stay whole)."""
-        return self(*args, mapped=True, task_args=task_args, upstream_tasks=upstream_tasks,
-                    flow=flow, **kwargs)
+        return self(
+            *args,
+            mapped=True,
+            task_args=task_args,
+            upstream_tasks=upstream_tasks,
+            flow=flow,
+            **kwargs,
+        )
 
     def bind(
         self,
@@ -179,8 +215,9 @@ class Task:
         """Wire this very task's inputs in ``flow`` (no copy); returns the task."""
         target = self._resolve_flow(flow, "bind")
         arguments = self.bind_arguments(args, kwargs)
-        target.set_dependencies(self, upstream_tasks=upstream_tasks, keyword_tasks=arguments,
-                                mapped=mapped)
+        target.set_dependencies(
+            self, upstream_tasks=upstream_tasks, keyword_tasks=arguments, mapped=mapped
+        )
         return self
 
     def bind_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -188,8 +225,9 @@ class Task:
         try:
             bound = self.signature.bind_partial(*args, **kwargs)
         except TypeError as err:
-            raise TypeError(f"Task {self.name!r}: {err}. Its run() signature is "
-                            f"{self.signature}.") from err
+            raise TypeError(
+                f"Task {self.name!r}: {err}. Its run() signature is {self.signature}."
+            ) from err
         arguments = dict(bound.arguments)
         for name, parameter in self.signature.parameters.items():
             if parameter.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
@@ -200,30 +238,43 @@ class Task:
         """A task returning ``self``'s result indexed by ``key`` (e.g. ``rows[0]``)."""
         from orchestrator.collections import GetItem
 
-        return GetItem(name=f"{self.name}[{key!r}]")(task_result=self, key=key,
-                                                       flow=self._resolve_flow(None, "index"))
+        return GetItem(name=f"{self.name}[{key!r}]")(
+            task_result=self, key=key, flow=self._resolve_flow(None, "index")
+        )
 
     # ---- imperative API ---------------------------------------------------------------------
-    def set_upstream(self, task: Any, flow: Flow | None = None, key: str | None = None,
-                     mapped: bool = False) -> None:
+    def set_upstream(
+        self, task: Any, flow: Flow | None = None, key: str | None = None, mapped: bool = False
+    ) -> None:
         """Make ``task`` an upstream of this task (passing its result as ``key`` if given)."""
         target = self._resolve_flow(flow, "set_upstream")
-        target.set_dependencies(self, upstream_tasks=[task] if key is None else None,
-                                keyword_tasks={key: task} if key is not None else None, mapped=mapped)
+        target.set_dependencies(
+            self,
+            upstream_tasks=[task] if key is None else None,
+            keyword_tasks={key: task} if key is not None else None,
+            mapped=mapped,
+        )
 
-    def set_downstream(self, task: Task, flow: Flow | None = None, key: str | None = None,
-                       mapped: bool = False) -> None:
+    def set_downstream(
+        self, task: Task, flow: Flow | None = None, key: str | None = None, mapped: bool = False
+    ) -> None:
         """Make ``task`` a downstream of this task (receiving its result as ``key`` if given)."""
         target = self._resolve_flow(flow, "set_downstream")
-        target.set_dependencies(task, upstream_tasks=[self] if key is None else None,
-                                keyword_tasks={key: self} if key is not None else None, mapped=mapped)
+        target.set_dependencies(
+            task,
+            upstream_tasks=[self] if key is None else None,
+            keyword_tasks={key: self} if key is not None else None,
+            mapped=mapped,
+        )
 
     def depends_on(self, *dependencies: Dependency) -> Task:
         """Declare upstream dependencies; they become edges in every flow this task joins."""
         for dependency in dependencies:
             if not isinstance(dependency, Dependency):
-                raise TypeError(f"Task {self.name!r}: depends_on() takes Dependency objects, got "
-                                f"{dependency!r}. Write task.depends_on(Dependency(other)).")
+                raise TypeError(
+                    f"Task {self.name!r}: depends_on() takes Dependency objects, got "
+                    f"{dependency!r}. Write task.depends_on(Dependency(other))."
+                )
             self.dependencies.append(dependency)
         flow = self._flow_ref() if self._flow_ref is not None else None
         if flow is not None and self in flow.tasks:
@@ -235,8 +286,10 @@ class Task:
         if target is None and self._flow_ref is not None:
             target = self._flow_ref()
         if target is None:
-            raise ValueError(f"Task {self.name!r}: {action} needs a flow. Call it inside "
-                             f"`with Flow('name'):`, pass flow=..., or add the task to a flow first.")
+            raise ValueError(
+                f"Task {self.name!r}: {action} needs a flow. Call it inside "
+                f"`with Flow('name'):`, pass flow=..., or add the task to a flow first."
+            )
         return target
 
 
@@ -292,32 +345,51 @@ def _run_signature(task_obj: Task) -> inspect.Signature:
         signature = inspect.signature(task_obj.run)
     except (TypeError, ValueError) as err:
         raise TaskDefinitionError(
-            name, f"the signature of {task_obj.run!r} cannot be inspected ({err}).",
-            "Wrap it in a normal function:\n\n    @task\n    def my_bool(x):\n        return bool(x)\n",
+            name,
+            f"the signature of {task_obj.run!r} cannot be inspected ({err}).",
+            "Wrap it in a normal function:\n\n"
+            "    @task\n    def my_bool(x):\n        return bool(x)\n",
         ) from err
     for parameter in signature.parameters.values():
         if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            raise TaskDefinitionError(name, f"run() takes *{parameter.name}; arguments are passed "
-                                      "by keyword, so *args is not allowed.",
-                                      "Name each argument, e.g. def run(self, x, y).")
+            raise TaskDefinitionError(
+                name,
+                f"run() takes *{parameter.name}; arguments are passed "
+                "by keyword, so *args is not allowed.",
+                "Name each argument, e.g. def run(self, x, y).",
+            )
         if parameter.name in RESERVED_ARGUMENTS:
-            raise TaskDefinitionError(name, f"argument {parameter.name!r} is reserved "
-                                      f"({', '.join(RESERVED_ARGUMENTS)}).", "Rename it.")
+            raise TaskDefinitionError(
+                name,
+                f"argument {parameter.name!r} is reserved ({', '.join(RESERVED_ARGUMENTS)}).",
+                "Rename it.",
+            )
     return signature
 
 
-def _check_retries(name: str, max_retries: int | None, retry_delay: Any) -> tuple[int, _dt.timedelta | None]:
+def _check_retries(
+    name: str, max_retries: int | None, retry_delay: Any
+) -> tuple[int, _dt.timedelta | None]:
     if isinstance(retry_delay, (int, float)) and not isinstance(retry_delay, bool):
         retry_delay = _dt.timedelta(seconds=retry_delay)
     if retry_delay is not None and not isinstance(retry_delay, _dt.timedelta):
-        raise TaskDefinitionError(name, f"retry_delay={retry_delay!r} is not a timedelta.",
-                                  "Pass retry_delay=datetime.timedelta(seconds=10).")
+        raise TaskDefinitionError(
+            name,
+            f"retry_delay={retry_delay!r} is not a timedelta.",
+            "Pass retry_delay=datetime.timedelta(seconds=10).",
+        )
     if max_retries is not None and (not isinstance(max_retries, int) or max_retries < 0):
-        raise TaskDefinitionError(name, f"max_retries={max_retries!r} is not a count >= 0.",
-                                  "Pass an int such as max_retries=3.")
+        raise TaskDefinitionError(
+            name,
+            f"max_retries={max_retries!r} is not a count >= 0.",
+            "Pass an int such as max_retries=3.",
+        )
     if max_retries and retry_delay is None:
-        raise TaskDefinitionError(name, f"max_retries={max_retries} needs a retry_delay.",
-                                  "Pass retry_delay=datetime.timedelta(seconds=...) (0 is allowed).")
+        raise TaskDefinitionError(
+            name,
+            f"max_retries={max_retries} needs a retry_delay.",
+            "Pass retry_delay=datetime.timedelta(seconds=...) (0 is allowed).",
+        )
     return max_retries or 0, retry_delay
 
 
@@ -327,8 +399,11 @@ def _check_retry_on(name: str, retry_on: Any) -> tuple[type[BaseException], ...]
     types = (retry_on,) if isinstance(retry_on, type) else tuple(retry_on)
     bad = [t for t in types if not (isinstance(t, type) and issubclass(t, BaseException))]
     if bad:
-        raise TaskDefinitionError(name, f"retry_on contains non-exception values {bad!r}.",
-                                  "Pass exception classes, e.g. retry_on={ConnectionError}.")
+        raise TaskDefinitionError(
+            name,
+            f"retry_on contains non-exception values {bad!r}.",
+            "Pass exception classes, e.g. retry_on={ConnectionError}.",
+        )
     return types
 
 
@@ -338,8 +413,11 @@ def _check_timeout(name: str, timeout: Any) -> float | None:
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise TaskDefinitionError(name, f"timeout={timeout!r} is not a positive number of seconds.",
-                                  "Pass e.g. timeout=30.")
+        raise TaskDefinitionError(
+            name,
+            f"timeout={timeout!r} is not a positive number of seconds.",
+            "Pass e.g. timeout=30.",
+        )
     return float(timeout)
 
 
@@ -347,6 +425,9 @@ def _check_callables(name: str, option: str, values: Iterable[Any] | None) -> li
     handlers = list(values or ())
     bad = [h for h in handlers if not callable(h)]
     if bad:
-        raise TaskDefinitionError(name, f"{option} contains non-callables {bad!r}.",
-                                  "Pass functions handler(task, old_state, new_state) -> state.")
+        raise TaskDefinitionError(
+            name,
+            f"{option} contains non-callables {bad!r}.",
+            "Pass functions handler(task, old_state, new_state) -> state.",
+        )
     return handlers

@@ -144,10 +144,12 @@ class Context:
 context = Context()
 
 
-def date_keys(today: str | _dt.date | None = None, now: _dt.datetime | None = None) -> dict[str, Any]:
+def date_keys(
+    today: str | _dt.date | None = None, now: _dt.datetime | None = None
+) -> dict[str, Any]:
     """The time keys of a run: ``date``, ``today``, ``yesterday``, ``tomorrow`` (and the
     ``*_nodash`` forms). An overridden ``today`` (backfills) shifts the other two."""
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or _dt.datetime.now(_dt.UTC)
     if today is None:
         day = now.date()
     elif isinstance(today, _dt.date):
@@ -168,4 +170,3 @@ def date_keys(today: str | _dt.date | None = None, now: _dt.datetime | None = No
         keys[name] = value.isoformat()
         keys[f"{name}_nodash"] = value.strftime("%Y%m%d")
     return keys
-

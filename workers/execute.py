@@ -78,9 +78,11 @@ class MissingInputError(Exception):
 
     def __str__(self) -> str:
         shown = ", ".join(f"argument {arg!r} from task {up}" for arg, up in self.missing)
-        return (f"Task {self.task_name!r}: cannot start without its inputs: {shown} did not "
-                "finish in this flow run. Pass the earlier run's states, e.g. flow.run(task_states="
-                "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task]).")
+        return (
+            f"Task {self.task_name!r}: cannot start without its inputs: {shown} did not "
+            "finish in this flow run. Pass the earlier run's states, e.g. flow.run(task_states="
+            "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task])."
+        )
 
 
 class _HandlerFailed(Exception):
@@ -122,10 +124,15 @@ def run_task(
             run = _TaskRun(task, upstream_states, dict(inputs or {}), keys, sleep)
             run.mapping_problem = mapping_problem
             return run.run(initial_state or Pending(), is_start_task)
-        except Exception as err:  # noqa: BLE001 - boundary: an engine bug must not lose the run
-            logger.exception("Task %r: unexpected error in the task-run executor", keys["task_full_name"])
-            return Failed(f"Orchestrator error while running task {keys['task_full_name']!r}: {err!r}. "
-                          "This is a bug in the orchestrator, please report it.", err)
+        except Exception as err:
+            logger.exception(
+                "Task %r: unexpected error in the task-run executor", keys["task_full_name"]
+            )
+            return Failed(
+                f"Orchestrator error while running task {keys['task_full_name']!r}: {err!r}. "
+                "This is a bug in the orchestrator, please report it.",
+                err,
+            )
 
 
 _ids = random.Random()
@@ -191,12 +198,18 @@ class _TaskRun:
             if early is not None:
                 return early
             if self.mapping_problem is not None:
-                return self.transition(state, Failed(self.mapping_problem, ValueError(self.mapping_problem)))
+                return self.transition(
+                    state, Failed(self.mapping_problem, ValueError(self.mapping_problem))
+                )
             if self.verbose:
                 logger.info("Task %r: Starting task run...", self.label)
             final = self.run_attempts(state)
             if self.verbose:
-                logger.info("Task %r: finished task run for task with final state: %r", self.label, final.name)
+                logger.info(
+                    "Task %r: finished task run for task with final state: %r",
+                    self.label,
+                    final.name,
+                )
             return final
         except _HandlerFailed as failure:
             return failure.state
@@ -211,10 +224,13 @@ class _TaskRun:
         """A start or resumed task skips the checks above, but still needs its data."""
         if state.cached_inputs is not None:
             return None
-        missing = sorted({
-            (edge.key, edge_label(edge)) for edge, upstream in flatten_upstream(self.upstream_states)
-            if getattr(edge, "key", None) is not None and not upstream.is_finished()
-        })
+        missing = sorted(
+            {
+                (edge.key, edge_label(edge))
+                for edge, upstream in flatten_upstream(self.upstream_states)
+                if getattr(edge, "key", None) is not None and not upstream.is_finished()
+            }
+        )
         if not missing:
             return None
         error = MissingInputError(self.label, missing)
@@ -234,7 +250,9 @@ class _TaskRun:
         if verdict.decision is Decision.SKIP:
             return self.transition(state, Skipped(verdict.reason or "Trigger asked to skip."))
         if verdict.decision is Decision.PAUSE:
-            return self.transition(state, Paused(verdict.reason, cached_inputs=self.collect_inputs()))
+            return self.transition(
+                state, Paused(verdict.reason, cached_inputs=self.collect_inputs())
+            )
         error = TriggerFailedError(self.label, verdict.reason)
         return self.transition(state, TriggerFailed(str(error), error))
 
@@ -254,7 +272,7 @@ class _TaskRun:
             delay = self.retry_delay(state, run_count) if retryable else None
             if delay is None:
                 return state
-            start_time = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=delay)
+            start_time = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=delay)
             if not state.is_retrying():
                 message = f"Retrying task {self.label!r} (attempt {run_count + 1})."
                 state = self.transition(state, Retrying(message, start_time=start_time))
@@ -274,7 +292,9 @@ class _TaskRun:
             return None
         retry_on = getattr(self.task, "retry_on", None)
         error = state.data
-        if retry_on and not (isinstance(error, BaseException) and isinstance(error, tuple(retry_on))):
+        if retry_on and not (
+            isinstance(error, BaseException) and isinstance(error, tuple(retry_on))
+        ):
             return None
         return seconds
 
@@ -287,14 +307,16 @@ class _TaskRun:
             else:
                 value = _call_with_timeout(self.call_user, kwargs, timeout)
         except concurrent.futures.TimeoutError:
-            message = (f"Task {self.label!r} timed out after {timeout} seconds; raise its "
-                       "'timeout' if it needs longer.")
+            message = (
+                f"Task {self.label!r} timed out after {timeout} seconds; raise its "
+                "'timeout' if it needs longer."
+            )
             return TimedOut(message, TimeoutError(message)), True
         except signals.ENDRUN as signal:
             return signal.state, False
         except signals.Signal as signal:
             return signals.state_for_signal(signal), not isinstance(signal, signals.TRIGGERFAIL)
-        except Exception as err:  # noqa: BLE001 - boundary: user code may raise anything
+        except Exception as err:
             if self.verbose:
                 logger.error("Task %r: run raised %r", self.label, err, exc_info=True)
             return Failed("Task run encountered an exception.", err), True
@@ -324,17 +346,22 @@ class _TaskRun:
         for handler in getattr(self.task, "state_handlers", None) or ():
             try:
                 returned = handler(self.task, old, new)
-            except Exception as err:  # noqa: BLE001 - boundary: handlers are user code
-                failed = Failed(f"Task {self.label!r}: state handler "
-                                f"{getattr(handler, '__name__', handler)!r} raised {err!r}.", err)
+            except Exception as err:
+                failed = Failed(
+                    f"Task {self.label!r}: state handler "
+                    f"{getattr(handler, '__name__', handler)!r} raised {err!r}.",
+                    err,
+                )
                 raise _HandlerFailed(failed) from err
             new = returned if isinstance(returned, State) else new
         on_failure = getattr(self.task, "on_failure", None)
         if on_failure is not None and new.is_failed():
             try:
                 on_failure(self.task, new)
-            except Exception as err:  # noqa: BLE001 - boundary: user callback
-                raise _HandlerFailed(Failed(f"Task {self.label!r}: on_failure raised {err!r}.", err)) from err
+            except Exception as err:
+                raise _HandlerFailed(
+                    Failed(f"Task {self.label!r}: on_failure raised {err!r}.", err)
+                ) from err
         return new
 
 
@@ -352,19 +379,28 @@ def _evaluate_trigger(task: Any, upstream_states: Mapping[Hashable, State]) -> T
     except signals.SKIP as signal:
         return TriggerResult(Decision.SKIP, signal.message or "Trigger skipped the task.")
     except signals.Signal as signal:
-        return TriggerResult(Decision.FAIL, signal.message or f"Trigger {trigger.__name__!r} failed.")
-    except Exception as err:  # noqa: BLE001 - boundary: custom triggers are user code
+        return TriggerResult(
+            Decision.FAIL, signal.message or f"Trigger {trigger.__name__!r} failed."
+        )
+    except Exception as err:
         name = getattr(trigger, "__name__", trigger)
-        return TriggerResult(Decision.FAIL, f"Trigger {name!r} raised {err!r}; a trigger should "
-                             "return True/False or a TriggerResult (or raise a signal).")
+        return TriggerResult(
+            Decision.FAIL,
+            f"Trigger {name!r} raised {err!r}; a trigger should "
+            "return True/False or a TriggerResult (or raise a signal).",
+        )
     if isinstance(verdict, TriggerResult):
         return verdict
     if verdict:
         return TriggerResult(Decision.RUN)
-    return TriggerResult(Decision.FAIL, f"Trigger {getattr(trigger, '__name__', trigger)!r} returned False.")
+    return TriggerResult(
+        Decision.FAIL, f"Trigger {getattr(trigger, '__name__', trigger)!r} returned False."
+    )
 
 
-def _call_with_timeout(call: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any], timeout: float) -> Any:
+def _call_with_timeout(
+    call: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any], timeout: float
+) -> Any:
     """Run ``call`` in a daemon thread (context copied) and wait at most ``timeout`` seconds.
 
     A timed-out body cannot be killed from Python; its thread is abandoned and its
@@ -376,7 +412,7 @@ def _call_with_timeout(call: Callable[[dict[str, Any]], Any], kwargs: dict[str, 
     def target() -> None:
         try:
             future.set_result(ctx.run(call, kwargs))
-        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+        except BaseException as err:
             future.set_exception(err)
 
     threading.Thread(target=target, daemon=True, name="orchestrator-timeout").start()

@@ -12,7 +12,7 @@ from typing import Any
 from workers import states
 
 
-class Signal(Exception):  # noqa: N818 - public names follow the reference documents
+class Signal(Exception):
     """Base of the public signals; carries a message and an optional result."""
 
     def __init__(self, message: str | None = None, *args: Any, result: Any = None) -> None:
@@ -31,35 +31,35 @@ def _rebuild_signal(cls: type[Signal], message: str | None, result: Any) -> Sign
     return cls(message, result=result)
 
 
-class SUCCESS(Signal):  # noqa: N801
+class SUCCESS(Signal):
     """Finish the task as successful, with ``result`` as its value."""
 
 
-class FAIL(Signal):  # noqa: N801
+class FAIL(Signal):
     """Fail the task (retries still apply)."""
 
 
-class TRIGGERFAIL(FAIL):  # noqa: N801
+class TRIGGERFAIL(FAIL):
     """Fail because the trigger did not pass; never retried."""
 
 
-class TIMEOUT(FAIL):  # noqa: N801
+class TIMEOUT(FAIL):
     """Fail because the task ran past its timeout."""
 
 
-class RETRY(Signal):  # noqa: N801
+class RETRY(Signal):
     """Retry now (after ``retry_delay``), even when ``max_retries`` is spent."""
 
 
-class SKIP(Signal):  # noqa: N801
+class SKIP(Signal):
     """Skip the task; downstream tasks skip too unless ``skip_on_upstream_skip=False``."""
 
 
-class PAUSE(Signal):  # noqa: N801
+class PAUSE(Signal):
     """Pause the task until someone resumes it."""
 
 
-class ENDRUN(Signal):  # noqa: N801
+class ENDRUN(Signal):
     """End the run in exactly ``state``: no retries, nothing else decided."""
 
     def __init__(self, state: states.State | None = None) -> None:

@@ -127,7 +127,7 @@ class State:
         self.run_count = run_count
         #: inputs a Paused task would have received, reused on resume
         self.cached_inputs = cached_inputs
-        self.timestamp = timestamp or _dt.datetime.now(_dt.timezone.utc)
+        self.timestamp = timestamp or _dt.datetime.now(_dt.UTC)
         #: seconds the run's body took, set on final task-run states
         self.duration = duration
 
@@ -226,11 +226,19 @@ class State:
         states) is drawn below, as a table.
         """
         message = "" if self.message is None else f" {html.escape(self.message)}"
-        table = getattr(self._result, "_repr_html_", None) if isinstance(self._result, list) else None
-        shown = (self._result.type_name if isinstance(self._result, DeferredResult)
-                 else type(self._result).__name__)
-        kind = "" if self._result is None or table is not None else (
-            f' <span style="color:#757575">(result: {html.escape(shown)})</span>')
+        table = (
+            getattr(self._result, "_repr_html_", None) if isinstance(self._result, list) else None
+        )
+        shown = (
+            self._result.type_name
+            if isinstance(self._result, DeferredResult)
+            else type(self._result).__name__
+        )
+        kind = (
+            ""
+            if self._result is None or table is not None
+            else (f' <span style="color:#757575">(result: {html.escape(shown)})</span>')
+        )
         return (
             f'<div class="orchestrator-state">'
             f'<span style="color:{self.color};font-weight:bold">{html.escape(self.name)}</span>'
@@ -245,7 +253,7 @@ class State:
         mine, theirs = self.data, other.data
         try:
             same_result = bool(mine == theirs)
-        except Exception:  # noqa: BLE001 - arbitrary user values may refuse comparison
+        except Exception:
             same_result = mine is theirs
         return self.message == other.message and same_result and self.name == other.name
 

@@ -81,7 +81,9 @@ def all_successful(upstream_states: UpstreamStates) -> TriggerResult:
     """Run when every upstream state is successful (the default)."""
     _, _, misses = _count(upstream_states, State.is_successful)
     if misses:
-        return TriggerResult(Decision.FAIL, f"Some upstream tasks did not succeed: {_names(misses)}.")
+        return TriggerResult(
+            Decision.FAIL, f"Some upstream tasks did not succeed: {_names(misses)}."
+        )
     return TriggerResult(Decision.RUN)
 
 
@@ -113,7 +115,9 @@ def all_finished(upstream_states: UpstreamStates) -> TriggerResult:
     """Run once every upstream state is finished, whatever the outcome."""
     _, _, misses = _count(upstream_states, State.is_finished)
     if misses:
-        return TriggerResult(Decision.FAIL, f"Some upstream tasks are unfinished: {_names(misses)}.")
+        return TriggerResult(
+            Decision.FAIL, f"Some upstream tasks are unfinished: {_names(misses)}."
+        )
     return TriggerResult(Decision.RUN)
 
 
@@ -151,8 +155,10 @@ def _bounded(
         is_count = isinstance(bound, int) and not isinstance(bound, bool) and bound >= 0
         is_fraction = isinstance(bound, float) and 0.0 <= bound <= 1.0
         if not (is_count or is_fraction):
-            raise ValueError(f"{label}({bound_name}={bound!r}): expected a count (an int >= 0) "
-                             f"or a fraction (a float from 0.0 to 1.0), e.g. {bound_name}=0.5")
+            raise ValueError(
+                f"{label}({bound_name}={bound!r}): expected a count (an int >= 0) "
+                f"or a fraction (a float from 0.0 to 1.0), e.g. {bound_name}=0.5"
+            )
 
     def _limit(bound: int | float, total: int) -> float:
         # floats are fractions of the upstream states (1.0 is all of them), ints are counts
@@ -161,17 +167,25 @@ def _bounded(
     def trigger(upstream_states: UpstreamStates) -> TriggerResult:
         hits, total, _ = _count(upstream_states, predicate)
         if at_least is not None and hits < _limit(at_least, total):
-            return TriggerResult(Decision.FAIL, f"{hits} of {total} upstream: fewer than at_least={at_least}.")
+            return TriggerResult(
+                Decision.FAIL, f"{hits} of {total} upstream: fewer than at_least={at_least}."
+            )
         if at_most is not None and hits > _limit(at_most, total):
-            return TriggerResult(Decision.FAIL, f"{hits} of {total} upstream: more than at_most={at_most}.")
+            return TriggerResult(
+                Decision.FAIL, f"{hits} of {total} upstream: more than at_most={at_most}."
+            )
         return TriggerResult(Decision.RUN)
 
-    args = ", ".join(f"{k}={v!r}" for k, v in (("at_least", at_least), ("at_most", at_most)) if v is not None)
+    args = ", ".join(
+        f"{k}={v!r}" for k, v in (("at_least", at_least), ("at_most", at_most)) if v is not None
+    )
     trigger.__name__ = trigger.__qualname__ = f"{label}({args})"
     return trigger
 
 
-def some_successful(at_least: int | float | None = None, at_most: int | float | None = None) -> Trigger:
+def some_successful(
+    at_least: int | float | None = None, at_most: int | float | None = None
+) -> Trigger:
     """Run when the number (int) or fraction (float, 0.0 to 1.0) of successful upstream
     states is within ``[at_least, at_most]``; ``some_successful(at_least=1.0)`` needs all."""
     return _bounded("some_successful", State.is_successful, at_least, at_most)

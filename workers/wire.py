@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,16 +135,24 @@ def execute_call(
     sleep: Sleep = time.sleep,
 ) -> _states.State:
     """Run ``call`` given the resolved states of each upstream ref, in order."""
-    resolved = [resolve_upstream(ref, found) for ref, found in zip(call.upstream, source_states, strict=True)]
+    resolved = [
+        resolve_upstream(ref, found)
+        for ref, found in zip(call.upstream, source_states, strict=True)
+    ]
     upstream = {ref.edge: state for ref, state in zip(call.upstream, resolved, strict=True)}
     inputs = call.inputs
     if call.templates:
         results = [state.result(raise_on_failure=False) for state in resolved]
         inputs = {**inputs, **{k: fill_template(v, results) for k, v in call.templates.items()}}
     return run_task(
-        call.task, upstream, inputs=inputs, map_index=call.map_index,
+        call.task,
+        upstream,
+        inputs=inputs,
+        map_index=call.map_index,
         run_context={**call.run_context, "task_run_name": call.name},
-        initial_state=call.initial_state, is_start_task=call.is_start_task, sleep=sleep,
+        initial_state=call.initial_state,
+        is_start_task=call.is_start_task,
+        sleep=sleep,
         mapping_problem=call.mapping_problem,
     )
 
@@ -185,7 +193,9 @@ def _state_record(state: _states.State, include_result: bool) -> dict[str, Any]:
         "class": type(state).__name__,
         "name": state.name,
         "message": state.message,
-        "result": cloudpickle.dumps(state.data) if include_result and state.data is not None else None,
+        "result": cloudpickle.dumps(state.data)
+        if include_result and state.data is not None
+        else None,
         "map_states": [_state_record(s, include_result) for s in state.map_states],
         "start_time": state.start_time.isoformat() if state.start_time else None,
         "run_count": state.run_count,
@@ -194,15 +204,22 @@ def _state_record(state: _states.State, include_result: bool) -> dict[str, Any]:
     }
 
 
+def _parse_time(text: str | None) -> _dt.datetime | None:
+    return _dt.datetime.fromisoformat(text) if text else None
+
+
 def _from_record(record: dict[str, Any]) -> _states.State:
     cls = _CLASSES[record["class"]]
     result = record["result"]
-    parse: Callable[[str | None], _dt.datetime | None] = lambda t: _dt.datetime.fromisoformat(t) if t else None  # noqa: E731
     return cls(
-        record["message"], cloudpickle.loads(result) if result is not None else None,
-        name=record["name"], map_states=[_from_record(r) for r in record["map_states"]],
-        start_time=parse(record["start_time"]), run_count=record["run_count"],
-        timestamp=parse(record["timestamp"]), duration=record["duration"],
+        record["message"],
+        cloudpickle.loads(result) if result is not None else None,
+        name=record["name"],
+        map_states=[_from_record(r) for r in record["map_states"]],
+        start_time=_parse_time(record["start_time"]),
+        run_count=record["run_count"],
+        timestamp=_parse_time(record["timestamp"]),
+        duration=record["duration"],
     )
 
 

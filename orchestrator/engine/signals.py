@@ -2,4 +2,14 @@
 
 from workers.signals import ENDRUN, FAIL, PAUSE, RETRY, SKIP, SUCCESS, TIMEOUT, TRIGGERFAIL, Signal
 
-__all__ = ["ENDRUN", "FAIL", "PAUSE", "RETRY", "SKIP", "SUCCESS", "TIMEOUT", "TRIGGERFAIL", "Signal"]
+__all__ = [
+    "ENDRUN",
+    "FAIL",
+    "PAUSE",
+    "RETRY",
+    "SKIP",
+    "SUCCESS",
+    "TIMEOUT",
+    "TRIGGERFAIL",
+    "Signal",
+]

@@ -27,9 +27,15 @@ class TaskRunner:
     def __init__(self, task: Any) -> None:
         self.task = task
 
-    def run(self, state: State | None = None, upstream_states: Mapping[Hashable, State] | None = None,
-            context: Mapping[str, Any] | None = None, map_index: int | None = None,
-            inputs: Mapping[str, Any] | None = None, is_start_task: bool = False) -> State:
+    def run(
+        self,
+        state: State | None = None,
+        upstream_states: Mapping[Hashable, State] | None = None,
+        context: Mapping[str, Any] | None = None,
+        map_index: int | None = None,
+        inputs: Mapping[str, Any] | None = None,
+        is_start_task: bool = False,
+    ) -> State:
         """Check readiness and trigger, run the body with retries, return the state.
 
         Args:
@@ -40,5 +46,12 @@ class TaskRunner:
         keys = {k: v for k, v in _context.to_dict().items() if k != "logger"}
         keys.update(date_keys((context or {}).get("today") or keys.get("today")))
         keys.update(context or {})
-        return run_task(self.task, upstream_states or {}, inputs=inputs, map_index=map_index,
-                        run_context=keys, initial_state=state, is_start_task=is_start_task)
+        return run_task(
+            self.task,
+            upstream_states or {},
+            inputs=inputs,
+            map_index=map_index,
+            run_context=keys,
+            initial_state=state,
+            is_start_task=is_start_task,
+        )

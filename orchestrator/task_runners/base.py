@@ -35,10 +35,10 @@ class BaseTaskRunner(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
-    def start(self) -> None:
+    def start(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Acquire resources (threads, a cluster); called once per flow run."""
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release what ``start`` acquired."""
 
     @abc.abstractmethod
@@ -54,7 +54,7 @@ class BaseTaskRunner(abc.ABC):
         """
         return [self.submit(call) for call in calls]
 
-    def release(self, handle: Any) -> None:
+    def release(self, handle: Any) -> None:  # noqa: B027 - optional hook, a no-op by default
         """A hint that no task run will be submitted with ``handle`` (or, for a list, these
         handles) as an upstream any more: a backend may then forget the result where it
         lives. The handle's state stays available."""
