@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from workers.transitions import InvalidTransitionError as InvalidTransitionError
+
 
 def _shown(names: Sequence[str], limit: int = 10) -> str:
     """Sorted names, the first ``limit`` of them, then "and N more"."""
@@ -75,15 +77,3 @@ class ParameterError(OrchestratorError, ValueError):
         known = _shown(self.known) if self.known else "none"
         return (f"Flow {self.flow_name!r}: " + "; ".join(parts)
                 + f". The flow's parameters are: {known}; pass them as parameters={{name: value}}.")
-
-
-class InvalidTransitionError(OrchestratorError):
-    """An engine bug: a run moved between states in a way that is not allowed."""
-
-    def __init__(self, task_name: str, old: str, new: str) -> None:
-        super().__init__(task_name, old, new)
-        self.task_name, self.old, self.new = task_name, old, new
-
-    def __str__(self) -> str:
-        return (f"Task {self.task_name!r}: invalid transition {self.old} -> {self.new}. "
-                "This is a bug in the orchestrator, please report it.")

@@ -44,6 +44,7 @@ from workers.states import (
     TimedOut,
     TriggerFailed,
 )
+from workers.transitions import check_transition
 from workers.triggers import Decision, TriggerResult, edge_label, flatten_upstream
 
 logger = logging.getLogger("orchestrator.TaskRunner")
@@ -264,6 +265,8 @@ class _TaskRun:
             run_count += 1
             self.keys["task_run_count"] = run_count
             state = self.transition(state, Running("Starting task run."))
+            if not state.is_running():  # a state handler decided otherwise
+                return state
             started = time.perf_counter()
             with context(task_run_count=run_count):  # user code sees which attempt this is
                 outcome, retryable = self.call_body(kwargs)
@@ -343,6 +346,7 @@ class _TaskRun:
     # ---- transitions ----------------------------------------------------------------------------
     def transition(self, old: State, new: State) -> State:
         """Move to ``new`` through the state handlers; a raising handler fails the task."""
+        check_transition(self.label, old, new)
         for handler in getattr(self.task, "state_handlers", None) or ():
             try:
                 returned = handler(self.task, old, new)
