@@ -150,6 +150,20 @@ class Future(Generic[T]):
         error = state.data
         return error if isinstance(error, BaseException) else None
 
+    def add_done_callback(self, callback: Callable[[Future[T]], Any]) -> None:
+        """Call ``callback(future)`` once the run is over: now if it already is, else from a
+        background thread that waits for it (so the caller never blocks)."""
+        if self._final is not None:
+            callback(self)
+            return
+
+        def wait_then_call() -> None:
+            self.wait()
+            callback(self)
+
+        threading.Thread(target=wait_then_call, daemon=True,
+                         name=f"orchestrator-callback-{self.name}").start()
+
     def _record(self, state: State) -> State:
         """Keep the first final state and tell ``on_final`` about it, exactly once."""
         with self._lock:

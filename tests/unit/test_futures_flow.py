@@ -540,3 +540,25 @@ def test_task_body_exceptions_are_isolated_to_their_run(task_runner):
     state = isolated()
     assert isinstance(state, Failed)
     assert state.message == "1/2 states failed."
+
+
+def test_add_done_callback_fires_once_the_run_is_over_and_at_once_when_it_already_is():
+    release, called = threading.Event(), threading.Event()
+    seen: list[str] = []
+
+    @task
+    def gated():
+        assert release.wait(10)
+        return 7
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def watched():
+        future = gated()
+        future.add_done_callback(lambda f: (seen.append(f"later:{f.result()}"), called.set()))
+        assert seen == []  # registering never blocks, and the run is not over yet
+        release.set()
+        assert called.wait(10)
+        future.add_done_callback(lambda f: seen.append(f"now:{f.get_state().name}"))
+        return list(seen)
+
+    assert watched().result() == ["later:7", "now:Completed"]
