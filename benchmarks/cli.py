@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks import plan as _plan
 from benchmarks import report, scenarios
+from benchmarks.forecast import Forecast
 from benchmarks.harness import APIS, Side, baseline, measure, ours
 from benchmarks.memory import PeakGrowth
 from benchmarks.runners import RunnerEnv, open_runner
@@ -41,6 +42,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--time-cap", type=float, default=None,
                         help="stop repeating a group past this many seconds "
                              "(default 400, quick 30)")
+    parser.add_argument("--max-run-seconds", type=float, default=120.0,
+                        help="skip a side whose next run is predicted (from smaller sizes) "
+                             "to take longer; 0: never skip (default 120)")
     parser.add_argument("--seconds", type=float, default=0.5, help="sleep of a 'long' child")
     parser.add_argument("--baseline", choices=("auto", "always", "never"), default="auto",
                         help=f"auto skips raw Dask above N={AUTO_BASELINE_MAX_N:,}")
@@ -87,18 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_runner(runner: str, groups: list[_plan.Group], args: argparse.Namespace,
                 time_cap: float) -> list[report.Row]:
+    forecast = Forecast(args.max_run_seconds)
     if runner == "none":
         return [row for g in groups for row in _run_scenario(g, args.reps)]
     _progress(f"starting {runner}")
     env = open_runner(runner)
     try:
-        return [row for g in groups for row in _run_group(g, env, args, time_cap)]
+        return [row for g in groups for row in _run_group(g, env, args, time_cap, forecast)]
     finally:
         env.close()
 
 
 def _run_group(group: _plan.Group, env: RunnerEnv, args: argparse.Namespace,
-               time_cap: float) -> list[report.Row]:
+               time_cap: float, forecast: Forecast) -> list[report.Row]:
     workload = WORKLOADS[group.workload]
     contenders = [ours(workload, group.n, env, api, args.seconds) for api in group.apis]
     base = baseline(workload, group.n, env, args.seconds)
@@ -107,9 +112,15 @@ def _run_group(group: _plan.Group, env: RunnerEnv, args: argparse.Namespace,
     if skip:
         base = Side(base.api, None, f"raw Dask skipped above N={AUTO_BASELINE_MAX_N:,} "
                     "(pass --baseline always)" if args.baseline == "auto" else "skipped")
+    for side in [*contenders, base]:
+        reason = forecast.too_slow((group.workload, env.name, side.api), group.n)
+        if side.run is not None and reason:
+            side.run, side.problem = None, reason
     start = time.monotonic()
     reps = measure([*contenders, base], env, args.reps, time_cap,
                    count_bytes=group.workload == "locality")
+    for side in [*contenders, base]:
+        forecast.record((group.workload, env.name, side.api), group.n, side.median())
     rows = report.make_rows(group.workload, group.n, env.name, workload.task_runs(group.n), reps,
                             contenders, base)
     for row in rows:
