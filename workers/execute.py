@@ -141,8 +141,9 @@ os.register_at_fork(after_in_child=_ids.seed)
 
 
 def new_run_id() -> str:
-    """A random UUID4 string. Drawn from a seeded generator, not ``uuid.uuid4()``, whose
-    ``os.urandom`` call costs up to 50 microseconds per task run in some sandboxes."""
+    """A random UUID4 string, from a seeded generator rather than ``uuid.uuid4()``: its
+    ``os.urandom`` system call releases the GIL, and on a busy Dask worker the thread then
+    waits for it behind the event loop (up to the 5 ms switch interval, per task run)."""
     return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 

@@ -269,12 +269,13 @@ class DaskTaskRunner(BaseTaskRunner):
             details["dask_key"] = handle.key
         session = self._session
         if session is not None:
-            try:
-                link = session.client.dashboard_link
-            except Exception:  # a display detail must not fail anything
-                link = None
-            if link:
-                details["dashboard"] = link
+            if session.dashboard is None:
+                try:
+                    session.dashboard = session.client.dashboard_link or ""
+                except Exception:  # a display detail must not fail anything
+                    session.dashboard = ""
+            if session.dashboard:
+                details["dashboard"] = session.dashboard
         return details
 
     def _session_for(self, handle: DaskHandle) -> DaskSession:

@@ -58,6 +58,8 @@ class DaskSession:
         self.topic = topic
         self.estimates = estimates
         self.closed = False
+        #: the dashboard link, once asked for ("" when the cluster has none)
+        self.dashboard: str | None = None
         self.by_key: dict[str, Submitted] = {}
         self.cond = threading.Condition()
         self._settle_lock = threading.RLock()
