@@ -160,6 +160,6 @@ def test_measured_durations_are_reused_so_a_second_run_skips_the_probe(runner):
 
 
 def _identity(task_: Task) -> tuple[str, ...]:
-    from orchestrator.task_runners.dask_submit import task_identity
+    from orchestrator.task_runners.dask_shipping import task_identity
 
     return task_identity(task_)
