@@ -54,8 +54,11 @@ def run_batch(task: Shipped, run_context: Shipped, topic: str, plans: BatchPlan,
 def _run_plans(shipped_task: Shipped, shipped_context: Shipped, topic: str,
                plans: Iterable[Sequence[Any]], args: Sequence[Any]) -> list[State]:
     outbox = outbox_for(get_worker())
-    task = shipped_task.load()
-    keys = shipped_context.load()
+    try:
+        task = shipped_task.load()
+        keys = shipped_context.load()
+    except Exception as err:  # boundary: the task runs fail, saying why; the worker goes on
+        return [_not_loaded(RunPlan._make(plan), err, outbox, topic) for plan in plans]
     stamp_logger(task_logger(task.name))
     token = active_run.set((outbox, topic))
     try:
@@ -88,6 +91,17 @@ def _run_plan(task: Any, keys: Any, plan: RunPlan, args: Sequence[Any], outbox: 
                                       time.perf_counter() - started, _sizeof)
     if state.is_failed() and isinstance(state.data, BaseException):
         summary.attach_traceback(record, state.data)
+    outbox.put(topic, record)
+    return state
+
+
+def _not_loaded(plan: RunPlan, error: Exception, outbox: Outbox, topic: str) -> State:
+    message = (f"Task run {plan.name!r} could not be loaded on the Dask worker: "
+               f"{type(error).__name__}: {error}. Workers need the packages and modules the task "
+               "uses: install them where the workers run, or define the task in a module they "
+               "can import.")
+    state, record = summary.summarize(plan.key, plan.position, plan.name, Failed(message, error),
+                                      plan.inline_limit, 0.0, _sizeof)
     outbox.put(topic, record)
     return state
 
