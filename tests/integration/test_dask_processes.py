@@ -169,3 +169,20 @@ def test_task_tags_request_dask_resources() -> None:
 
 def _restrictions(dask_scheduler: Any, key: str) -> Any:
     return dict(dask_scheduler.tasks[key].resource_restrictions or {})
+
+
+def test_a_task_whose_module_workers_cannot_import_fails_saying_so(
+        runner: DaskTaskRunner, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "only_here_tasks.py").write_text(
+        "from orchestrator import Task\n\n\nclass OnlyHere(Task):\n    def run(self):\n"
+        "        return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from only_here_tasks import OnlyHere  # type: ignore[import-not-found]
+
+    with Flow("missing-module") as flow:
+        missing = OnlyHere()()
+        fine = identity(2)
+    state = flow.run(task_runner=runner)
+    assert "could not be loaded on the Dask worker: ModuleNotFoundError" in (
+        state.result()[missing].message)
+    assert state.result()[fine].result() == 2
