@@ -63,6 +63,9 @@ class Flow:
         self._order: list[Task] = []  # insertion order, so runs are deterministic
         self._edges_to: dict[Task, list[Edge]] = {}
         self._edges_from: dict[Task, list[Edge]] = {}
+        #: argument keys bound by an edge, per task (a scan of the edges is O(N) per edge,
+        #: O(N^2) for a collection task with N inputs)
+        self._edge_keys: dict[Task, set[str]] = {}
         self._parameters: dict[str, Parameter] = {}
         self._reference_tasks: set[Task] = set()
         self._build_tokens: list[Any] = []
@@ -136,13 +139,13 @@ class Flow:
             self._check_argument(downstream_task, key)
         self.edges.add(edge)
         self._edges_to[downstream_task].append(edge)
+        if key is not None:
+            self._edge_keys.setdefault(downstream_task, set()).add(key)
         self._edges_from[upstream_task].append(edge)
         return edge
 
     def _check_argument(self, task: Task, key: str) -> None:
-        taken = key in self.constants.get(task, {}) or any(
-            e.key == key for e in self._edges_to[task]
-        )
+        taken = key in self.constants.get(task, {}) or key in self._edge_keys.get(task, ())
         if taken:
             raise FlowDefinitionError(
                 self.name,
