@@ -163,3 +163,35 @@ def _identity(task_: Task) -> tuple[str, ...]:
     from orchestrator.task_runners.dask_shipping import task_identity
 
     return task_identity(task_)
+
+
+@task(max_retries=1, retry_delay=2)
+def retried_after_a_delay() -> int:
+    if context.task_run_count == 1:
+        raise RuntimeError("first attempt fails")
+    return context.task_run_count
+
+
+@task
+def quick() -> str:
+    return "quick"
+
+
+def test_a_retry_delay_shows_retrying_and_frees_the_worker_thread() -> None:
+    """On a one-thread worker, a task submitted while another waits to retry runs first:
+    the waiting retry gave its thread back (``distributed.secede``)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, \
+            DaskTaskRunner(address=cluster.scheduler_address) as runner:
+        retried = runner.submit(TaskRunCall(task=retried_after_a_delay,
+                                            name="retried_after_a_delay-0a0b0c0d-0"))
+        deadline = time.monotonic() + 20
+        while not runner.get_state(retried).is_retrying() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runner.get_state(retried).is_retrying()
+        other = runner.submit(TaskRunCall(task=quick, name="quick-0a0b0c0d-0"))
+        assert runner.wait(other).result() == "quick"
+        assert runner.get_state(retried).is_retrying(), "the quick task did not wait for the retry"
+        assert runner.wait(retried).result() == 2
