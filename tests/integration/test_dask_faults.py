@@ -52,10 +52,18 @@ def plus_one(x: int) -> int:
 
 @pytest.fixture
 def dying_cluster() -> Iterator[str]:
-    """Two worker processes; Dask gives up on a task after its second worker death."""
+    """Two worker processes; Dask gives up on a task after its second worker death.
+
+    Dask counts a worker's death against every task it had been *sent*, executing or
+    queued; with the default ``worker-saturation`` (1.1) a one-thread worker is sent two
+    tasks, so a bystander queued behind the killer can be blamed too. Saturation 1.0
+    sends one task per thread, so a death is blamed only on the task that caused it.
+    """
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": 1}), LocalCluster(
+    settings = {"distributed.scheduler.allowed-failures": 1,
+                "distributed.scheduler.worker-saturation": 1.0}
+    with dask.config.set(settings), LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
