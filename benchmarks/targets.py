@@ -27,8 +27,8 @@ class Target:
         chosen = [r for r in rows if self.select(r)]
         values = [(r, self.value(r)) for r in chosen]
         measured = [(r, v) for r, v in values if v is not None]
-        shown = ", ".join(f"{r['runner']}/{r['api']} N={r['n']:,}: {_fmt(v, self.unit)}"
-                          for r, v in measured)
+        shown = ", ".join(f"{r['workload']} {r['runner']}/{r['api']} N={r['n']:,}: "
+                          f"{_fmt(v, self.unit)}" for r, v in measured)
         if not measured:
             problems = "; ".join(r["note"] for r in chosen if r.get("note"))
             status, shown = "not measured", problems[:200]
