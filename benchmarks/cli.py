@@ -50,6 +50,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=f"auto skips raw Dask above N={AUTO_BASELINE_MAX_N:,}")
     parser.add_argument("--json", dest="json_out", help="save the results to this JSON file")
     parser.add_argument("--compare", help="print the change against this earlier JSON")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="run nothing: print one table and the targets over these JSON files")
     args = parser.parse_args(argv)
     _plan.check_names(args.workload, args.runner)
     for api in args.api or ():
@@ -68,6 +70,8 @@ def _sizes(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
+    if args.merge:
+        return _merge(args.merge)
     _quiet_logs()
     groups = _plan.build_plan(args.quick, args.workload, args.n, args.runner, args.api)
     if any(g.workload == "locality" for g in groups):
@@ -86,6 +90,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.compare:
         comparison = report.format_compare(report.load(args.compare), rows)
         print(f"\nAgainst {args.compare}\n{comparison}")
+    return 0
+
+
+def _merge(paths: Sequence[str]) -> int:
+    """Print the rows of several result files as one table, with the targets over all."""
+    rows: list[report.Row] = []
+    for path in paths:
+        data = report.load(path)
+        rows += data["rows"]
+        meta = data.get("meta", {})
+        print(f"- `{meta.get('command')}` (commit {meta.get('commit')}, "
+              f"{meta.get('seconds')} s, {meta.get('finished')})")
+    print("\n" + report.format_table(rows))
+    print("\nIssue-5 targets\n" + format_targets(check_targets(rows)))
     return 0
 
 
