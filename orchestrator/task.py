@@ -9,9 +9,11 @@ a task run; anywhere else it runs the body directly.
 from __future__ import annotations
 
 import copy
+import copyreg
 import datetime as _dt
 import inspect
-import uuid
+import os
+import random
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -76,7 +78,7 @@ class Task:
         batch_size: int | None = None,
     ) -> None:
         self.name = name or type(self).__name__
-        self.slug = slug or f"{self.name}-{uuid.uuid4().hex[:8]}"
+        self.slug = slug or _new_slug(self.name)
         self.tags = set(tags or ())
         self.max_retries, self.retry_delay = _check_retries(self.name, max_retries, retry_delay)
         self.retry_on = _check_retry_on(self.name, retry_on)
@@ -97,6 +99,7 @@ class Task:
         self._template: Task = self
         self._flow_ref: weakref.ref[Flow] | None = None
         self.signature = _run_signature(self)
+        self._arguments = _ArgumentLayout(self.signature)
 
     # ---- the body -----------------------------------------------------------------------------
     def run(self) -> Any:
@@ -134,21 +137,22 @@ class Task:
 
     def copy(self, **task_args: Any) -> Task:
         """A new task with the same options, overridden by ``task_args``."""
-        unknown = sorted(k for k in task_args if not hasattr(self, k))
-        if unknown:
-            raise TaskDefinitionError(
-                self.name,
-                f"task_args names unknown attributes {unknown}.",
-                "Use attributes such as name, tags, trigger, max_retries.",
-            )
-        new = copy.copy(self)
+        if task_args:
+            unknown = sorted(k for k in task_args if not hasattr(self, k))
+            if unknown:
+                raise TaskDefinitionError(
+                    self.name,
+                    f"task_args names unknown attributes {unknown}.",
+                    "Use attributes such as name, tags, trigger, max_retries.",
+                )
+        new = _shallow_copy(self)
         new.tags = set(self.tags)
         new.dependencies = list(self.dependencies)
         new._flow_ref = None
         for key, value in task_args.items():
             setattr(new, key, set(value) if key == "tags" else value)
         if "slug" not in task_args:
-            new.slug = f"{new.name}-{uuid.uuid4().hex[:8]}"
+            new.slug = _new_slug(new.name)
         if "retry_delay" in task_args or "max_retries" in task_args:
             new.max_retries, new.retry_delay = _check_retries(
                 new.name, new.max_retries, new.retry_delay
@@ -222,7 +226,13 @@ class Task:
 
     def bind_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Name every argument by the signature of ``run``; unknown ones are an error."""
-        try:
+        layout = self.__dict__.get("_arguments")
+        if layout is None or layout.signature is not self.signature:
+            layout = self._arguments = _ArgumentLayout(self.signature)
+        arguments = layout.bind(args, kwargs)
+        if arguments is not None:
+            return arguments
+        try:  # inspect's binding, for its error messages and the rare signatures
             bound = self.signature.bind_partial(*args, **kwargs)
         except TypeError as err:
             raise TypeError(
@@ -336,6 +346,86 @@ class Dependency:
 
     def __repr__(self) -> str:
         return f"Dependency({self.task!r}, key={self.key!r})"
+
+
+# ---- copies and argument binding ------------------------------------------------------------
+_slugs = random.Random()  # not uuid4(): its os.urandom call costs more than the rest of a copy
+os.register_at_fork(after_in_child=_slugs.seed)
+
+
+def _new_slug(name: str) -> str:
+    """``{name}-{8 random hex digits}``."""
+    return f"{name}-{_slugs.getrandbits(32):08x}"
+
+
+def _shallow_copy(task_obj: Task) -> Task:
+    """``copy.copy(task_obj)``, without its generic machinery when the class keeps the
+    default pickling protocol (the copy is then the same: a new object, the same dict)."""
+    cls = type(task_obj)
+    if (
+        cls.__reduce_ex__ is object.__reduce_ex__
+        and cls.__reduce__ is object.__reduce__
+        and cls.__getstate__ is Task.__getstate__
+        and getattr(cls, "__copy__", None) is None
+        and getattr(cls, "__setstate__", None) is None
+        and cls not in copyreg.dispatch_table
+    ):
+        new = cls.__new__(cls)
+        new.__dict__.update(task_obj.__dict__)
+        return new
+    return copy.copy(task_obj)
+
+
+class _ArgumentLayout:
+    """How a ``run`` signature names call arguments, worked out once per signature so
+    binding a call is a few dict operations instead of ``Signature.bind_partial``."""
+
+    __slots__ = ("named", "named_set", "positional", "signature", "simple", "var_keyword")
+
+    def __init__(self, signature: inspect.Signature) -> None:
+        self.signature = signature
+        params = list(signature.parameters.values())
+        kinds = {p.kind for p in params}
+        #: no positional-only parameters or ``*args``: those are left to ``inspect``
+        self.simple = not kinds & {_P.POSITIONAL_ONLY, _P.VAR_POSITIONAL}
+        #: parameters a positional argument fills, in order
+        self.positional = tuple(p.name for p in params if p.kind is _P.POSITIONAL_OR_KEYWORD)
+        #: parameters a keyword argument names, in order
+        self.named = tuple(
+            p.name for p in params if p.kind in (_P.POSITIONAL_OR_KEYWORD, _P.KEYWORD_ONLY)
+        )
+        self.named_set = frozenset(self.named)
+        self.var_keyword = _P.VAR_KEYWORD in kinds
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """What ``bind_partial`` gives, with ``**kwargs`` flattened last; None when it would
+        raise or the signature is not simple (the caller then asks ``inspect``)."""
+        positional = self.positional
+        if not self.simple or len(args) > len(positional):
+            return None
+        arguments = dict(zip(positional, args, strict=False))
+        if not kwargs:
+            return arguments
+        named, extra = self.named_set, []
+        for key in kwargs:
+            if key in arguments:
+                return None
+            if key not in named:
+                if not self.var_keyword:
+                    return None
+                extra.append(key)
+        if len(kwargs) == 1 and not extra:
+            arguments.update(kwargs)
+        elif len(extra) < len(kwargs):  # named ones in signature order, as inspect does
+            for name in self.named[len(args) :]:
+                if name in kwargs:
+                    arguments[name] = kwargs[name]
+        for key in extra:
+            arguments[key] = kwargs[key]
+        return arguments
+
+
+_P = inspect.Parameter
 
 
 # ---- creation-time checks --------------------------------------------------------------------
