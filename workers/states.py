@@ -56,8 +56,21 @@ class StateKind(enum.Enum):
     TIMED_OUT = "TimedOut"
     CANCELLED = "Cancelled"
 
+    # Members are singletons compared by identity, so the identity hash is consistent with
+    # equality; Enum's own ``__hash__`` is Python code, and every ``is_finished()`` and
+    # transition check hashes a kind (about 12 per task run).
+    __hash__ = object.__hash__
+
 
 K = StateKind
+# The predicates compare with these module constants: ``StateKind.RUNNING`` is a class
+# attribute lookup through the Enum metaclass, several times slower than a global.
+_RETRYING, _PAUSED, _RESUME, _RUNNING, _MAPPED = (
+    K.RETRYING, K.PAUSED, K.RESUME, K.RUNNING, K.MAPPED,
+)  # fmt: skip
+_SKIPPED, _CACHED, _CANCELLED, _TIMED_OUT, _TRIGGER_FAILED = (
+    K.SKIPPED, K.CACHED, K.CANCELLED, K.TIMED_OUT, K.TRIGGER_FAILED,
+)  # fmt: skip
 PENDING_KINDS = frozenset({K.PENDING, K.SCHEDULED, K.RETRYING, K.RESUME, K.PAUSED})
 SCHEDULED_KINDS = frozenset({K.SCHEDULED, K.RETRYING, K.RESUME})
 SUCCESSFUL = frozenset({K.SUCCESS, K.CACHED, K.MAPPED, K.SKIPPED})
@@ -90,6 +103,10 @@ def _loaded(value: Any) -> Any:
     return value
 
 
+_now = _dt.datetime.now
+_UTC = _dt.UTC
+
+
 class State:
     """A task run's or flow run's state at one moment; never mutated after creation.
 
@@ -120,14 +137,14 @@ class State:
         self._result = result
         self.name = name or type(self).__name__
         #: child states of a mapped task, in map-index order
-        self.map_states: list[State] = list(map_states or ())
+        self.map_states: list[State] = list(map_states) if map_states else []
         #: when a Scheduled/Retrying state becomes due
         self.start_time = start_time
         #: attempts made so far, carried by Retrying states
         self.run_count = run_count
         #: inputs a Paused task would have received, reused on resume
         self.cached_inputs = cached_inputs
-        self.timestamp = timestamp or _dt.datetime.now(_dt.UTC)
+        self.timestamp = timestamp or _now(_UTC)
         #: seconds the run's body took, set on final task-run states
         self.duration = duration
 
@@ -139,7 +156,7 @@ class State:
         ``@flow`` with no return value holds its task-run states; failing, it re-raises the
         first failed one's exception.
         """
-        if self.kind is K.MAPPED and self._result is None:
+        if self.kind is _MAPPED and self._result is None:
             return [s.result(raise_on_failure=raise_on_failure) for s in self.map_states]
         value = self.data
         if raise_on_failure and self.is_failed():
@@ -174,16 +191,16 @@ class State:
         return self.kind in SCHEDULED_KINDS
 
     def is_retrying(self) -> bool:
-        return self.kind is K.RETRYING
+        return self.kind is _RETRYING
 
     def is_paused(self) -> bool:
-        return self.kind is K.PAUSED
+        return self.kind is _PAUSED
 
     def is_resume(self) -> bool:
-        return self.kind is K.RESUME
+        return self.kind is _RESUME
 
     def is_running(self) -> bool:
-        return self.kind is K.RUNNING
+        return self.kind is _RUNNING
 
     def is_finished(self) -> bool:
         return self.kind in FINISHED
@@ -195,25 +212,25 @@ class State:
         return self.kind in FAILED
 
     def is_skipped(self) -> bool:
-        return self.kind is K.SKIPPED
+        return self.kind is _SKIPPED
 
     def is_mapped(self) -> bool:
-        return self.kind is K.MAPPED
+        return self.kind is _MAPPED
 
     def is_cached(self) -> bool:
-        return self.kind is K.CACHED
+        return self.kind is _CACHED
 
     def is_cancelled(self) -> bool:
-        return self.kind is K.CANCELLED
+        return self.kind is _CANCELLED
 
     def is_completed(self) -> bool:
         return self.is_successful()
 
     def is_timed_out(self) -> bool:
-        return self.kind is K.TIMED_OUT
+        return self.kind is _TIMED_OUT
 
     def is_trigger_failed(self) -> bool:
-        return self.kind is K.TRIGGER_FAILED
+        return self.kind is _TRIGGER_FAILED
 
     # ---- display --------------------------------------------------------------------------
     def __repr__(self) -> str:
