@@ -21,11 +21,17 @@ _capture: contextvars.ContextVar[logging.Logger | None] = contextvars.ContextVar
     "orchestrator_stdout_capture", default=None
 )
 _install_lock = threading.Lock()
+#: task name -> its logger; ``logging.getLogger`` keeps every logger forever too, so this
+#: holds nothing longer, and spares each task run its lock and name formatting
+_task_loggers: dict[str, logging.Logger] = {}
 
 
 def task_logger(task_name: str) -> logging.Logger:
     """The logger user code gets as ``context.logger`` (named as in the reference docs)."""
-    return logging.getLogger(f"orchestrator.Task: {task_name}")
+    found = _task_loggers.get(task_name)
+    if found is None:
+        found = _task_loggers[task_name] = logging.getLogger(f"orchestrator.Task: {task_name}")
+    return found
 
 
 class _StdoutRouter(io.TextIOBase):
