@@ -81,6 +81,54 @@ def current() -> Mapping[str, Any]:
     return _config if values is None else values
 
 
+Token = contextvars.Token[Mapping[str, Any] | None]
+
+
+def enter(keys: dict[str, Any]) -> Token:
+    """Make ``keys`` the whole current mapping until ``leave(token)``.
+
+    For the executor's hot path, which merges ``current()`` and its run keys into one
+    dict itself; ``keys`` is kept as is (read-only to user code), so the caller must not
+    change it afterwards. Everyone else uses ``with context(...)``.
+    """
+    return _values.set(MappingProxyType(keys))
+
+
+def leave(token: Token) -> None:
+    """Bring back the mapping that was current before ``enter`` returned ``token``."""
+    _values.reset(token)
+
+
+class _Override(contextlib.ContextDecorator):
+    """A ``with context(...)`` block (or ``@context(...)`` decorator): a class rather than
+    ``@contextmanager``, which costs a generator per block (task bodies may open one per
+    task run)."""
+
+    def __init__(
+        self, view: Context, layers: tuple[Mapping[str, Any], ...], kwargs: dict[str, Any]
+    ) -> None:
+        self._view = view
+        self._layers = layers
+        self._kwargs = kwargs
+
+    def __enter__(self) -> Context:
+        # merged on entry, not when ``context(...)`` is called: the block overrides the keys
+        # current where it opens
+        merged = dict(current())
+        for mapping in self._layers:
+            merged.update(mapping)
+        merged.update(self._kwargs)
+        self._token = enter(merged)
+        return self._view
+
+    def __exit__(self, *exc_info: object) -> None:
+        leave(self._token)
+
+    def _recreate_cm(self) -> _Override:
+        # a fresh block per call of a decorated function, so recursive calls nest
+        return _Override(self._view, self._layers, self._kwargs)
+
+
 class Context:
     """Dict-like, attribute-access view of the current run context.
 
@@ -123,18 +171,9 @@ class Context:
         """A plain copy of the current keys."""
         return dict(current())
 
-    @contextlib.contextmanager
-    def __call__(self, *args: Mapping[str, Any], **kwargs: Any) -> Iterator[Context]:
+    def __call__(self, *args: Mapping[str, Any], **kwargs: Any) -> _Override:
         """Override keys inside a ``with`` block; the old values come back afterwards."""
-        merged = dict(current())
-        for mapping in args:
-            merged.update(mapping)
-        merged.update(kwargs)
-        token = _values.set(MappingProxyType(merged))
-        try:
-            yield self
-        finally:
-            _values.reset(token)
+        return _Override(self, args, kwargs)
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in current().items() if k != "logger"}
