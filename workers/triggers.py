@@ -20,7 +20,7 @@ import enum
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
-from workers.states import State
+from workers.states import State, StateKind
 
 UpstreamStates = Mapping[Hashable, State]
 Trigger = Callable[[UpstreamStates], "TriggerResult | bool"]
@@ -46,6 +46,10 @@ class TriggerResult:
         return self.decision is Decision.RUN
 
 
+#: the passing verdict, shared: results are frozen, and triggers pass on nearly every run
+_RUN = TriggerResult(Decision.RUN)
+
+
 def flatten_upstream(upstream_states: UpstreamStates) -> list[tuple[Hashable, State]]:
     """Each (edge, state), with a mapped parent replaced by its children's states."""
     pairs: list[tuple[Hashable, State]] = []
@@ -55,6 +59,18 @@ def flatten_upstream(upstream_states: UpstreamStates) -> list[tuple[Hashable, St
         else:
             pairs.append((edge, state))
     return pairs
+
+
+def upstream_kinds(upstream_states: UpstreamStates) -> set[StateKind]:
+    """The kinds among the states ``flatten_upstream`` yields, without building the pairs:
+    the executor's readiness checks ask only which kinds occur."""
+    kinds: set[StateKind] = set()
+    for state in upstream_states.values():
+        if state.is_mapped() and state.map_states:
+            kinds.update([child.kind for child in state.map_states])
+        else:
+            kinds.add(state.kind)
+    return kinds
 
 
 def _names(pairs: list[tuple[Hashable, State]]) -> str:
@@ -84,7 +100,7 @@ def all_successful(upstream_states: UpstreamStates) -> TriggerResult:
         return TriggerResult(
             Decision.FAIL, f"Some upstream tasks did not succeed: {_names(misses)}."
         )
-    return TriggerResult(Decision.RUN)
+    return _RUN
 
 
 def all_failed(upstream_states: UpstreamStates) -> TriggerResult:
@@ -92,7 +108,7 @@ def all_failed(upstream_states: UpstreamStates) -> TriggerResult:
     _, _, misses = _count(upstream_states, State.is_failed)
     if misses:
         return TriggerResult(Decision.FAIL, f"Some upstream tasks did not fail: {_names(misses)}.")
-    return TriggerResult(Decision.RUN)
+    return _RUN
 
 
 def any_successful(upstream_states: UpstreamStates) -> TriggerResult:
@@ -100,7 +116,7 @@ def any_successful(upstream_states: UpstreamStates) -> TriggerResult:
     hits, total, _ = _count(upstream_states, State.is_successful)
     if total and not hits:
         return TriggerResult(Decision.FAIL, "No upstream task succeeded.")
-    return TriggerResult(Decision.RUN)
+    return _RUN
 
 
 def any_failed(upstream_states: UpstreamStates) -> TriggerResult:
@@ -108,7 +124,7 @@ def any_failed(upstream_states: UpstreamStates) -> TriggerResult:
     hits, total, _ = _count(upstream_states, State.is_failed)
     if total and not hits:
         return TriggerResult(Decision.FAIL, "No upstream task failed.")
-    return TriggerResult(Decision.RUN)
+    return _RUN
 
 
 def all_finished(upstream_states: UpstreamStates) -> TriggerResult:
@@ -118,7 +134,7 @@ def all_finished(upstream_states: UpstreamStates) -> TriggerResult:
         return TriggerResult(
             Decision.FAIL, f"Some upstream tasks are unfinished: {_names(misses)}."
         )
-    return TriggerResult(Decision.RUN)
+    return _RUN
 
 
 #: identical to ``all_finished``: triggers are only evaluated once upstream is finished
@@ -138,7 +154,7 @@ def not_all_skipped(upstream_states: UpstreamStates) -> TriggerResult:
     pairs = flatten_upstream(upstream_states)
     if pairs and all(state.is_skipped() for _, state in pairs):
         return TriggerResult(Decision.SKIP, "All upstream tasks were skipped.")
-    return TriggerResult(Decision.RUN)
+    return _RUN
 
 
 def _bounded(
@@ -174,7 +190,7 @@ def _bounded(
             return TriggerResult(
                 Decision.FAIL, f"{hits} of {total} upstream: more than at_most={at_most}."
             )
-        return TriggerResult(Decision.RUN)
+        return _RUN
 
     args = ", ".join(
         f"{k}={v!r}" for k, v in (("at_least", at_least), ("at_most", at_most)) if v is not None
