@@ -24,14 +24,16 @@ import os
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Hashable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from workers import signals
-from workers.context import context
+from workers.context import current, enter, leave
 from workers.logs import capture_stdout, task_logger
 from workers.states import (
+    FINISHED,
+    SUCCESSFUL,
     Failed,
     Mapped,
     Paused,
@@ -40,16 +42,28 @@ from workers.states import (
     Running,
     Skipped,
     State,
+    StateKind,
     Success,
     TimedOut,
     TriggerFailed,
 )
 from workers.transitions import check_transition
-from workers.triggers import Decision, TriggerResult, edge_label, flatten_upstream
+from workers.triggers import (
+    Decision,
+    TriggerResult,
+    all_successful,
+    edge_label,
+    flatten_upstream,
+    upstream_kinds,
+)
 
 logger = logging.getLogger("orchestrator.TaskRunner")
 
 Sleep = Callable[[float], None]
+Kinds = set[StateKind]
+
+_NOTHING: Mapping[Any, Any] = MappingProxyType({})
+_SKIPPED = StateKind.SKIPPED
 
 
 class TriggerFailedError(Exception):
@@ -118,91 +132,150 @@ def run_task(
         mapping_problem: the run is a mapped parent that cannot expand; once its checks
             pass it fails with this message instead of running.
     """
-    upstream_states = upstream_states or {}
-    keys = _task_context(task, map_index, run_context or {}, initial_state)
-    with context(keys):
-        try:
-            run = _TaskRun(task, upstream_states, dict(inputs or {}), keys, sleep)
-            run.mapping_problem = mapping_problem
-            return run.run(initial_state or Pending(), is_start_task)
-        except Exception as err:
-            logger.exception(
-                "Task %r: unexpected error in the task-run executor", keys["task_full_name"]
-            )
-            return Failed(
-                f"Orchestrator error while running task {keys['task_full_name']!r}: {err!r}. "
-                "This is a bug in the orchestrator, please report it.",
-                err,
-            )
+    return execute_task_run(
+        task,
+        upstream_states,
+        inputs=inputs,
+        map_index=map_index,
+        run_context=run_context,
+        task_run_name=None,
+        initial_state=initial_state,
+        is_start_task=is_start_task,
+        sleep=sleep,
+        mapping_problem=mapping_problem,
+    )
+
+
+def execute_task_run(
+    task: Any,
+    upstream_states: Mapping[Hashable, State] | None,
+    *,
+    inputs: Mapping[str, Any] | None,
+    map_index: int | None,
+    run_context: Mapping[str, Any] | None,
+    task_run_name: str | None,
+    initial_state: State | None,
+    is_start_task: bool,
+    sleep: Sleep,
+    mapping_problem: str | None,
+) -> State:
+    """``run_task``, with the ``task_run_name`` context key given apart from ``run_context``
+    (set after its keys): ``execute_call`` names each run without copying the flow-run keys."""
+    run = _TaskRun(
+        task,
+        upstream_states or _NOTHING,
+        inputs or _NOTHING,
+        map_index,
+        run_context or _NOTHING,
+        task_run_name,
+        initial_state,
+        sleep,
+    )
+    token = enter(run.keys)
+    try:
+        return run.run(initial_state, is_start_task, mapping_problem)
+    except Exception as err:
+        logger.exception("Task %r: unexpected error in the task-run executor", run.label)
+        return Failed(
+            f"Orchestrator error while running task {run.label!r}: {err!r}. "
+            "This is a bug in the orchestrator, please report it.",
+            err,
+        )
+    finally:
+        leave(token)
 
 
 _ids = random.Random()
 os.register_at_fork(after_in_child=_ids.seed)
+#: bits of a random 128-bit number to clear, then to set, to make it a version-4 UUID
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def new_run_id() -> str:
     """A random UUID4 string, from a seeded generator rather than ``uuid.uuid4()``: its
     ``os.urandom`` system call releases the GIL, and on a busy Dask worker the thread then
-    waits for it behind the event loop (up to the 5 ms switch interval, per task run)."""
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    waits for it behind the event loop (up to the 5 ms switch interval, per task run).
+    Formatted here, as ``str(uuid.UUID(int=..., version=4))`` would, in a third of the time."""
+    digits = "%032x" % (_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-def _task_context(
-    task: Any, map_index: int | None, run_context: Mapping[str, Any], initial: State | None
+def _run_keys(
+    task: Any,
+    label: str,
+    map_index: int | None,
+    run_context: Mapping[str, Any],
+    task_run_name: str | None,
+    initial: State | None,
 ) -> dict[str, Any]:
+    """The context of the run, in one dict: the current keys, the flow-run keys, then the
+    task-run keys (``task_run_id`` comes from ``run_context`` if it names one)."""
+    base = current()
+    keys = {**base, **run_context} if base else dict(run_context)
+    if task_run_name is not None:
+        keys["task_run_name"] = task_run_name
     name = task.name
-    full_name = name if map_index is None else f"{name}[{map_index}]"
-    keys = dict(run_context)
-    keys.update(
-        task_name=name,
-        task_full_name=full_name,
-        task_slug=getattr(task, "slug", None) or name,
-        task_tags=sorted(getattr(task, "tags", ()) or ()),
-        task_run_id=keys.get("task_run_id") or new_run_id(),
-        map_index=map_index,
-        task_run_count=(initial.run_count if initial is not None else 0) + 1,
-        logger=task_logger(name),
-    )
+    tags = getattr(task, "tags", None)
+    keys["task_name"] = name
+    keys["task_full_name"] = label
+    keys["task_slug"] = getattr(task, "slug", None) or name
+    keys["task_tags"] = sorted(tags) if tags else []
+    keys["task_run_id"] = run_context.get("task_run_id") or new_run_id()
+    keys["map_index"] = map_index
+    keys["task_run_count"] = (initial.run_count if initial is not None else 0) + 1
+    keys["logger"] = task_logger(name)
     return keys
 
 
 class _TaskRun:
-    """The mutable bookkeeping of one task run; lives only inside ``run_task``."""
+    """The bookkeeping of one task run; lives only inside ``run_task``."""
+
+    __slots__ = ("inputs", "keys", "label", "run_count", "sleep", "task", "upstream_states",
+                 "verbose")  # fmt: skip
 
     def __init__(
         self,
         task: Any,
         upstream_states: Mapping[Hashable, State],
-        inputs: dict[str, Any],
-        keys: dict[str, Any],
+        inputs: Mapping[str, Any],
+        map_index: int | None,
+        run_context: Mapping[str, Any],
+        task_run_name: str | None,
+        initial: State | None,
         sleep: Sleep,
     ) -> None:
         self.task = task
         self.upstream_states = upstream_states
         self.inputs = inputs
-        self.keys = keys
         self.sleep = sleep
-        self.label = keys["task_full_name"]
+        name = task.name
+        self.label: str = name if map_index is None else f"{name}[{map_index}]"
+        #: the run's context, set around the whole run; never changed once set
+        self.keys = _run_keys(task, self.label, map_index, run_context, task_run_name, initial)
+        #: the ``task_run_count`` in ``keys``; a retry's attempt sees its own
+        self.run_count: int = self.keys["task_run_count"]
         #: log "Starting task run..." and friends (off for ``@flow`` runs, which log their own)
-        self.verbose = bool(keys.get("executor_logs", True))
-        self.mapping_problem: str | None = None
+        self.verbose = bool(run_context.get("executor_logs", True))
 
     # ---- the sequence of checks ------------------------------------------------------------
-    def run(self, state: State, is_start_task: bool) -> State:
+    def run(self, initial: State | None, is_start_task: bool, mapping_problem: str | None) -> State:
+        state = Pending() if initial is None else initial
         if state.is_finished():
             return state
         try:
             if not is_start_task and not state.is_resume():
-                early = self.check_upstream_finished() or self.check_upstream_skipped(state)
-                early = early or self.check_trigger(state)
+                # one pass over the upstream states (mapped parents flattened) serves all three
+                kinds = upstream_kinds(self.upstream_states)
+                early = self.check_upstream_finished(kinds)
+                early = early or self.check_upstream_skipped(state, kinds)
+                early = early or self.check_trigger(state, kinds)
             else:
                 early = self.check_inputs_known(state)
             if early is not None:
                 return early
-            if self.mapping_problem is not None:
-                return self.transition(
-                    state, Failed(self.mapping_problem, ValueError(self.mapping_problem))
-                )
+            if mapping_problem is not None:
+                return self.transition(state, Failed(mapping_problem, ValueError(mapping_problem)))
             if self.verbose:
                 logger.info("Task %r: Starting task run...", self.label)
             final = self.run_attempts(state)
@@ -216,9 +289,8 @@ class _TaskRun:
         except _HandlerFailed as failure:
             return failure.state
 
-    def check_upstream_finished(self) -> State | None:
-        waiting = [e for e, s in flatten_upstream(self.upstream_states) if not s.is_finished()]
-        if waiting:
+    def check_upstream_finished(self, kinds: Kinds) -> State | None:
+        if not kinds <= FINISHED:
             return Pending(f"Task {self.label!r}: upstream tasks are not finished yet.")
         return None
 
@@ -238,15 +310,18 @@ class _TaskRun:
         error = MissingInputError(self.label, missing)
         return self.transition(state, Failed(str(error), error))
 
-    def check_upstream_skipped(self, state: State) -> State | None:
-        if not getattr(self.task, "skip_on_upstream_skip", True):
+    def check_upstream_skipped(self, state: State, kinds: Kinds) -> State | None:
+        if _SKIPPED not in kinds or not getattr(self.task, "skip_on_upstream_skip", True):
             return None
-        if any(s.is_skipped() for _, s in flatten_upstream(self.upstream_states)):
-            return self.transition(state, Skipped("Upstream task was skipped; skipping this task."))
-        return None
+        return self.transition(state, Skipped("Upstream task was skipped; skipping this task."))
 
-    def check_trigger(self, state: State) -> State | None:
-        verdict = _evaluate_trigger(self.task, self.upstream_states)
+    def check_trigger(self, state: State, kinds: Kinds) -> State | None:
+        trigger = getattr(self.task, "trigger", None)
+        if trigger is None:
+            trigger = all_successful
+        if trigger is all_successful and kinds <= SUCCESSFUL:
+            return None  # what the default trigger answers, without asking it
+        verdict = _evaluate_trigger(trigger, self.upstream_states)
         if verdict.decision is Decision.RUN:
             return None
         if verdict.decision is Decision.SKIP:
@@ -264,13 +339,18 @@ class _TaskRun:
         kwargs = self.collect_inputs(state)
         while True:
             run_count += 1
-            self.keys["task_run_count"] = run_count
             state = self.transition(state, Running("Starting task run."))
             if not state.is_running():  # a state handler decided otherwise
                 return state
             started = time.perf_counter()
-            with context(task_run_count=run_count):  # user code sees which attempt this is
+            if run_count == self.run_count:
                 outcome, retryable = self.call_body(kwargs)
+            else:  # user code sees which attempt this is
+                token = enter({**current(), "task_run_count": run_count})
+                try:
+                    outcome, retryable = self.call_body(kwargs)
+                finally:
+                    leave(token)
             outcome.duration = time.perf_counter() - started
             state = self.transition(state, outcome)
             delay = self.retry_delay(state, run_count) if retryable else None
@@ -286,27 +366,28 @@ class _TaskRun:
 
     def retry_delay(self, state: State, run_count: int) -> float | None:
         """Seconds to wait before the next attempt, or None when the run is over."""
+        if not state.is_retrying():
+            if not state.is_failed() or state.is_trigger_failed():
+                return None
+            if run_count > (getattr(self.task, "max_retries", 0) or 0):
+                return None
+            retry_on = getattr(self.task, "retry_on", None)
+            error = state.data
+            if retry_on and not (
+                isinstance(error, BaseException) and isinstance(error, tuple(retry_on))
+            ):
+                return None
         configured = getattr(self.task, "retry_delay", None)
-        seconds = configured.total_seconds() if configured is not None else 0.0
-        if state.is_retrying():
-            return seconds
-        if not state.is_failed() or state.is_trigger_failed():
-            return None
-        if run_count > (getattr(self.task, "max_retries", 0) or 0):
-            return None
-        retry_on = getattr(self.task, "retry_on", None)
-        error = state.data
-        if retry_on and not (
-            isinstance(error, BaseException) and isinstance(error, tuple(retry_on))
-        ):
-            return None
-        return seconds
+        return configured.total_seconds() if configured is not None else 0.0
 
     def call_body(self, kwargs: dict[str, Any]) -> tuple[State, bool]:
         """Call the body; return the outcome state and whether retries may apply."""
-        timeout = getattr(self.task, "timeout", None)
+        task = self.task
+        timeout = getattr(task, "timeout", None)
         try:
-            if timeout is None:
+            if timeout is None and not getattr(task, "log_stdout", False):
+                value = task.run(**kwargs)  # the usual case, without the call_user frame
+            elif timeout is None:
                 value = self.call_user(kwargs)
             else:
                 value = _call_with_timeout(self.call_user, kwargs, timeout)
@@ -328,7 +409,7 @@ class _TaskRun:
 
     def call_user(self, kwargs: dict[str, Any]) -> Any:
         if getattr(self.task, "log_stdout", False):
-            with capture_stdout(self.keys["logger"]):
+            with capture_stdout(task_logger(self.task.name)):
                 return self.task.run(**kwargs)
         return self.task.run(**kwargs)
 
@@ -370,13 +451,10 @@ class _TaskRun:
         return new
 
 
-def _evaluate_trigger(task: Any, upstream_states: Mapping[Hashable, State]) -> TriggerResult:
-    """Call the task's trigger; accept bools and raised signals from custom triggers."""
-    trigger = getattr(task, "trigger", None)
-    if trigger is None:
-        from workers.triggers import all_successful
-
-        trigger = all_successful
+def _evaluate_trigger(
+    trigger: Callable[..., Any], upstream_states: Mapping[Hashable, State]
+) -> TriggerResult:
+    """Call a task's trigger; accept bools and raised signals from custom triggers."""
     try:
         verdict = trigger(upstream_states)
     except signals.PAUSE as signal:

@@ -22,7 +22,7 @@ import cloudpickle
 import msgpack
 
 from workers import states as _states
-from workers.execute import Sleep, reduce_state, run_task
+from workers.execute import Sleep, execute_task_run, reduce_state
 
 
 @dataclass(frozen=True)
@@ -144,12 +144,13 @@ def execute_call(
     if call.templates:
         results = [state.result(raise_on_failure=False) for state in resolved]
         inputs = {**inputs, **{k: fill_template(v, results) for k, v in call.templates.items()}}
-    return run_task(
+    return execute_task_run(
         call.task,
         upstream,
         inputs=inputs,
         map_index=call.map_index,
-        run_context={**call.run_context, "task_run_name": call.name},
+        run_context=call.run_context,
+        task_run_name=call.name,
         initial_state=call.initial_state,
         is_start_task=call.is_start_task,
         sleep=sleep,
