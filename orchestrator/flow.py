@@ -8,6 +8,7 @@ runs before every flow run.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from orchestrator.collections import COLLECTION_TYPES, Constant, Dict, GetItem
 from orchestrator.edge import Edge
 from orchestrator.errors import CycleError, FlowDefinitionError
 from orchestrator.flow_handlers import FlowStateHandler, check_flow_handlers
-from orchestrator.graph import GraphCycle, descendants, find_cycle, topological_order
+from orchestrator.graph import GraphCycle, descendants, topological_order
 from orchestrator.mapping import flatten, unmapped
 from orchestrator.parameter import Parameter
 from orchestrator.task import Dependency, Task
@@ -61,8 +62,12 @@ class Flow:
         #: constant keyword arguments per task: values that are not tasks
         self.constants: dict[Task, dict[str, Any]] = {}
         self._order: list[Task] = []  # insertion order, so runs are deterministic
+        #: edges into / out of each task; a task without any has no entry (a fan-out of
+        #: N calls would otherwise hold 2N empty lists)
         self._edges_to: dict[Task, list[Edge]] = {}
         self._edges_from: dict[Task, list[Edge]] = {}
+        #: the topological order, kept until a task or an edge is added
+        self._sorted: list[Task] | None = None
         #: argument keys bound by an edge, per task (a scan of the edges is O(N) per edge,
         #: O(N^2) for a collection task with N inputs)
         self._edge_keys: dict[Task, set[str]] = {}
@@ -114,9 +119,8 @@ class Flow:
             self._parameters[task.name] = task
         self.tasks.add(task)
         self._order.append(task)
-        self._edges_to[task] = []
-        self._edges_from[task] = []
-        task._flow_ref = _weak(self)
+        self._sorted = None
+        task._flow_ref = weakref.ref(self)  # one shared ref object: CPython reuses it
         if task.dependencies:
             self.resolve_dependencies(task)
         return task
@@ -130,22 +134,25 @@ class Flow:
         flattened: bool = False,
     ) -> Edge:
         """Add ``upstream_task -> downstream_task`` (adding both tasks when needed)."""
-        self.add_task(upstream_task)
-        self.add_task(downstream_task)
+        if upstream_task not in self.tasks:
+            self.add_task(upstream_task)
+        if downstream_task not in self.tasks:
+            self.add_task(downstream_task)
         edge = Edge(upstream_task, downstream_task, key=key, mapped=mapped, flattened=flattened)
         if edge in self.edges:
             return edge
         if key is not None:
             self._check_argument(downstream_task, key)
         self.edges.add(edge)
-        self._edges_to[downstream_task].append(edge)
+        self._sorted = None
+        _append(self._edges_to, downstream_task, edge)
         if key is not None:
             self._edge_keys.setdefault(downstream_task, set()).add(key)
-        self._edges_from[upstream_task].append(edge)
+        _append(self._edges_from, upstream_task, edge)
         return edge
 
     def _check_argument(self, task: Task, key: str) -> None:
-        taken = key in self.constants.get(task, {}) or key in self._edge_keys.get(task, ())
+        taken = key in self.constants.get(task, ()) or key in self._edge_keys.get(task, ())
         if taken:
             raise FlowDefinitionError(
                 self.name,
@@ -153,8 +160,7 @@ class Flow:
                 "Bind each argument once.",
             )
         params = task.signature.parameters
-        accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-        if key not in params and not accepts_any:
+        if key not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
             raise FlowDefinitionError(
                 self.name,
                 f"task {task.name!r} has no argument {key!r}; its "
@@ -225,7 +231,7 @@ class Flow:
         """Turn ``task``'s declared ``Dependency`` objects into edges of this flow."""
         for dependency in task.dependencies:
             upstream = self._find_copy(dependency.task)
-            already = any(e.upstream_task is upstream for e in self._edges_to[task])
+            already = any(e.upstream_task is upstream for e in self._edges_to.get(task, ()))
             if not already:
                 self.add_edge(upstream, task)
 
@@ -264,10 +270,10 @@ class Flow:
         return {e.downstream_task for e in self._edges_from.get(task, ())}
 
     def root_tasks(self) -> set[Task]:
-        return {t for t in self.tasks if not self._edges_to[t]}
+        return {t for t in self.tasks if t not in self._edges_to}
 
     def terminal_tasks(self) -> set[Task]:
-        return {t for t in self.tasks if not self._edges_from[t]}
+        return {t for t in self.tasks if t not in self._edges_from}
 
     def reference_tasks(self) -> set[Task]:
         return set(self._reference_tasks) or self.terminal_tasks()
@@ -280,18 +286,47 @@ class Flow:
 
     def upstream_map(self) -> dict[Task, list[Task]]:
         """``{task: [upstream tasks]}`` in insertion order, for the graph algorithms."""
-        return {t: [e.upstream_task for e in self._edges_to[t]] for t in self._order}
+        edges_to = self._edges_to
+        return {
+            t: [e.upstream_task for e in edges_to[t]] if t in edges_to else [] for t in self._order
+        }
 
     def sorted_tasks(self, root_tasks: Iterable[Task] | None = None) -> list[Task]:
         """Tasks in an order that respects every edge (only downstream of ``root_tasks``)."""
-        try:
-            order = topological_order(self.upstream_map())
-        except GraphCycle as cycle:
-            raise CycleError(self.name, [t.name for t in cycle.cycle]) from None
+        order = self._topological_order()
         if root_tasks is None:
-            return order
+            return list(order)
         keep = descendants(self.upstream_map(), root_tasks)
         return [t for t in order if t in keep]
+
+    def _topological_order(self) -> list[Task]:
+        """The order ``sorted_tasks`` gives, computed once per shape of the graph (a run
+        validates, sorts and collects; each used to walk the whole graph again). Callers
+        must not change the list."""
+        if self._sorted is None:
+            try:
+                self._sorted = topological_order(self.upstream_map())
+            except GraphCycle as cycle:
+                raise CycleError(self.name, [t.name for t in cycle.cycle]) from None
+        return self._sorted
+
+    def _inputs(self, task: Task) -> list[Edge]:
+        """The edges into ``task`` (the flow's own list: callers must not change it)."""
+        return self._edges_to.get(task, _NO_EDGES)
+
+    def _consumers(self, task: Task) -> list[Task]:
+        """The distinct tasks downstream of ``task``, in edge order."""
+        edges = self._edges_from.get(task, _NO_EDGES)
+        if len(edges) == 1:
+            return [edges[0].downstream_task]
+        return list(dict.fromkeys(e.downstream_task for e in edges))
+
+    def _producers(self, task: Task) -> list[Task]:
+        """The distinct tasks upstream of ``task``, in edge order."""
+        edges = self._edges_to.get(task, _NO_EDGES)
+        if len(edges) == 1:
+            return [edges[0].upstream_task]
+        return list(dict.fromkeys(e.upstream_task for e in edges))
 
     def validate(self) -> None:
         """Check the whole DAG; raise a ``FlowDefinitionError`` naming what is wrong."""
@@ -303,9 +338,7 @@ class Flow:
                         f"edge {edge!r} names task {end.name!r}, which is not in the flow.",
                         "Add it with add_task().",
                     )
-        cycle = find_cycle(self.upstream_map())
-        if cycle:
-            raise CycleError(self.name, [t.name for t in cycle])
+        self._topological_order()  # raises CycleError naming a cycle
         for task in self._reference_tasks - self.tasks:
             raise FlowDefinitionError(
                 self.name, f"reference task {task.name!r} is not in the flow."
@@ -321,7 +354,8 @@ class Flow:
         )
         for t in self._order:
             new.add_task(t)
-        for e in sorted(self.edges, key=lambda e: self._order.index(e.downstream_task)):
+        position = {t: i for i, t in enumerate(self._order)}
+        for e in sorted(self.edges, key=lambda e: position[e.downstream_task]):
             new.add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened)
         new.constants = {t: dict(c) for t, c in self.constants.items()}
         new._reference_tasks = set(self._reference_tasks)
@@ -380,7 +414,12 @@ def _is_taskish(value: Any) -> bool:
     return isinstance(value, (Task, Dependency, dict, *COLLECTION_TYPES))
 
 
-def _weak(flow: Flow) -> Any:
-    import weakref
+_NO_EDGES: list[Edge] = []
 
-    return weakref.ref(flow)
+
+def _append(edges: dict[Task, list[Edge]], task: Task, edge: Edge) -> None:
+    listed = edges.get(task)
+    if listed is None:
+        edges[task] = [edge]
+    else:
+        listed.append(edge)
