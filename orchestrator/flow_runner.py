@@ -84,12 +84,13 @@ class FlowRunner:
             plan = _Pass(flow, runner, keys, dict(task_states or {}), start_tasks)
             with _watch(progress, plan) as watch:
                 states = plan.execute()
-        returned = set(return_tasks) if return_tasks is not None else flow.tasks
+        if return_tasks is None:
+            returned = states  # decide_flow_state copies it into the flow state
+        else:
+            chosen = set(return_tasks)
+            returned = {t: s for t, s in states.items() if t in chosen}
         final = decide_flow_state(
-            states,
-            flow.reference_tasks(),
-            {t: s for t, s in states.items() if t in returned},
-            terminal_tasks=flow.terminal_tasks(),
+            states, flow.reference_tasks(), returned, terminal_tasks=flow.terminal_tasks()
         )
         final = flow_handlers.transition(flow, running, final)
         logger.info(
@@ -130,24 +131,30 @@ class _Pass:
     ) -> None:
         self.flow, self.runner, self.keys, self.task_states = flow, runner, keys, task_states
         self.start = set(start_tasks or ())
-        self.order = flow.sorted_tasks(root_tasks=self.start or None)
+        #: every task in topological order (the flow's own list: not to be changed)
+        self.every = flow._topological_order()
+        self.order = flow.sorted_tasks(root_tasks=self.start) if self.start else self.every
         self.handles: dict[Task, Handles] = {}
 
     def execute(self) -> dict[Task, State]:
-        running = set(self.order)
-        skipped = [t for t in self.flow.sorted_tasks() if t not in running]
-        for task in skipped:  # upstream of start tasks: not run, known only from task_states
-            state = self.task_states.get(task) or _not_run(task)
-            self.handles[task] = self.given(state) or self.runner.given(state)
-        consumers = {t: len(self.flow.downstream_tasks(t)) for t in [*self.handles, *self.order]}
-        keep = self.flow.reference_tasks()
+        flow, handles = self.flow, self.handles
+        if self.start:
+            running = set(self.order)
+            for task in self.every:  # upstream of start tasks: not run, known from task_states
+                if task not in running:
+                    state = self.task_states.get(task) or _not_run(task)
+                    handles[task] = self.given(state) or self.runner.given(state)
+        consumers: dict[Task, int] = {}  # per upstream task: consumers not submitted yet
+        keep = flow.reference_tasks()
         for task in self.order:
-            self.handles[task] = self.submit(task)
-            for upstream in self.flow.upstream_tasks(task):  # its last consumer is submitted?
-                consumers[upstream] -= 1
-                if consumers[upstream] == 0 and upstream not in keep:
-                    self.runner.release(self.handles[upstream])
-        return {task: self.collect(self.handles[task]) for task in self.flow.sorted_tasks()}
+            handles[task] = self.submit(task)
+            for upstream in flow._producers(task):  # its last consumer is submitted?
+                left = consumers.get(upstream)
+                left = (len(flow._consumers(upstream)) if left is None else left) - 1
+                consumers[upstream] = left
+                if left == 0 and upstream not in keep:
+                    self.runner.release(handles[upstream])
+        return {task: self.collect(handles[task]) for task in self.every}
 
     def submit(self, task: Task) -> Handles:
         initial = self.task_states.get(task)
@@ -158,9 +165,9 @@ class _Pass:
                 return handles
             earlier = initial.map_states
             initial = None
-        edges = self.flow.edges_to(task)
+        edges = self.flow._inputs(task)
         is_start = task in self.start
-        mapped = [e for e in edges if e.mapped]
+        mapped = [e for e in edges if e.mapped] if edges else edges
         if not mapped or (initial is not None and initial.is_resume()):
             return self.runner.submit(
                 self.call(task, upstream_refs(edges, self.handles), None, initial, is_start)
