@@ -10,8 +10,10 @@ becomes a ``TaskRunCall`` and returns a ``Future`` at once:
 
 Logs follow the reference documents, on ``orchestrator.flow_runs`` (the run) and
 ``orchestrator.task_runs`` (each task run's final state, logged once, when it is first
-seen: at submission for the sequential runner, else by a watcher thread that polls
-unfinished runs so the lines appear as runs finish).
+seen: at submission for the sequential runner, else by a watcher thread, so the lines
+appear as runs finish). The watcher is told of finished runs by the task runner
+(``BaseTaskRunner.watch``) and looks at the unfinished ones itself only once a second,
+for failures the backend reports to no one; with a runner that cannot tell, it polls.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import datetime as _dt
 import html
 import inspect
 import logging
+import queue
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -43,6 +46,11 @@ from workers.wire import TaskRunCall
 
 flow_logger = logging.getLogger("orchestrator.flow_runs")
 task_logger = logging.getLogger("orchestrator.task_runs")
+
+#: how often the watcher looks at unfinished runs itself when the runner tells it of
+#: finished ones (to catch failures no one reports), and when the runner cannot tell
+SWEEP_SECONDS = 1.0
+POLL_SECONDS = 0.05
 
 
 class FlowRun:
@@ -71,6 +79,13 @@ class FlowRun:
         self._done = threading.Event()
         self._stop_watch = threading.Event()
         self._watcher: threading.Thread | None = None
+        #: handles the runner said are final, for the watcher; None stops it
+        self._finals: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        #: unfinished runs by handle, while the runner tells of finished ones
+        self._pending: dict[Any, Future[Any]] = {}
+        self._unwatch: Callable[[], None] | None = None
+        #: the run context every task run of this flow run receives (one shared dict)
+        self._task_keys: dict[str, Any] = {}
         self._thread: threading.Thread | None = None
         self.keys: dict[str, Any] = {}
 
@@ -79,6 +94,7 @@ class FlowRun:
         """Run the flow function to the end and return the flow run's final state."""
         flow_logger.info("Beginning flow run %r for flow %r...", self.name, self.flow_name)
         self.keys = self._run_context()
+        self._task_keys = {**self.keys, "executor_logs": False}
         self._state = Running("Flow run is running.")
         flow_logger.info("Starting task runner `%s`...", self.runner.name)
         try:
@@ -88,6 +104,7 @@ class FlowRun:
             message = (f"Task runner `{self.runner.name}` failed to start: {err!r}. "
                        "Check its address or cluster options.")
             return self._finish(Failed(message, err))
+        self._unwatch = self.runner.watch(self._finals.put)
         try:
             final = self._run_body()
             self._stop_watching()
@@ -204,7 +221,7 @@ class FlowRun:
             self._calls_per_task[task] = count + 1
         return TaskRunCall(task=task, name=task_run_name(task, count), upstream=tuple(parts.refs),
                            inputs=parts.inputs, map_index=map_index,
-                           run_context={**self.keys, "executor_logs": False},
+                           run_context=self._task_keys,
                            mapping_problem=mapping_problem, templates=parts.templates)
 
     def _submit(self, calls: list[TaskRunCall]) -> list[Future[Any]]:
@@ -226,11 +243,18 @@ class FlowRun:
             active.running_flow.reset(token)
 
     def _track(self, call: TaskRunCall, handle: Any) -> Future[Any]:
-        future: Future[Any] = Future(call.name, call.task, self.runner, handle,
-                                     self.runner.describe(handle), self._report)
+        future: Future[Any] = Future(call.name, call.task, self.runner, handle, None,
+                                     self._report)
+        watched = self._unwatch is not None
         with self._lock:
             self._futures.append(future)
-        if not is_final(future.get_state()):
+            if watched:  # before the check below: a run ending in between is still seen
+                self._pending[handle] = future
+        if is_final(future.get_state()):
+            if watched:
+                with self._lock:
+                    self._pending.pop(handle, None)
+        else:
             self._ensure_watcher()
         return future
 
@@ -263,28 +287,51 @@ class FlowRun:
         self._watcher.start()
 
     def _watch(self) -> None:
-        """Poll unfinished runs so their final states are logged as they arrive."""
-        while not self._stop_watch.is_set():
-            pending = [f for f in self.futures if f._final is None]
-            if not pending:
-                self._stop_watch.wait(0.05)
-                continue
-            try:
-                pending[0].wait(timeout=0.05)
-                for future in pending[1:]:
-                    if self._stop_watch.is_set():
-                        return
-                    future.get_state()
-            except Exception:  # boundary: the run's end still waits and logs
-                flow_logger.debug("Flow run %r: watcher stopped", self.name, exc_info=True)
+        """Record (and so log) each run the runner says is final; look at the rest now and
+        then: every ``SWEEP_SECONDS``, or ``POLL_SECONDS`` when the runner cannot tell."""
+        every = SWEEP_SECONDS if self._unwatch is not None else POLL_SECONDS
+        try:
+            while not self._stop_watch.is_set():
+                try:
+                    handle = self._finals.get(timeout=every)
+                except queue.Empty:
+                    self._sweep()
+                    continue
+                if handle is not None:
+                    self._seen(handle)
+        except Exception:  # boundary: the run's end still waits and logs
+            flow_logger.debug("Flow run %r: watcher stopped", self.name, exc_info=True)
+
+    def _seen(self, handle: Any) -> None:
+        with self._lock:
+            future = self._pending.pop(handle, None)
+        if future is not None:  # None: another flow run's, or recorded at submission
+            future.wait()
+
+    def _sweep(self) -> None:
+        """Look at every unfinished run (settling failures the backend did not report)."""
+        with self._lock:
+            unfinished = (list(self._pending.values()) if self._unwatch is not None
+                          else [f for f in self._futures if f._final is None])
+        for future in unfinished:
+            if self._stop_watch.is_set():
                 return
+            if is_final(future.get_state()) and self._unwatch is not None:
+                with self._lock:
+                    self._pending.pop(future.handle, None)
 
     def _stop_watching(self) -> None:
         """Stop the watcher before the runner shuts down (it must not ask a closed runner)."""
         self._stop_watch.set()
+        self._finals.put(None)
+        unwatch, self._unwatch = self._unwatch, None
+        if unwatch is not None:
+            unwatch()
         watcher = self._watcher
         if watcher is not None and watcher is not threading.current_thread():
             watcher.join()
+        with self._lock:
+            self._pending.clear()
 
     # ---- display --------------------------------------------------------------------------------
     def __repr__(self) -> str:

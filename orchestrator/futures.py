@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+#: guards the first final state of every future (held for an assignment only; one lock
+#: instead of one per future keeps a 100,000-child map small)
+_RECORD_LOCK = threading.Lock()
+
 #: called once with the future and its final state (the flow run logs it)
 FinalCallback = Callable[["Future[Any]", State], None]
 
@@ -82,9 +86,12 @@ class Future(Generic[T]):
         task: the task that runs.
         runner: the flow run's task runner that holds ``handle``.
         handle: the runner's own handle for the run.
-        details: what ``runner.describe(handle)`` said (a Dask key and dashboard link).
+        details: what ``runner.describe(handle)`` said (a Dask key and dashboard link);
+            None to ask the runner when ``details`` is first read.
         on_final: called once, with the final state, by whichever caller sees it first.
     """
+
+    __slots__ = ("_details", "_final", "_on_final", "handle", "name", "runner", "task")
 
     def __init__(self, name: str, task: Any, runner: BaseTaskRunner, handle: Any,
                  details: Mapping[str, Any] | None = None,
@@ -93,11 +100,17 @@ class Future(Generic[T]):
         self.task = task
         self.runner = runner
         self.handle = handle
-        #: backend details for displays, taken when the run was submitted
-        self.details: dict[str, Any] = dict(details or {})
+        self._details: dict[str, Any] | None = dict(details) if details is not None else None
         self._on_final = on_final
         self._final: State | None = None
-        self._lock = threading.Lock()
+
+    @property
+    def details(self) -> dict[str, Any]:
+        """Backend details for displays (a Dask key, the dashboard link), asked of the
+        runner when first read."""
+        if self._details is None:
+            self._details = dict(self.runner.describe(self.handle))
+        return self._details
 
     @property
     def task_run_name(self) -> str:
@@ -166,7 +179,7 @@ class Future(Generic[T]):
 
     def _record(self, state: State) -> State:
         """Keep the first final state and tell ``on_final`` about it, exactly once."""
-        with self._lock:
+        with _RECORD_LOCK:
             if self._final is not None:
                 return self._final
             self._final = state

@@ -10,11 +10,14 @@ same runner.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
 from workers.states import State
 from workers.wire import ResultShape, TaskRunCall
+
+#: told a handle whose run became final (see ``BaseTaskRunner.watch``)
+FinalListener = Callable[[Any], None]
 
 
 class BaseTaskRunner(abc.ABC):
@@ -82,6 +85,20 @@ class BaseTaskRunner(abc.ABC):
     def describe(self, handle: Any) -> dict[str, Any]:
         """Backend details for displays (e.g. a Dask key and dashboard link)."""
         return {}
+
+    def watch(self, listener: FinalListener) -> Callable[[], None] | None:
+        """Call ``listener(handle)`` whenever a task run submitted from now on becomes final,
+        so a caller learns of finished runs without polling every handle.
+
+        The listener may be called from any thread (a backend's event loop, a pool thread)
+        and must return quickly: queue the handle and look at it elsewhere. A run that
+        fails without the backend noticing on its own (a Dask worker died) may only be seen
+        by ``get_state``/``wait``, so callers still look now and then.
+
+        Returns a function that stops the calls, or None when this runner cannot tell
+        (the default): the caller then polls ``get_state``.
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"{self.name}()"

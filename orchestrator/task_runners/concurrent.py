@@ -11,7 +11,8 @@ import concurrent.futures as cf
 import contextvars
 from typing import Any
 
-from orchestrator.task_runners.base import BaseTaskRunner
+from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
+from orchestrator.task_runners.listeners import Listeners
 from workers.states import Pending, Running, State
 from workers.wire import TaskRunCall, execute_call
 
@@ -32,9 +33,11 @@ class ConcurrentTaskRunner(BaseTaskRunner):
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers
         self._pool: cf.ThreadPoolExecutor | None = None
+        self._listeners = Listeners()
 
     def start(self) -> None:
         self._pool = cf.ThreadPoolExecutor(self.max_workers, thread_name_prefix="orchestrator-task")
+        self._listeners = Listeners()  # a copy of this runner must not share its listeners
 
     def shutdown(self) -> None:
         if self._pool is not None:
@@ -48,7 +51,12 @@ class ConcurrentTaskRunner(BaseTaskRunner):
         handle = ThreadHandle()
         ctx = contextvars.copy_context()
         handle.future = self._pool.submit(ctx.run, self._execute, call, handle)
+        if self._listeners:
+            handle.future.add_done_callback(lambda _: self._listeners.tell(handle))
         return handle
+
+    def watch(self, listener: FinalListener) -> Any:
+        return self._listeners.add(listener)
 
     def _execute(self, call: TaskRunCall, handle: ThreadHandle) -> State:
         sources = [[self.wait(h) for h in ref.sources] for ref in call.upstream]

@@ -32,11 +32,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
-from orchestrator.task_runners.base import BaseTaskRunner
+from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
 from orchestrator.task_runners.batching import DurationEstimates
 from orchestrator.task_runners.dask_handles import DaskHandle, ResultNotAvailableError
 from orchestrator.task_runners.dask_session import DaskSession
@@ -111,6 +111,7 @@ class DaskTaskRunner(BaseTaskRunner):
         self._session: DaskSession | None = None
         self._submitter: Submitter | None = None
         self._threads: tuple[float, int] = (0.0, 1)
+        self._dashboard = ""
 
     def __copy__(self) -> DaskTaskRunner:
         """An open runner is shared (its session serves every copy); a closed one is copied
@@ -156,6 +157,10 @@ class DaskTaskRunner(BaseTaskRunner):
         except BaseException:
             _close_quietly(client, cluster)
             raise
+        try:  # kept on the runner: futures read it for displays after the session closed
+            session.dashboard = self._dashboard = client.dashboard_link or ""
+        except Exception:  # a display detail must not fail anything
+            session.dashboard = ""
         self._session = session
         self._submitter = Submitter(session, self.inline_result_bytes, self._thread_count)
         logger.debug("Connected to Dask scheduler %s", client.scheduler.address)
@@ -263,19 +268,18 @@ class DaskTaskRunner(BaseTaskRunner):
             if session is not None and submitted is not None:
                 session.release(submitted)
 
+    def watch(self, listener: FinalListener) -> Callable[[], None] | None:
+        """Tell ``listener`` of each final summary (from the client's event loop) and of each
+        failure settled here; None while not started."""
+        session = self._session
+        return None if session is None else session.listeners.add(listener)
+
     def describe(self, handle: Any) -> dict[str, Any]:
         details: dict[str, Any] = {}
         if handle.key is not None:
             details["dask_key"] = handle.key
-        session = self._session
-        if session is not None:
-            if session.dashboard is None:
-                try:
-                    session.dashboard = session.client.dashboard_link or ""
-                except Exception:  # a display detail must not fail anything
-                    session.dashboard = ""
-            if session.dashboard:
-                details["dashboard"] = session.dashboard
+        if self._dashboard:
+            details["dashboard"] = self._dashboard
         return details
 
     def _session_for(self, handle: DaskHandle) -> DaskSession:

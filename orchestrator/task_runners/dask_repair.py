@@ -110,9 +110,11 @@ def fail(session: DaskSession, submitted: Submitted, status: str,
          error: BaseException | None) -> None:
     """Give every unfinished task run of ``submitted`` a state saying why it failed."""
     states = []
+    failed = []
     for handle in submitted.handles:
         if not handle.is_final:
             handle.state = failure_state(handle.name, status, error)
+            failed.append(handle)
         states.append(session.state_of(handle))
     if not submitted.handles:  # a slice: its consumers see the failure as their upstream
         states.append(failure_state(submitted.key, status, error))
@@ -122,6 +124,8 @@ def fail(session: DaskSession, submitted: Submitted, status: str,
     with session.cond:
         session.by_key.pop(submitted.key, None)
         session.cond.notify_all()
+    for handle in failed:
+        session.listeners.tell(handle)
 
 
 def _take_over(session: DaskSession, old: Submitted, new: Submitted, args: list[Any]) -> None:

@@ -32,6 +32,7 @@ from orchestrator.task_runners.dask_handles import (
     ResultNotAvailableError,
     Submitted,
 )
+from orchestrator.task_runners.listeners import Listeners
 from workers import dask_entry, summary
 from workers.outbox import unpack
 from workers.states import Retrying, State
@@ -64,6 +65,8 @@ class DaskSession:
         self.cond = threading.Condition()
         self._settle_lock = threading.RLock()
         self._late: dict[str, float] = {}
+        #: told of each handle whose final state arrived or was settled (``watch``)
+        self.listeners = Listeners()
 
     # ---- registry -------------------------------------------------------------------------------
     def register(self, submitted: Submitted) -> None:
@@ -88,17 +91,21 @@ class DaskSession:
         records = unpack(message["packed"]) if "packed" in message else message.get("records", ())
         worker = message.get("worker")
         logs = []
+        finals: list[DaskHandle] = []
         with self.cond:
             for record in records:
                 if record[0] == "l":
                     logs.append(record)
                 else:
-                    self._apply(record, worker)
+                    self._apply(record, worker, finals)
             self.cond.notify_all()
+        if self.listeners:
+            for handle in finals:
+                self.listeners.tell(handle)
         for record in logs:
             emit_log(record, worker)
 
-    def _apply(self, record: list[Any], worker: str | None) -> None:
+    def _apply(self, record: list[Any], worker: str | None, finals: list[DaskHandle]) -> None:
         submitted = self.by_key.get(record[1])
         if submitted is None or not submitted.handles:
             return
@@ -109,6 +116,7 @@ class DaskSession:
         kind = record[0]
         if kind == summary.FINAL:
             handle.record = tuple(record)  # atomic items only: the GC soon stops tracking it
+            finals.append(handle)
             submitted.worker = worker
             submitted.unfinished -= 1
             if submitted.unfinished <= 0:

@@ -138,6 +138,30 @@ def test_failed_upstream_leaves_downstream_not_ready_and_logs_the_exception(dask
     assert errors[0].exc_info[0] is ValueError
 
 
+def test_final_states_are_logged_as_runs_finish_not_when_the_flow_ends(dask_runner, caplog):
+    caplog.set_level(logging.INFO, logger="orchestrator")
+
+    def finished(name: str) -> list[str]:
+        return [r.getMessage() for r in list(caplog.records)
+                if r.getMessage().startswith(f"Task run {name!r} finished")]
+
+    @flow(task_runner=dask_runner)
+    def body():
+        ok, bad = add(1, 2), fail()
+        # nobody asks the futures: the runner tells the flow run's watcher of their summaries
+        deadline = time.monotonic() + 20
+        while not (finished(ok.name) and finished(bad.name)) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return [ok.name, bad.name], [len(finished(ok.name)), len(finished(bad.name))]
+
+    state = body()
+    (ok_name, bad_name), seen_in_body = state.result(raise_on_failure=False)
+    assert seen_in_body == [1, 1]
+    assert len(finished(ok_name)) == 1
+    assert len(finished(bad_name)) == 1
+    assert "Failed" in finished(bad_name)[0]
+
+
 def test_futures_describe_their_dask_key_and_dashboard(dask_runner):
     kept: list[Future[int]] = []
 
