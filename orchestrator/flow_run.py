@@ -26,7 +26,7 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from orchestrator import active
@@ -37,8 +37,14 @@ from orchestrator.flow_run_state import (
     runs_table_html,
 )
 from orchestrator.futures import Future, is_final
-from orchestrator.naming import flow_run_name, task_run_name
-from orchestrator.task_calls import CallParts, call_parts, expand, is_input_future
+from orchestrator.naming import flow_run_name, task_run_prefix
+from orchestrator.task_calls import (
+    CallParts,
+    ChildCalls,
+    call_parts,
+    expand,
+    is_input_future,
+)
 from orchestrator.task_runners.base import BaseTaskRunner
 from workers.context import context, current, date_keys
 from workers.states import Cancelled, Failed, Pending, Running, State
@@ -74,6 +80,7 @@ class FlowRun:
         self.parameters = dict(parameters or {})
         self._futures: list[Future[Any]] = []
         self._calls_per_task: dict[Any, int] = {}
+        self._name_prefixes: dict[Any, str] = {}
         self._lock = threading.Lock()
         self._state: State = Pending("Flow run has not started.")
         self._done = threading.Event()
@@ -86,6 +93,8 @@ class FlowRun:
         self._unwatch: Callable[[], None] | None = None
         #: the run context every task run of this flow run receives (one shared dict)
         self._task_keys: dict[str, Any] = {}
+        #: what each future calls with its final state (one bound method for all of them)
+        self._on_final = self._report
         self._thread: threading.Thread | None = None
         self.keys: dict[str, Any] = {}
 
@@ -206,45 +215,72 @@ class FlowRun:
             needs = [expansion.culprit, *_listed(wait_for)]
             parts = call_parts({}, needs, task.name, self._resolve)
             return self._submit([self._call(task, parts, mapping_problem=expansion.problem)])
-        calls = []
-        for index, child in enumerate(expansion.children):
-            _check_required(task, child)
-            parts = call_parts(child, wait_for, task.name, self._resolve)
-            calls.append(self._call(task, parts, map_index=index))
-        return self._submit(calls)
+        if expansion.count:
+            _check_required(task, expansion.child(0))  # every child has the same arguments
+        base = self._reserve(task, expansion.count)
 
-    def _call(self, task: Any, parts: CallParts, map_index: int | None = None,
-              mapping_problem: str | None = None) -> TaskRunCall:
-        """The next task run of ``task``, named by its call count in this flow run."""
+        def build(index: int) -> TaskRunCall:
+            parts = call_parts(expansion.child(index), wait_for, task.name, self._resolve)
+            return self._call(task, parts, map_index=index, count=base + index)
+
+        return self._submit_children(ChildCalls(task, expansion.count, build), base)
+
+    def _run_name(self, task: Any, count: int) -> str:
+        """``naming.task_run_name(task, count)``, the task's part worked out once per run."""
+        prefix = self._name_prefixes.get(task)
+        if prefix is None:
+            prefix = self._name_prefixes[task] = task_run_prefix(task)
+        return f"{prefix}{count}"
+
+    def _reserve(self, task: Any, runs: int) -> int:
+        """The call count of the first of ``runs`` new runs of ``task`` (it names them)."""
         with self._lock:
             count = self._calls_per_task.get(task, 0)
-            self._calls_per_task[task] = count + 1
-        return TaskRunCall(task=task, name=task_run_name(task, count), upstream=tuple(parts.refs),
+            self._calls_per_task[task] = count + runs
+        return count
+
+    def _call(self, task: Any, parts: CallParts, map_index: int | None = None,
+              mapping_problem: str | None = None, count: int | None = None) -> TaskRunCall:
+        """A task run of ``task``, named by its call count in this flow run (the next one
+        unless ``count`` was reserved)."""
+        if count is None:
+            count = self._reserve(task, 1)
+        return TaskRunCall(task=task, name=self._run_name(task, count), upstream=tuple(parts.refs),
                            inputs=parts.inputs, map_index=map_index,
                            run_context=self._task_keys,
                            mapping_problem=mapping_problem, templates=parts.templates)
 
-    def _submit(self, calls: list[TaskRunCall]) -> list[Future[Any]]:
-        """Hand ``calls`` to the runner (together, if it batches mapped children)."""
-        bulk = len(calls) > 1 and self.runner.submits_in_bulk
+    def _submit(self, calls: Iterable[TaskRunCall]) -> list[Future[Any]]:
+        """Hand ``calls`` to the runner, one by one."""
         token = active.running_flow.set(None)  # task bodies calling tasks run them directly,
         try:  # whether the runner executes here (sequential) or copies this context (threads)
-            if bulk:
-                for call in calls:
-                    flow_logger.info("Submitting task run %r to task runner...", call.name)
-                handles = self.runner.submit_many(calls)
-                return [self._track(c, h) for c, h in zip(calls, handles, strict=True)]
             futures = []
             for call in calls:
                 flow_logger.info("Submitting task run %r to task runner...", call.name)
-                futures.append(self._track(call, self.runner.submit(call)))
+                futures.append(self._track(call.name, call.task, self.runner.submit(call)))
             return futures
         finally:
             active.running_flow.reset(token)
 
-    def _track(self, call: TaskRunCall, handle: Any) -> Future[Any]:
-        future: Future[Any] = Future(call.name, call.task, self.runner, handle, None,
-                                     self._report)
+    def _submit_children(self, calls: ChildCalls, base: int) -> list[Future[Any]]:
+        """Hand a mapped call's children to the runner: together if it batches them, else
+        one by one; each call is built as the runner reads it and dropped once submitted."""
+        if not self.runner.submits_in_bulk:
+            return self._submit(calls)  # read once, in order
+        task = calls.task
+        names = [self._run_name(task, base + index) for index in range(len(calls))]
+        if flow_logger.isEnabledFor(logging.INFO):
+            for name in names:
+                flow_logger.info("Submitting task run %r to task runner...", name)
+        token = active.running_flow.set(None)
+        try:
+            handles = self.runner.submit_many(calls)
+            return [self._track(n, task, h) for n, h in zip(names, handles, strict=True)]
+        finally:
+            active.running_flow.reset(token)
+
+    def _track(self, name: str, task: Any, handle: Any) -> Future[Any]:
+        future: Future[Any] = Future(name, task, self.runner, handle, None, self._on_final)
         watched = self._unwatch is not None
         with self._lock:
             self._futures.append(future)
@@ -271,11 +307,14 @@ class FlowRun:
 
     # ---- logging final states -------------------------------------------------------------------
     def _report(self, future: Future[Any], state: State) -> None:
-        error = state.data if state.is_failed() else None  # results stay where they are
+        failed = state.is_failed()
+        if not task_logger.isEnabledFor(logging.ERROR if failed else logging.INFO):
+            return
+        error = state.data if failed else None  # results stay where they are
         if isinstance(error, BaseException):
             task_logger.error("Task run %r encountered exception:", future.name,
                               exc_info=(type(error), error, error.__traceback__))
-        task_logger.log(logging.ERROR if state.is_failed() else logging.INFO,
+        task_logger.log(logging.ERROR if failed else logging.INFO,
                         "Task run %r finished in state %r", future.name, state)
 
     def _ensure_watcher(self) -> None:

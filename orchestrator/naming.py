@@ -37,4 +37,9 @@ def task_token(task: Any) -> str:
 
 def task_run_name(task: Any, index: int | None) -> str:
     """``{task}-{token}-{index}``: the index is the map index or the call count."""
-    return f"{task.name}-{task_token(task)}-{index or 0}"
+    return f"{task_run_prefix(task)}{index or 0}"
+
+
+def task_run_prefix(task: Any) -> str:
+    """``{task}-{token}-``: what every run name of ``task`` starts with."""
+    return f"{task.name}-{task_token(task)}-"

@@ -16,14 +16,21 @@ Everything here is plain data except the three runner questions passed in as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from orchestrator.futures import Future
 from orchestrator.mapping import MappingError, count_children, flatten, unmapped
 from workers.states import State
-from workers.wire import ResultShape, UpstreamRef, UpstreamResult, element, is_mappable
+from workers.wire import (
+    ResultShape,
+    TaskRunCall,
+    UpstreamRef,
+    UpstreamResult,
+    element,
+    is_mappable,
+)
 
 #: (runner handle, upstream task-run name) for a future or state used as an input
 Resolve = Callable[[Any], tuple[Any, str]]
@@ -65,9 +72,12 @@ class _Element:
     flattened: bool
 
 
+_INPUT_FUTURES = (Future, State)
+
+
 def is_input_future(value: Any) -> bool:
     """Futures and states passed as arguments are data dependencies."""
-    return isinstance(value, Future | State)
+    return isinstance(value, _INPUT_FUTURES)
 
 
 def contains_future(value: Any) -> bool:
@@ -85,20 +95,22 @@ def call_parts(arguments: Mapping[str, Any], wait_for: Any, task_name: str,
     """Sort one task run's arguments (values may be ``_Element`` shares of a map)."""
     parts = CallParts()
     for name, value in arguments.items():
-        if isinstance(value, _Element):
+        kind = type(value)
+        if kind is _Element:
             edge = FutureEdge(value.name, name, mapped=True, flattened=value.flattened)
             parts.refs.append(UpstreamRef(edge, (value.handle,), index=value.index,
                                           flattened=value.flattened))
-        elif is_input_future(value):
+        elif isinstance(value, _INPUT_FUTURES):
             handle, upstream = resolve(value)
             parts.refs.append(UpstreamRef(FutureEdge(upstream, name), (handle,)))
-        elif contains_future(value):
+        elif (kind in _CONTAINERS or _is_namedtuple(value)) and contains_future(value):
             parts.templates[name] = _template(value, parts.refs, resolve)
         else:
             parts.inputs[name] = value
-    for item in wait_for_items(wait_for, task_name):
-        handle, upstream = resolve(item)
-        parts.refs.append(UpstreamRef(FutureEdge(upstream), (handle,)))
+    if wait_for is not None:
+        for item in wait_for_items(wait_for, task_name):
+            handle, upstream = resolve(item)
+            parts.refs.append(UpstreamRef(FutureEdge(upstream), (handle,)))
     return parts
 
 
@@ -150,20 +162,38 @@ class _MappedFuture:
 
 @dataclass
 class Expansion:
-    """A mapped call: each child's arguments, or why the call cannot expand."""
+    """A mapped call: ``count`` children whose arguments ``child(index)`` builds on demand
+    (a map over a million elements never holds a million argument dicts), or why the call
+    cannot expand."""
 
-    children: list[dict[str, Any]]
+    count: int = 0
+    #: the call's arguments; mapped ones are replaced by ``sources`` element by element
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, Any] = field(default_factory=dict)
     #: the mapped future that failed or is not a sequence, and why
     problem: str | None = None
     #: the future behind ``problem`` (the one child it yields depends on it)
     culprit: Any = None
 
+    def child(self, index: int) -> dict[str, Any]:
+        """The arguments of child ``index``: one element of each mapped argument."""
+        child = {}
+        for name, raw in self.arguments.items():
+            if isinstance(raw, unmapped):
+                child[name] = raw.value
+                continue
+            source = self.sources[name]
+            if isinstance(source, _MappedFuture):
+                child[name] = _Element(source.handle, source.name, index, source.flattened)
+            else:
+                child[name] = element(source, index, isinstance(raw, flatten))
+        return child
+
 
 def expand(task_name: str, arguments: Mapping[str, Any], resolve: Resolve,
            measure: Measure) -> Expansion:
-    """One argument dict per child: mapped arguments give one element each, the rest whole.
-
-    Children zip the mapped arguments, stopping at the shortest (as in DAG flows).
+    """Measure the mapped arguments: children zip them, stopping at the shortest (as in DAG
+    flows); unmapped arguments go to every child whole.
 
     Raises:
         MappingError: no argument is mapped, or a constant mapped argument is not a sequence.
@@ -180,26 +210,41 @@ def expand(task_name: str, arguments: Mapping[str, Any], resolve: Resolve,
             shape = measure(handle, flattened)
             problem = _shape_problem(task_name, name, upstream, shape)
             if problem is not None:
-                return Expansion([], problem, value)
+                return Expansion(problem=problem, culprit=value)
             lengths[name] = shape.length or 0
             sources[name] = _MappedFuture(handle, upstream, flattened)
             continue
         lengths[name] = _constant_length(task_name, name, value, flattened)
         sources[name] = value
-    count = count_children(task_name, lengths)
-    children = []
-    for index in range(count):
-        child = {}
-        for name, raw in arguments.items():
-            if isinstance(raw, unmapped):
-                child[name] = raw.value
-            elif isinstance(sources[name], _MappedFuture):
-                source = sources[name]
-                child[name] = _Element(source.handle, source.name, index, source.flattened)
-            else:
-                child[name] = element(sources[name], index, isinstance(raw, flatten))
-        children.append(child)
-    return Expansion(children)
+    return Expansion(count_children(task_name, lengths), arguments, sources)
+
+
+class ChildCalls(Sequence[TaskRunCall]):
+    """The task-run calls of a mapped call's children, each built when read (by index, so
+    reading one twice builds the same call): ``BaseTaskRunner.submit_many`` reads each
+    once, in order, and nothing holds every call at once."""
+
+    def __init__(self, task: Any, count: int, build: Callable[[int], TaskRunCall]) -> None:
+        self.task = task
+        self._count = count
+        self._build = build
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, position: int) -> TaskRunCall: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[TaskRunCall]: ...
+
+    def __getitem__(self, position: int | slice) -> TaskRunCall | list[TaskRunCall]:
+        if isinstance(position, slice):
+            return [self._build(i) for i in range(*position.indices(self._count))]
+        index = position + self._count if position < 0 else position
+        if not 0 <= index < self._count:
+            raise IndexError(f"child {position} of {self._count}")
+        return self._build(index)
 
 
 def _shape_problem(task_name: str, argument: str, upstream: str, shape: ResultShape) -> str | None:
