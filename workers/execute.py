@@ -64,6 +64,9 @@ Kinds = set[StateKind]
 
 _NOTHING: Mapping[Any, Any] = MappingProxyType({})
 _SKIPPED = StateKind.SKIPPED
+#: the state a run given none starts from, when no state handler is there to see it: the
+#: executor never changes or returns it, so one instance serves every such run
+_UNSEEN_PENDING = Pending()
 
 
 class TriggerFailedError(Exception):
@@ -197,7 +200,7 @@ def new_run_id() -> str:
     ``os.urandom`` system call releases the GIL, and on a busy Dask worker the thread then
     waits for it behind the event loop (up to the 5 ms switch interval, per task run).
     Formatted here, as ``str(uuid.UUID(int=..., version=4))`` would, in a third of the time."""
-    digits = "%032x" % (_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET)
+    digits = (_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET).to_bytes(16).hex()
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
@@ -260,7 +263,10 @@ class _TaskRun:
 
     # ---- the sequence of checks ------------------------------------------------------------
     def run(self, initial: State | None, is_start_task: bool, mapping_problem: str | None) -> State:
-        state = Pending() if initial is None else initial
+        if initial is not None:
+            state = initial
+        else:  # a fresh Pending only when a handler will see it as the first old state
+            state = Pending() if getattr(self.task, "state_handlers", None) else _UNSEEN_PENDING
         if state.is_finished():
             return state
         try:

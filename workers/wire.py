@@ -135,11 +135,11 @@ def execute_call(
     sleep: Sleep = time.sleep,
 ) -> _states.State:
     """Run ``call`` given the resolved states of each upstream ref, in order."""
-    resolved = [
-        resolve_upstream(ref, found)
-        for ref, found in zip(call.upstream, source_states, strict=True)
-    ]
-    upstream = {ref.edge: state for ref, state in zip(call.upstream, resolved, strict=True)}
+    resolved: list[_states.State] = []
+    upstream: dict[Any, _states.State] = {}
+    for ref, found in zip(call.upstream, source_states, strict=True):
+        state = upstream[ref.edge] = resolve_upstream(ref, found)
+        resolved.append(state)
     inputs = call.inputs
     if call.templates:
         results = [state.result(raise_on_failure=False) for state in resolved]
