@@ -62,14 +62,14 @@ class Flow:
         #: constant keyword arguments per task: values that are not tasks
         self.constants: dict[Task, dict[str, Any]] = {}
         self._order: list[Task] = []  # insertion order, so runs are deterministic
-        #: edges into / out of each task; a task without any has no entry (a fan-out of
-        #: N calls would otherwise hold 2N empty lists)
-        self._edges_to: dict[Task, list[Edge]] = {}
-        self._edges_from: dict[Task, list[Edge]] = {}
+        #: edges into / out of each task: none (no entry), one (the edge) or a list, so a
+        #: fan-out or chain of N calls does not hold N small lists
+        self._edges_to: dict[Task, _Edges] = {}
+        self._edges_from: dict[Task, _Edges] = {}
         #: the topological order, kept until a task or an edge is added
         self._sorted: list[Task] | None = None
-        #: argument keys bound by an edge, per task (a scan of the edges is O(N) per edge,
-        #: O(N^2) for a collection task with N inputs)
+        #: argument keys bound by an edge, for tasks with many input edges (a scan of them
+        #: per new edge would be O(N^2) for a collection task with N inputs)
         self._edge_keys: dict[Task, set[str]] = {}
         self._parameters: dict[str, Parameter] = {}
         self._reference_tasks: set[Task] = set()
@@ -146,14 +146,13 @@ class Flow:
         self.edges.add(edge)
         self._sorted = None
         _append(self._edges_to, downstream_task, edge)
-        if key is not None:
-            self._edge_keys.setdefault(downstream_task, set()).add(key)
+        if key is not None and downstream_task in self._edge_keys:
+            self._edge_keys[downstream_task].add(key)
         _append(self._edges_from, upstream_task, edge)
         return edge
 
     def _check_argument(self, task: Task, key: str) -> None:
-        taken = key in self.constants.get(task, ()) or key in self._edge_keys.get(task, ())
-        if taken:
+        if key in self.constants.get(task, ()) or self._bound_by_edge(task, key):
             raise FlowDefinitionError(
                 self.name,
                 f"task {task.name!r} already has an input for argument {key!r}.",
@@ -166,6 +165,15 @@ class Flow:
                 f"task {task.name!r} has no argument {key!r}; its "
                 f"run() signature is {task.signature}.",
             )
+
+    def _bound_by_edge(self, task: Task, key: str) -> bool:
+        edges = _listed(self._edges_to.get(task))
+        if len(edges) < _SCAN_LIMIT:
+            return any(e.key == key for e in edges)
+        keys = self._edge_keys.get(task)
+        if keys is None:
+            keys = self._edge_keys[task] = {e.key for e in edges if e.key is not None}
+        return key in keys
 
     def set_dependencies(
         self,
@@ -231,7 +239,7 @@ class Flow:
         """Turn ``task``'s declared ``Dependency`` objects into edges of this flow."""
         for dependency in task.dependencies:
             upstream = self._find_copy(dependency.task)
-            already = any(e.upstream_task is upstream for e in self._edges_to.get(task, ()))
+            already = any(e.upstream_task is upstream for e in _listed(self._edges_to.get(task)))
             if not already:
                 self.add_edge(upstream, task)
 
@@ -258,16 +266,16 @@ class Flow:
 
     # ---- reading ------------------------------------------------------------------------------
     def edges_to(self, task: Task) -> list[Edge]:
-        return list(self._edges_to.get(task, ()))
+        return list(_listed(self._edges_to.get(task)))
 
     def edges_from(self, task: Task) -> list[Edge]:
-        return list(self._edges_from.get(task, ()))
+        return list(_listed(self._edges_from.get(task)))
 
     def upstream_tasks(self, task: Task) -> set[Task]:
-        return {e.upstream_task for e in self._edges_to.get(task, ())}
+        return {e.upstream_task for e in _listed(self._edges_to.get(task))}
 
     def downstream_tasks(self, task: Task) -> set[Task]:
-        return {e.downstream_task for e in self._edges_from.get(task, ())}
+        return {e.downstream_task for e in _listed(self._edges_from.get(task))}
 
     def root_tasks(self) -> set[Task]:
         return {t for t in self.tasks if t not in self._edges_to}
@@ -287,9 +295,7 @@ class Flow:
     def upstream_map(self) -> dict[Task, list[Task]]:
         """``{task: [upstream tasks]}`` in insertion order, for the graph algorithms."""
         edges_to = self._edges_to
-        return {
-            t: [e.upstream_task for e in edges_to[t]] if t in edges_to else [] for t in self._order
-        }
+        return {t: [e.upstream_task for e in _listed(edges_to.get(t))] for t in self._order}
 
     def sorted_tasks(self, root_tasks: Iterable[Task] | None = None) -> list[Task]:
         """Tasks in an order that respects every edge (only downstream of ``root_tasks``)."""
@@ -311,22 +317,22 @@ class Flow:
         return self._sorted
 
     def _inputs(self, task: Task) -> list[Edge]:
-        """The edges into ``task`` (the flow's own list: callers must not change it)."""
-        return self._edges_to.get(task, _NO_EDGES)
+        """The edges into ``task`` (may be the flow's own list: callers must not change it)."""
+        return _listed(self._edges_to.get(task))
 
     def _consumers(self, task: Task) -> list[Task]:
         """The distinct tasks downstream of ``task``, in edge order."""
-        edges = self._edges_from.get(task, _NO_EDGES)
-        if len(edges) == 1:
-            return [edges[0].downstream_task]
-        return list(dict.fromkeys(e.downstream_task for e in edges))
+        held = self._edges_from.get(task)
+        if held is None or isinstance(held, Edge):
+            return [] if held is None else [held.downstream_task]
+        return list(dict.fromkeys(e.downstream_task for e in held))
 
     def _producers(self, task: Task) -> list[Task]:
         """The distinct tasks upstream of ``task``, in edge order."""
-        edges = self._edges_to.get(task, _NO_EDGES)
-        if len(edges) == 1:
-            return [edges[0].upstream_task]
-        return list(dict.fromkeys(e.upstream_task for e in edges))
+        held = self._edges_to.get(task)
+        if held is None or isinstance(held, Edge):
+            return [] if held is None else [held.upstream_task]
+        return list(dict.fromkeys(e.upstream_task for e in held))
 
     def validate(self) -> None:
         """Check the whole DAG; raise a ``FlowDefinitionError`` naming what is wrong."""
@@ -414,12 +420,24 @@ def _is_taskish(value: Any) -> bool:
     return isinstance(value, (Task, Dependency, dict, *COLLECTION_TYPES))
 
 
-_NO_EDGES: list[Edge] = []
+#: a task's edges one way: the edge alone, or a list once there are several
+_Edges = Edge | list[Edge]
+#: input edges up to which a key check scans them rather than keep a set of their keys
+_SCAN_LIMIT = 8
 
 
-def _append(edges: dict[Task, list[Edge]], task: Task, edge: Edge) -> None:
-    listed = edges.get(task)
-    if listed is None:
-        edges[task] = [edge]
+def _append(index: dict[Task, _Edges], task: Task, edge: Edge) -> None:
+    held = index.get(task)
+    if held is None:
+        index[task] = edge
+    elif isinstance(held, Edge):
+        index[task] = [held, edge]
     else:
-        listed.append(edge)
+        held.append(edge)
+
+
+def _listed(held: _Edges | None) -> list[Edge]:
+    """``held`` as a list (a task's own list when it has several edges)."""
+    if held is None:
+        return []
+    return [held] if isinstance(held, Edge) else held
