@@ -9,7 +9,8 @@ import uuid
 
 from orchestrator import context, task
 from orchestrator.edge import Edge
-from workers.execute import new_run_id, run_task
+from workers.execute import run_task
+from workers.run_keys import new_run_id
 from workers.states import Mapped, Pending, Running, Skipped, StateKind, Success
 from workers.wire import TaskRunCall, UpstreamRef, execute_call
 
