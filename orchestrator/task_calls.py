@@ -40,7 +40,7 @@ Measure = Callable[[Any, bool], ResultShape]
 _CONTAINERS = (list, tuple, set, frozenset, dict)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class FutureEdge:
     """An upstream edge of a ``@flow`` task run; hashed by identity, so two futures of one
     task stay two edges. ``upstream_task`` is the upstream task-run name (what trigger
@@ -62,7 +62,7 @@ class CallParts:
     templates: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Element:
     """A mapped child's share of a future's result: item ``index`` of it."""
 

@@ -48,6 +48,10 @@ MIN_CHILD_INLINE = 1 << 10
 _SLICES_PER_THREAD = 4
 
 
+#: edges whose wire labels are kept for reuse (the children of a level share one)
+_EDGES_REMEMBERED = 256
+
+
 class Submitter:
     """Submits task runs of one session to Dask (see the module docstring). Not thread-safe:
     the runner lets one thread submit at a time."""
@@ -255,10 +259,14 @@ class Submitter:
         return ends
 
     def _edge(self, edge: Any) -> WireEdge:
+        """The wire label of an edge, made once for the children of a level that share it
+        (they are submitted together: only the latest few edges are remembered)."""
         cached = self._edges.get(id(edge))
         if cached is not None and cached[0] is edge:
             return cached[1]
         wired = wire_edge(edge)
+        if len(self._edges) >= _EDGES_REMEMBERED:
+            del self._edges[next(iter(self._edges))]
         self._edges[id(edge)] = (edge, wired)
         return wired
 
