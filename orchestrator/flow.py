@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from orchestrator import active
 from orchestrator.collections import COLLECTION_TYPES, Constant, Dict, GetItem
@@ -20,7 +20,7 @@ from orchestrator.flow_handlers import FlowStateHandler, check_flow_handlers
 from orchestrator.graph import GraphCycle, descendants, topological_order
 from orchestrator.mapping import flatten, unmapped
 from orchestrator.parameter import Parameter
-from orchestrator.task import Dependency, Task
+from orchestrator.task import Dependency, Task, argument_layout
 
 if TYPE_CHECKING:
     from workers.states import State
@@ -138,7 +138,7 @@ class Flow:
             self.add_task(upstream_task)
         if downstream_task not in self.tasks:
             self.add_task(downstream_task)
-        edge = Edge(upstream_task, downstream_task, key=key, mapped=mapped, flattened=flattened)
+        edge = Edge(upstream_task, downstream_task, key, mapped, flattened)
         if edge in self.edges:
             return edge
         if key is not None:
@@ -158,8 +158,7 @@ class Flow:
                 f"task {task.name!r} already has an input for argument {key!r}.",
                 "Bind each argument once.",
             )
-        params = task.signature.parameters
-        if key not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        if not argument_layout(task).accepts(key):
             raise FlowDefinitionError(
                 self.name,
                 f"task {task.name!r} has no argument {key!r}; its "
@@ -198,6 +197,14 @@ class Flow:
         for downstream in downstream_tasks or ():
             self.add_edge(task, downstream)
         for key, raw in (keyword_tasks or {}).items():
+            if not mapped:  # the common cases first: another task's result, or a plain value
+                if isinstance(raw, Task):
+                    self.add_edge(raw, task, key=key)
+                    continue
+                if type(raw) in _PLAIN_VALUES:
+                    self._check_argument(task, key)
+                    self.constants.setdefault(task, {})[key] = raw
+                    continue
             is_mapped, flat, value = _unwrap(raw, mapped)
             if flat and not is_mapped:
                 raise FlowDefinitionError(
@@ -229,7 +236,7 @@ class Flow:
             return Dict().bind(keys=list(value.keys()), values=list(value.values()), flow=self)
         for kind, collection_task in COLLECTION_TYPES.items():
             if isinstance(value, kind):
-                items = {f"arg_{i}": item for i, item in enumerate(value)}
+                items = {f"arg_{i}": item for i, item in enumerate(cast(Iterable[Any], value))}
                 return collection_task().bind(flow=self, **items)
         if context:
             raise TypeError(f"Flow {self.name!r}: {context} must be tasks, got {value!r}.")
@@ -313,7 +320,8 @@ class Flow:
             try:
                 self._sorted = topological_order(self.upstream_map())
             except GraphCycle as cycle:
-                raise CycleError(self.name, [t.name for t in cycle.cycle]) from None
+                names = [t.name for t in cast(list[Task], cycle.cycle)]
+                raise CycleError(self.name, names) from None
         return self._sorted
 
     def _inputs(self, task: Task) -> list[Edge]:
@@ -420,6 +428,8 @@ def _is_taskish(value: Any) -> bool:
     return isinstance(value, (Task, Dependency, dict, *COLLECTION_TYPES))
 
 
+#: types of values that are constants as they are (never tasks, collections or markers)
+_PLAIN_VALUES = frozenset({int, float, complex, str, bytes, bool, type(None)})
 #: a task's edges one way: the edge alone, or a list once there are several
 _Edges = Edge | list[Edge]
 #: input edges up to which a key check scans them rather than keep a set of their keys

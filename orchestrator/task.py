@@ -99,7 +99,7 @@ class Task:
         self._template: Task = self
         self._flow_ref: weakref.ref[Flow] | None = None
         self.signature = _run_signature(self)
-        self._arguments = _ArgumentLayout(self.signature)
+        self._arguments = ArgumentLayout(self.signature)
 
     # ---- the body -----------------------------------------------------------------------------
     def run(self) -> Any:
@@ -226,10 +226,7 @@ class Task:
 
     def bind_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Name every argument by the signature of ``run``; unknown ones are an error."""
-        layout = self.__dict__.get("_arguments")
-        if layout is None or layout.signature is not self.signature:
-            layout = self._arguments = _ArgumentLayout(self.signature)
-        arguments = layout.bind(args, kwargs)
+        arguments = argument_layout(self).bind(args, kwargs)
         if arguments is not None:
             return arguments
         try:  # inspect's binding, for its error messages and the rare signatures
@@ -248,9 +245,10 @@ class Task:
         """A task returning ``self``'s result indexed by ``key`` (e.g. ``rows[0]``)."""
         from orchestrator.collections import GetItem
 
-        return GetItem(name=f"{self.name}[{key!r}]")(
+        item: Task = GetItem(name=f"{self.name}[{key!r}]")(
             task_result=self, key=key, flow=self._resolve_flow(None, "index")
         )
+        return item
 
     # ---- imperative API ---------------------------------------------------------------------
     def set_upstream(
@@ -358,6 +356,16 @@ def _new_slug(name: str) -> str:
     return f"{name}-{_slugs.getrandbits(32):08x}"
 
 
+def argument_layout(task_obj: Task) -> ArgumentLayout:
+    """The argument layout of ``task_obj``'s current ``signature`` (kept on the task, so
+    its copies share it)."""
+    signature = task_obj.signature
+    layout: ArgumentLayout | None = task_obj.__dict__.get("_arguments")
+    if layout is None or layout.signature is not signature:
+        layout = task_obj._arguments = ArgumentLayout(signature)
+    return layout
+
+
 def _shallow_copy(task_obj: Task) -> Task:
     """``copy.copy(task_obj)``, without its generic machinery when the class keeps the
     default pickling protocol (the copy is then the same: a new object, the same dict)."""
@@ -376,11 +384,19 @@ def _shallow_copy(task_obj: Task) -> Task:
     return copy.copy(task_obj)
 
 
-class _ArgumentLayout:
+class ArgumentLayout:
     """How a ``run`` signature names call arguments, worked out once per signature so
     binding a call is a few dict operations instead of ``Signature.bind_partial``."""
 
-    __slots__ = ("named", "named_set", "positional", "signature", "simple", "var_keyword")
+    __slots__ = (
+        "named",
+        "named_set",
+        "names",
+        "positional",
+        "signature",
+        "simple",
+        "var_keyword",
+    )
 
     def __init__(self, signature: inspect.Signature) -> None:
         self.signature = signature
@@ -396,6 +412,12 @@ class _ArgumentLayout:
         )
         self.named_set = frozenset(self.named)
         self.var_keyword = _P.VAR_KEYWORD in kinds
+        #: every parameter name
+        self.names = frozenset(signature.parameters)
+
+    def accepts(self, key: str) -> bool:
+        """Whether an input named ``key`` can be bound (a parameter, or ``**kwargs``)."""
+        return key in self.names or self.var_keyword
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
         """What ``bind_partial`` gives, with ``**kwargs`` flattened last; None when it would
