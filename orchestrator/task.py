@@ -370,18 +370,25 @@ def _shallow_copy(task_obj: Task) -> Task:
     """``copy.copy(task_obj)``, without its generic machinery when the class keeps the
     default pickling protocol (the copy is then the same: a new object, the same dict)."""
     cls = type(task_obj)
-    if (
-        cls.__reduce_ex__ is object.__reduce_ex__
-        and cls.__reduce__ is object.__reduce__
-        and cls.__getstate__ is Task.__getstate__
-        and getattr(cls, "__copy__", None) is None
-        and getattr(cls, "__setstate__", None) is None
-        and cls not in copyreg.dispatch_table
-    ):
-        new = cls.__new__(cls)
-        new.__dict__.update(task_obj.__dict__)
-        return new
-    return copy.copy(task_obj)
+    plain = _PLAIN_COPY.get(cls)
+    if plain is None:
+        plain = _PLAIN_COPY[cls] = (
+            cls.__reduce_ex__ is object.__reduce_ex__
+            and cls.__reduce__ is object.__reduce__
+            and cls.__getstate__ is Task.__getstate__
+            and getattr(cls, "__copy__", None) is None
+            and getattr(cls, "__setstate__", None) is None
+            and cls not in copyreg.dispatch_table
+        )
+    if not plain:
+        return copy.copy(task_obj)
+    new = cls.__new__(cls)
+    new.__dict__.update(task_obj.__dict__)
+    return new
+
+
+#: per task class: whether ``copy.copy`` would copy it the plain way (decided at its first copy)
+_PLAIN_COPY: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 class ArgumentLayout:
