@@ -106,7 +106,7 @@ def results_to_keep(state: State, returned: Any) -> list[State]:
     states the failed runs' exceptions (``result()`` re-raises them) or, when the function
     returned those runs, all of them. Other task-run results stay where they are.
     """
-    value = vars(state).get("_result")  # as stored: reading ``data`` would fetch it
+    value = state._result  # as stored: reading ``data`` would fetch it
     if not isinstance(value, TaskRunStates):
         return [state]
     return [s for s in value if returned is not None or s.is_failed()]

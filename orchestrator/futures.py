@@ -58,8 +58,7 @@ def present_state(state: State) -> State:
 def _recast(state: State, cls: type[State], message: str | None) -> State:
     """``state`` as an instance of ``cls``; its result is carried over unread (as
     ``State.with_result`` copies a state), so a deferred result is not loaded."""
-    clone = object.__new__(cls)
-    clone.__dict__.update(state.__dict__)
+    clone = state.recast(cls)
     clone.message = message
     clone.name = cls.__name__
     return clone
@@ -67,7 +66,7 @@ def _recast(state: State, cls: type[State], message: str | None) -> State:
 
 def result_type_name(state: State) -> str | None:
     """The type name of the state's result without loading a deferred one; None if no result."""
-    raw = vars(state).get("_result")  # the stored value as is: ``data`` would load it
+    raw = state._result  # the stored value as is: ``data`` would load it
     if raw is None:
         return None
     return raw.type_name if isinstance(raw, DeferredResult) else type(raw).__name__

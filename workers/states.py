@@ -120,6 +120,10 @@ class State:
     type: ClassVar[StateType] = StateType.PENDING
     color: ClassVar[str] = "#828282"
 
+    # slots: a map over a million children holds a few states per child
+    __slots__ = ("_map_states", "_result", "cached_inputs", "duration", "message", "name",
+                 "run_count", "start_time", "timestamp")
+
     def __init__(
         self,
         message: str | None = None,
@@ -136,8 +140,7 @@ class State:
         self.message = message
         self._result = result
         self.name = name or type(self).__name__
-        #: child states of a mapped task, in map-index order
-        self.map_states: list[State] = list(map_states) if map_states else []
+        self._map_states: list[State] | None = list(map_states) if map_states else None
         #: when a Scheduled/Retrying state becomes due
         self.start_time = start_time
         #: attempts made so far, carried by Retrying states
@@ -176,11 +179,30 @@ class State:
             value = self._result = value.load()  # kept: the value does not change
         return value
 
+    @property
+    def map_states(self) -> list[State]:
+        """Child states of a mapped task, in map-index order (empty for other states)."""
+        children = self._map_states
+        return children if children is not None else []
+
     def with_result(self, result: Any) -> State:
         """A copy of this state holding ``result`` (same class, message, name)."""
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
+        clone = self.recast(type(self))
         clone._result = result
+        return clone
+
+    def recast(self, cls: type[State]) -> State:
+        """A copy of this state as an instance of ``cls``, every field carried over as is
+        (a deferred result is not loaded)."""
+        clone = object.__new__(cls)
+        clone.message, clone._result, clone.name = self.message, self._result, self.name
+        clone._map_states, clone.start_time, clone.run_count = (
+            self._map_states, self.start_time, self.run_count)
+        clone.cached_inputs, clone.timestamp, clone.duration = (
+            self.cached_inputs, self.timestamp, self.duration)
+        extra = getattr(self, "__dict__", None)  # a user's subclass may add attributes
+        if extra:
+            clone.__dict__.update(extra)
         return clone
 
     # ---- predicates -----------------------------------------------------------------------
@@ -280,11 +302,15 @@ class State:
 class Pending(State):
     """Not yet run; also ``NotReady`` when an upstream state dependency failed."""
 
+    __slots__ = ()
+
 
 class Paused(Pending):
     """Waiting for a person. A flow run returns at once with the task paused; resume it with
     ``flow.run(task_states={**paused.result(), t: Resume()}, start_tasks=[t])``, which reuses
     the finished tasks' results as its inputs."""
+
+    __slots__ = ()
 
     kind = K.PAUSED
     type = StateType.PAUSED
@@ -294,12 +320,16 @@ class Paused(Pending):
 class Scheduled(Pending):
     """Due to run at ``start_time``."""
 
+    __slots__ = ()
+
     kind = K.SCHEDULED
     type = StateType.SCHEDULED
 
 
 class Retrying(Scheduled):
     """Between attempts; ``run_count`` attempts have been made."""
+
+    __slots__ = ()
 
     kind = K.RETRYING
     color = "#ffc107"
@@ -308,11 +338,15 @@ class Retrying(Scheduled):
 class Resume(Scheduled):
     """Resumes a paused task: its trigger is not checked again."""
 
+    __slots__ = ()
+
     kind = K.RESUME
 
 
 class Running(State):
     """Executing now."""
+
+    __slots__ = ()
 
     kind = K.RUNNING
     type = StateType.RUNNING
@@ -322,12 +356,16 @@ class Running(State):
 class Finished(State):
     """Done, for better or worse."""
 
+    __slots__ = ()
+
     kind = K.FINISHED
     type = StateType.COMPLETED
 
 
 class Success(Finished):
     """Finished without error; ``result()`` is the return value."""
+
+    __slots__ = ()
 
     kind = K.SUCCESS
     color = "#4caf50"
@@ -336,9 +374,13 @@ class Success(Finished):
 class Completed(Success):
     """``Success`` under the name the futures API shows."""
 
+    __slots__ = ()
+
 
 class Cached(Success):
     """Success reused from an earlier run."""
+
+    __slots__ = ()
 
     kind = K.CACHED
 
@@ -346,11 +388,15 @@ class Cached(Success):
 class Mapped(Success):
     """The parent of mapped children; ``map_states`` holds their states."""
 
+    __slots__ = ()
+
     kind = K.MAPPED
 
 
 class Skipped(Success):
     """Did not run, on purpose (SKIP signal or an upstream skip)."""
+
+    __slots__ = ()
 
     kind = K.SKIPPED
     color = "#9e9e9e"
@@ -358,6 +404,8 @@ class Skipped(Success):
 
 class Failed(Finished):
     """Finished with an error; ``result()`` re-raises it."""
+
+    __slots__ = ()
 
     kind = K.FAILED
     type = StateType.FAILED
@@ -367,17 +415,23 @@ class Failed(Finished):
 class TriggerFailed(Failed):
     """The trigger decided the task must not run; its body never ran."""
 
+    __slots__ = ()
+
     kind = K.TRIGGER_FAILED
 
 
 class TimedOut(Failed):
     """The run exceeded the task's ``timeout``."""
 
+    __slots__ = ()
+
     kind = K.TIMED_OUT
 
 
 class Cancelled(Finished):
     """Stopped before it finished, on request."""
+
+    __slots__ = ()
 
     kind = K.CANCELLED
     type = StateType.CANCELLED

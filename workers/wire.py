@@ -25,7 +25,7 @@ from workers import states as _states
 from workers.execute import Sleep, execute_task_run, reduce_state
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpstreamRef:
     """Where one upstream edge's state comes from, and which part of it a child takes."""
 
@@ -40,14 +40,14 @@ class UpstreamRef:
     flattened: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpstreamResult:
     """Placeholder in a template argument: the result of ``call.upstream[index]``."""
 
     index: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskRunCall:
     """One task run, ready to execute."""
 
