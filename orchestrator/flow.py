@@ -134,6 +134,18 @@ class Flow:
         flattened: bool = False,
     ) -> Edge:
         """Add ``upstream_task -> downstream_task`` (adding both tasks when needed)."""
+        return self._link(upstream_task, downstream_task, key, mapped, flattened)
+
+    def _link(
+        self,
+        upstream_task: Task,
+        downstream_task: Task,
+        key: str | None = None,
+        mapped: bool = False,
+        flattened: bool = False,
+        check: bool = True,
+    ) -> Edge:
+        """``add_edge``; ``check=False`` when ``key`` is known to be free and accepted."""
         if upstream_task not in self.tasks:
             self.add_task(upstream_task)
         if downstream_task not in self.tasks:
@@ -141,7 +153,7 @@ class Flow:
         edge = Edge(upstream_task, downstream_task, key, mapped, flattened)
         if edge in self.edges:
             return edge
-        if key is not None:
+        if key is not None and check:
             self._check_argument(downstream_task, key)
         self.edges.add(edge)
         self._sorted = None
@@ -197,30 +209,35 @@ class Flow:
         for downstream in downstream_tasks or ():
             self.add_edge(task, downstream)
         for key, raw in (keyword_tasks or {}).items():
-            if not mapped:  # the common cases first: another task's result, or a plain value
-                if isinstance(raw, Task):
-                    self.add_edge(raw, task, key=key)
-                    continue
-                if type(raw) in _PLAIN_VALUES:
-                    self._check_argument(task, key)
-                    self.constants.setdefault(task, {})[key] = raw
-                    continue
-            is_mapped, flat, value = _unwrap(raw, mapped)
-            if flat and not is_mapped:
-                raise FlowDefinitionError(
-                    self.name,
-                    f"task {task.name!r}: flatten() on argument {key!r} only works with .map().",
-                )
-            if _is_taskish(value) or is_mapped:
-                source = self.as_task(
-                    value if not is_mapped or _is_taskish(value) else Constant(value)
-                )
-                self.add_edge(source, task, key=key, mapped=is_mapped, flattened=flat)
-            else:
-                self._check_argument(task, key)
-                self.constants.setdefault(task, {})[key] = value
+            self._bind_input(task, key, raw, mapped)
         if validate:
             self.validate()
+
+    def _bind_input(self, task: Task, key: str, raw: Any, mapped: bool, check: bool = True) -> None:
+        """One keyword input of ``task``: an edge from the task standing for ``raw``, or a
+        constant. ``check=False`` when ``key`` is known to be free and accepted."""
+        if not mapped:  # the common cases first: another task's result, or a plain value
+            if isinstance(raw, Task):
+                self._link(raw, task, key, check=check)
+                return
+            if type(raw) in _PLAIN_VALUES:
+                if check:
+                    self._check_argument(task, key)
+                self.constants.setdefault(task, {})[key] = raw
+                return
+        is_mapped, flat, value = _unwrap(raw, mapped)
+        if flat and not is_mapped:
+            raise FlowDefinitionError(
+                self.name,
+                f"task {task.name!r}: flatten() on argument {key!r} only works with .map().",
+            )
+        if _is_taskish(value) or is_mapped:
+            source = self.as_task(value if not is_mapped or _is_taskish(value) else Constant(value))
+            self._link(source, task, key, is_mapped, flat, check)
+        else:
+            if check:
+                self._check_argument(task, key)
+            self.constants.setdefault(task, {})[key] = value
 
     def as_task(self, value: Any, context: str = "") -> Task:
         """The task standing for ``value``: tasks as they are, collections as collection tasks."""
@@ -235,9 +252,11 @@ class Flow:
         if isinstance(value, dict):
             return Dict().bind(keys=list(value.keys()), values=list(value.values()), flow=self)
         for kind, collection_task in COLLECTION_TYPES.items():
-            if isinstance(value, kind):
-                items = {f"arg_{i}": item for i, item in enumerate(cast(Iterable[Any], value))}
-                return collection_task().bind(flow=self, **items)
+            if isinstance(value, kind):  # its inputs arg_0 .. arg_n, each new: no checks
+                collector = self.add_task(collection_task())
+                for i, item in enumerate(cast(Iterable[Any], value)):
+                    self._bind_input(collector, f"arg_{i}", item, mapped=False, check=False)
+                return collector
         if context:
             raise TypeError(f"Flow {self.name!r}: {context} must be tasks, got {value!r}.")
         return self.add_task(Constant(value))
