@@ -24,8 +24,14 @@ from typing import Any
 
 from orchestrator import flow_handlers
 from orchestrator.flow import Flow
-from orchestrator.naming import flow_run_name, task_run_name
-from orchestrator.scheduler import Handles, check_parameters, decide_flow_state, upstream_refs
+from orchestrator.naming import flow_run_name, task_run_name, task_run_prefix
+from orchestrator.scheduler import (
+    ChildRefs,
+    Handles,
+    check_parameters,
+    decide_flow_state,
+    upstream_refs,
+)
 from orchestrator.task import Task
 from orchestrator.task_runners.base import BaseTaskRunner
 from orchestrator.task_runners.sequential import SequentialTaskRunner
@@ -189,6 +195,7 @@ class _Pass:
         if self.runner.submits_in_bulk:
             return self.submit_children(task, edges, count, earlier)
         children: list[Any] = []
+        refs, prefix = ChildRefs(edges, self.handles), task_run_prefix(task)
         for i in range(count):
             if earlier and _is_done(earlier[i]):
                 children.append(self.runner.given(earlier[i]))
@@ -197,10 +204,11 @@ class _Pass:
                     self.runner.submit(
                         self.call(
                             task,
-                            upstream_refs(edges, self.handles, i),
+                            refs.refs(i),
                             i,
                             earlier[i] if earlier else None,
                             False,
+                            name=f"{prefix}{i}",
                         )
                     )
                 )
@@ -272,10 +280,11 @@ class _Pass:
         initial: State | None,
         is_start: bool,
         mapping_problem: str | None = None,
+        name: str | None = None,
     ) -> TaskRunCall:
         return TaskRunCall(
             task=task,
-            name=task_run_name(task, map_index),
+            name=name or task_run_name(task, map_index),
             upstream=refs,
             inputs=self.flow.constants.get(task, {}),
             map_index=map_index,
@@ -310,13 +319,8 @@ class _ChildCalls(Sequence[TaskRunCall]):
     def __init__(
         self, plan: _Pass, task: Task, edges: list[Any], indexes: list[int], earlier: list[State]
     ) -> None:
-        self.plan, self.task, self.edges, self.indexes, self.earlier = (
-            plan,
-            task,
-            edges,
-            indexes,
-            earlier,
-        )
+        self.plan, self.task, self.indexes, self.earlier = plan, task, indexes, earlier
+        self.refs, self.prefix = ChildRefs(edges, plan.handles), task_run_prefix(task)
 
     def __len__(self) -> int:
         return len(self.indexes)
@@ -327,10 +331,11 @@ class _ChildCalls(Sequence[TaskRunCall]):
         i = self.indexes[position]
         return self.plan.call(
             self.task,
-            upstream_refs(self.edges, self.plan.handles, i),
+            self.refs.refs(i),
             i,
             self.earlier[i] if self.earlier else None,
             False,
+            name=f"{self.prefix}{i}",
         )
 
 

@@ -40,24 +40,51 @@ def upstream_refs(
     edges: Sequence[Edge], handles: Mapping[Task, Handles], map_index: int | None = None
 ) -> tuple[UpstreamRef, ...]:
     """Upstream refs for one task run; ``map_index`` selects a mapped child's share."""
+    if map_index is not None:
+        return ChildRefs(edges, handles).refs(map_index)
     refs = []
     for edge in edges:
         source = handles[edge.upstream_task]
         children = isinstance(source, list)
-        if map_index is None or not edge.mapped:
-            refs.append(
-                UpstreamRef(edge, tuple(source) if children else (source,), reduce=children)
-            )
-        elif children and not edge.flattened:
-            refs.append(UpstreamRef(edge, (source[map_index],)))
-        else:
-            sources = tuple(source) if children else (source,)
-            refs.append(
-                UpstreamRef(
-                    edge, sources, reduce=children, index=map_index, flattened=edge.flattened
-                )
-            )
+        refs.append(UpstreamRef(edge, tuple(source) if children else (source,), reduce=children))
     return tuple(refs)
+
+
+class ChildRefs:
+    """``upstream_refs`` of a mapped task's children, worked out once for all of them: the
+    children share the refs of unmapped edges and the source tuples of mapped ones, so a
+    child costs one new ref per mapped edge (and a backend sees the same tuple each time)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, edges: Sequence[Edge], handles: Mapping[Task, Handles]) -> None:
+        #: per edge: the shared ref (unmapped edges), or the edge and its sources
+        self.parts: list[tuple[UpstreamRef | None, Edge, Any, tuple[Any, ...]]] = []
+        for edge in edges:
+            source = handles[edge.upstream_task]
+            children = isinstance(source, list)
+            sources = tuple(source) if children else (source,)
+            shared = None if edge.mapped else UpstreamRef(edge, sources, reduce=children)
+            self.parts.append((shared, edge, source if children else None, sources))
+
+    def refs(self, map_index: int) -> tuple[UpstreamRef, ...]:
+        refs = []
+        for shared, edge, children, sources in self.parts:
+            if shared is not None:
+                refs.append(shared)
+            elif children is not None and not edge.flattened:
+                refs.append(UpstreamRef(edge, (children[map_index],)))
+            else:
+                refs.append(
+                    UpstreamRef(
+                        edge,
+                        sources,
+                        reduce=children is not None,
+                        index=map_index,
+                        flattened=edge.flattened,
+                    )
+                )
+        return tuple(refs)
 
 
 def decide_flow_state(
@@ -91,7 +118,7 @@ def decide_flow_state(
         return Pending(
             f"Flow run incomplete: {', '.join(map(repr, names))} did not finish.", dict(returned)
         )
-    reference = {t: states[t] for t in reference_tasks if t in states}
+    reference: dict[Any, State] = {t: states[t] for t in reference_tasks if t in states}
     failed = sorted({_name(e) for e, s in flatten_upstream(reference) if s.is_failed()})
     if failed:
         return Failed(

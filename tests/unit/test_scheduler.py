@@ -7,7 +7,7 @@ import pytest
 from orchestrator import Parameter, Task
 from orchestrator.core import Edge
 from orchestrator.errors import ParameterError
-from orchestrator.scheduler import check_parameters, decide_flow_state, upstream_refs
+from orchestrator.scheduler import ChildRefs, check_parameters, decide_flow_state, upstream_refs
 from workers.states import Failed, Mapped, Paused, Pending, Skipped, Success, TriggerFailed
 from workers.wire import UpstreamRef
 
@@ -140,3 +140,21 @@ def test_the_result_holds_only_the_returned_states():
     assert decide_flow_state(states, [a, b], {b: states[b]}, terminal_tasks=[a, b]).result() == {
         b: states[b]
     }
+
+
+def test_mapped_children_share_the_refs_of_unmapped_edges_and_the_source_tuples():
+    a, b, c, t = Task(name="a"), Task(name="b"), Task(name="c"), Task(name="t")
+    over_children = Edge(a, t, key="x", mapped=True)
+    whole = Edge(b, t, key="y")
+    flattened = Edge(c, t, key="z", mapped=True, flattened=True)
+    handles = {a: ["a0", "a1"], b: "handle-b", c: ["c0", "c1"]}
+    refs = ChildRefs([over_children, whole, flattened], handles)
+    first, second = refs.refs(0), refs.refs(1)
+    for i, made in enumerate((first, second)):
+        assert made == upstream_refs([over_children, whole, flattened], handles, map_index=i)
+    assert first[0] == UpstreamRef(over_children, ("a0",))
+    assert second[0] == UpstreamRef(over_children, ("a1",))
+    assert first[1] is second[1]
+    assert first[1] == UpstreamRef(whole, ("handle-b",))
+    assert first[2].sources is second[2].sources
+    assert second[2] == UpstreamRef(flattened, ("c0", "c1"), reduce=True, index=1, flattened=True)
