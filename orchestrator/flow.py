@@ -351,14 +351,14 @@ class Flow:
         """The distinct tasks downstream of ``task``, in edge order."""
         held = self._edges_from.get(task)
         if held is None or isinstance(held, Edge):
-            return [] if held is None else [held.downstream_task]
+            return _NO_TASKS if held is None else [held.downstream_task]
         return list(dict.fromkeys(e.downstream_task for e in held))
 
     def _producers(self, task: Task) -> list[Task]:
         """The distinct tasks upstream of ``task``, in edge order."""
         held = self._edges_to.get(task)
         if held is None or isinstance(held, Edge):
-            return [] if held is None else [held.upstream_task]
+            return _NO_TASKS if held is None else [held.upstream_task]
         return list(dict.fromkeys(e.upstream_task for e in held))
 
     def validate(self) -> None:
@@ -447,6 +447,7 @@ def _is_taskish(value: Any) -> bool:
     return isinstance(value, (Task, Dependency, dict, *COLLECTION_TYPES))
 
 
+_NO_TASKS: list[Task] = []  # returned for "none" by the private readers: never changed
 #: types of values that are constants as they are (never tasks, collections or markers)
 _PLAIN_VALUES = frozenset({int, float, complex, str, bytes, bool, type(None)})
 #: a task's edges one way: the edge alone, or a list once there are several

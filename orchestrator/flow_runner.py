@@ -163,7 +163,7 @@ class _Pass:
         return {task: self.collect(handles[task]) for task in self.every}
 
     def submit(self, task: Task) -> Handles:
-        initial = self.task_states.get(task)
+        initial = self.task_states.get(task) if self.task_states else None
         earlier: list[State] = []  # children of a given mapped state, reused where finished
         if initial is not None and initial.is_finished():
             handles = self.given(initial)
@@ -283,15 +283,15 @@ class _Pass:
         name: str | None = None,
     ) -> TaskRunCall:
         return TaskRunCall(
-            task=task,
-            name=name or task_run_name(task, map_index),
-            upstream=refs,
-            inputs=self.flow.constants.get(task, {}),
-            map_index=map_index,
-            run_context=self.keys,
-            initial_state=initial,
-            is_start_task=is_start,
-            mapping_problem=mapping_problem,
+            task,
+            name or task_run_name(task, map_index),
+            refs,
+            self.flow.constants.get(task) or {},
+            map_index,
+            self.keys,
+            initial,
+            is_start,
+            mapping_problem,
         )
 
     def collect(self, handle: Handles) -> State:

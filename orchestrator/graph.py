@@ -27,8 +27,8 @@ def topological_order(upstream: Mapping[N, Iterable[N]]) -> list[N]:
     Raises:
         GraphCycle: with one cycle of the graph when there is no such order.
     """
-    position = {node: i for i, node in enumerate(upstream)}
     pending = {node: 0 for node in upstream}
+    #: each node's children in input order: nodes are visited in that order to fill them
     downstream: dict[N, list[N]] = {node: [] for node in upstream}
     for node, parents in upstream.items():
         for parent in parents:
@@ -41,12 +41,13 @@ def topological_order(upstream: Mapping[N, Iterable[N]]) -> list[N]:
     while ready:
         node = ready.popleft()
         order.append(node)
-        for child in sorted(downstream[node], key=position.__getitem__):
+        for child in downstream[node]:
             pending[child] -= 1
             if pending[child] == 0:
                 ready.append(child)
     if len(order) != len(pending):
-        raise GraphCycle(find_cycle(upstream))
+        cycle = find_cycle(upstream)
+        raise GraphCycle(cycle)
     return order
 
 
@@ -70,7 +71,7 @@ def find_cycle(upstream: Mapping[N, Iterable[N]]) -> list[N]:
                 iterators.pop()
                 continue
             if colour.get(child) == 1:
-                return [*path[path.index(child):], child]
+                return [*path[path.index(child) :], child]
             if child not in colour:
                 colour[child] = 1
                 path.append(child)
