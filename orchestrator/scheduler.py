@@ -40,6 +40,8 @@ def upstream_refs(
     edges: Sequence[Edge], handles: Mapping[Task, Handles], map_index: int | None = None
 ) -> tuple[UpstreamRef, ...]:
     """Upstream refs for one task run; ``map_index`` selects a mapped child's share."""
+    if not edges:
+        return ()
     if map_index is not None:
         return ChildRefs(edges, handles).refs(map_index)
     refs = []
