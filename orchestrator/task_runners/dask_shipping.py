@@ -21,6 +21,8 @@ from workers.states import Failed, State
 from workers.wire import TaskRunCall
 
 _MISSING = object()
+#: argument dicts whose pickling check is remembered (mapped children share theirs)
+_CHECKS_REMEMBERED = 256
 #: what ``Shipper.shipment`` gives: (task, context keys, flow-run token, Dask submit options)
 Shipment = tuple[Shipped, Shipped, str, dict[str, Any]]
 
@@ -105,6 +107,8 @@ class Shipper:
             cached = self._checked.get(id(values))
             if cached is None or cached[0] is not values:
                 cached = (values, _first_unpicklable(call.task.name, label, values))
+                if len(self._checked) >= _CHECKS_REMEMBERED:  # children sharing inputs come
+                    del self._checked[next(iter(self._checked))]  # together: keep the latest
                 self._checked[id(values)] = cached
             if cached[1] is not None:
                 return Failed(str(cached[1]), cached[1])
