@@ -432,6 +432,9 @@ class ArgumentLayout:
         positional = self.positional
         if not self.simple or len(args) > len(positional):
             return None
+        if not args and len(kwargs) == 1:  # the usual call, task(x=...)
+            (key,) = kwargs
+            return dict(kwargs) if key in self.named_set or self.var_keyword else None
         arguments = dict(zip(positional, args, strict=False))
         if not kwargs:
             return arguments
