@@ -10,10 +10,8 @@ becomes a ``TaskRunCall`` and returns a ``Future`` at once:
 
 Logs follow the reference documents, on ``orchestrator.flow_runs`` (the run) and
 ``orchestrator.task_runs`` (each task run's final state, logged once, when it is first
-seen: at submission for the sequential runner, else by a watcher thread, so the lines
-appear as runs finish). The watcher is told of finished runs by the task runner
-(``BaseTaskRunner.watch``) and looks at the unfinished ones itself only once a second,
-for failures the backend reports to no one; with a runner that cannot tell, it polls.
+seen: at submission for the sequential runner, else by the ``FinalStateWatcher``, so
+the lines appear as runs finish).
 """
 
 from __future__ import annotations
@@ -23,20 +21,20 @@ import datetime as _dt
 import html
 import inspect
 import logging
-import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from orchestrator import active
+from orchestrator.final_states import FinalStateWatcher
 from orchestrator.flow_run_state import (
     failed_by_exception,
     flow_state_from,
     results_to_keep,
     runs_table_html,
 )
-from orchestrator.futures import Future, is_final
+from orchestrator.futures import Future
 from orchestrator.naming import flow_run_name, task_run_prefix
 from orchestrator.task_calls import (
     CallParts,
@@ -52,11 +50,6 @@ from workers.wire import TaskRunCall
 
 flow_logger = logging.getLogger("orchestrator.flow_runs")
 task_logger = logging.getLogger("orchestrator.task_runs")
-
-#: how often the watcher looks at unfinished runs itself when the runner tells it of
-#: finished ones (to catch failures no one reports), and when the runner cannot tell
-SWEEP_SECONDS = 1.0
-POLL_SECONDS = 0.05
 
 
 class FlowRun:
@@ -84,13 +77,7 @@ class FlowRun:
         self._lock = threading.Lock()
         self._state: State = Pending("Flow run has not started.")
         self._done = threading.Event()
-        self._stop_watch = threading.Event()
-        self._watcher: threading.Thread | None = None
-        #: handles the runner said are final, for the watcher; None stops it
-        self._finals: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        #: unfinished runs by handle, while the runner tells of finished ones
-        self._pending: dict[Any, Future[Any]] = {}
-        self._unwatch: Callable[[], None] | None = None
+        self._watcher: FinalStateWatcher | None = None
         #: the run context every task run of this flow run receives (one shared dict)
         self._task_keys: dict[str, Any] = {}
         #: what each future calls with its final state (one bound method for all of them)
@@ -113,7 +100,8 @@ class FlowRun:
             message = (f"Task runner `{self.runner.name}` failed to start: {err!r}. "
                        "Check its address or cluster options.")
             return self._finish(Failed(message, err))
-        self._unwatch = self.runner.watch(self._finals.put)
+        self._watcher = FinalStateWatcher(self.runner, self.name)
+        self._watcher.start()
         try:
             final = self._run_body()
             self._stop_watching()
@@ -281,17 +269,10 @@ class FlowRun:
 
     def _track(self, name: str, task: Any, handle: Any) -> Future[Any]:
         future: Future[Any] = Future(name, task, self.runner, handle, None, self._on_final)
-        watched = self._unwatch is not None
         with self._lock:
             self._futures.append(future)
-            if watched:  # before the check below: a run ending in between is still seen
-                self._pending[handle] = future
-        if is_final(future.get_state()):
-            if watched:
-                with self._lock:
-                    self._pending.pop(handle, None)
-        else:
-            self._ensure_watcher()
+        assert self._watcher is not None  # tasks are submitted only while the run runs
+        self._watcher.track(future)
         return future
 
     def _resolve(self, value: Any) -> tuple[Any, str]:
@@ -317,60 +298,10 @@ class FlowRun:
         task_logger.log(logging.ERROR if failed else logging.INFO,
                         "Task run %r finished in state %r", future.name, state)
 
-    def _ensure_watcher(self) -> None:
-        with self._lock:
-            if self._watcher is not None:
-                return
-            self._watcher = threading.Thread(target=self._watch, daemon=True,
-                                             name=f"orchestrator-watch-{self.name}")
-        self._watcher.start()
-
-    def _watch(self) -> None:
-        """Record (and so log) each run the runner says is final; look at the rest now and
-        then: every ``SWEEP_SECONDS``, or ``POLL_SECONDS`` when the runner cannot tell."""
-        every = SWEEP_SECONDS if self._unwatch is not None else POLL_SECONDS
-        try:
-            while not self._stop_watch.is_set():
-                try:
-                    handle = self._finals.get(timeout=every)
-                except queue.Empty:
-                    self._sweep()
-                    continue
-                if handle is not None:
-                    self._seen(handle)
-        except Exception:  # boundary: the run's end still waits and logs
-            flow_logger.debug("Flow run %r: watcher stopped", self.name, exc_info=True)
-
-    def _seen(self, handle: Any) -> None:
-        with self._lock:
-            future = self._pending.pop(handle, None)
-        if future is not None:  # None: another flow run's, or recorded at submission
-            future.wait()
-
-    def _sweep(self) -> None:
-        """Look at every unfinished run (settling failures the backend did not report)."""
-        with self._lock:
-            unfinished = (list(self._pending.values()) if self._unwatch is not None
-                          else [f for f in self._futures if f._final is None])
-        for future in unfinished:
-            if self._stop_watch.is_set():
-                return
-            if is_final(future.get_state()) and self._unwatch is not None:
-                with self._lock:
-                    self._pending.pop(future.handle, None)
-
     def _stop_watching(self) -> None:
         """Stop the watcher before the runner shuts down (it must not ask a closed runner)."""
-        self._stop_watch.set()
-        self._finals.put(None)
-        unwatch, self._unwatch = self._unwatch, None
-        if unwatch is not None:
-            unwatch()
-        watcher = self._watcher
-        if watcher is not None and watcher is not threading.current_thread():
-            watcher.join()
-        with self._lock:
-            self._pending.clear()
+        if self._watcher is not None:
+            self._watcher.stop()
 
     # ---- display --------------------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -116,6 +116,11 @@ class Future(Generic[T]):
         return self.name
 
     # ---- state ----------------------------------------------------------------------------------
+    @property
+    def final_state(self) -> State | None:
+        """The final state once seen and recorded, else None (never asks the runner)."""
+        return self._final
+
     def get_state(self) -> State:
         """The current state, without blocking (``Running`` while it executes)."""
         if self._final is not None:
