@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,10 +131,11 @@ def resolve_upstream(ref: UpstreamRef, source_states: Sequence[_states.State]) -
 
 def execute_call(
     call: TaskRunCall,
-    source_states: Sequence[Sequence[_states.State]],
+    source_states: Iterable[Sequence[_states.State]],
     sleep: Sleep = time.sleep,
 ) -> _states.State:
-    """Run ``call`` given the resolved states of each upstream ref, in order."""
+    """Run ``call`` given the states of each upstream ref's sources, in order (read once,
+    ref by ref: a runner may build them as they are read)."""
     resolved: list[_states.State] = []
     upstream: dict[Any, _states.State] = {}
     for ref, found in zip(call.upstream, source_states, strict=True):

@@ -29,7 +29,8 @@ class SequentialTaskRunner(BaseTaskRunner):
     """Runs task runs one at a time, in order of submission, in this process."""
 
     def submit(self, call: TaskRunCall) -> DoneHandle:
-        sources = [[h.state for h in ref.sources] for ref in call.upstream]
+        # read ref by ref (a gather of N runs holds no N lists)
+        sources = ([h.state for h in ref.sources] for ref in call.upstream)
         return DoneHandle(execute_call(call, sources))
 
     def given(self, state: State) -> DoneHandle:
