@@ -46,6 +46,7 @@ from orchestrator.task_calls import (
 from orchestrator.task_runners.base import BaseTaskRunner
 from workers.context import context, current, date_keys
 from workers.states import Cancelled, Failed, Pending, Running, State
+from workers.triggers import flattens_upstream
 from workers.wire import TaskRunCall
 
 flow_logger = logging.getLogger("orchestrator.flow_runs")
@@ -194,9 +195,10 @@ class FlowRun:
                     wait_for: Any, mapped: bool) -> Any:
         """Submit a run of ``task`` (or one per mapped element) and return its future(s)."""
         arguments = task.bind_arguments(args, kwargs)
+        gather = flattens_upstream(task.trigger)
         if not mapped:
             _check_required(task, arguments)
-            parts = call_parts(arguments, wait_for, task.name, self._resolve)
+            parts = call_parts(arguments, wait_for, task.name, self._resolve, gather)
             return self._submit([self._call(task, parts)])[0]
         expansion = expand(task.name, arguments, self._resolve, self.runner.shape)
         if expansion.problem is not None:
@@ -208,7 +210,8 @@ class FlowRun:
         base = self._reserve(task, expansion.count)
 
         def build(index: int) -> TaskRunCall:
-            parts = call_parts(expansion.child(index), wait_for, task.name, self._resolve)
+            parts = call_parts(expansion.child(index), wait_for, task.name, self._resolve,
+                               gather)
             return self._call(task, parts, map_index=index, count=base + index)
 
         return self._submit_children(ChildCalls(task, expansion.count, build), base)

@@ -51,6 +51,8 @@ class FutureEdge:
     key: str | None = None
     mapped: bool = False
     flattened: bool = False
+    #: for an edge gathering a list of futures: each one's task-run name, in order
+    members: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -91,8 +93,13 @@ def contains_future(value: Any) -> bool:
 
 
 def call_parts(arguments: Mapping[str, Any], wait_for: Any, task_name: str,
-               resolve: Resolve) -> CallParts:
-    """Sort one task run's arguments (values may be ``_Element`` shares of a map)."""
+               resolve: Resolve, gather: bool = False) -> CallParts:
+    """Sort one task run's arguments (values may be ``_Element`` shares of a map).
+
+    With ``gather`` (the task's trigger sees upstream runs only flattened), a list of
+    futures becomes one ref over all of them instead of one ref each: a gather of 100,000
+    futures then ships a few pointers to a Dask worker, not 100,000 refs.
+    """
     parts = CallParts()
     for name, value in arguments.items():
         kind = type(value)
@@ -104,7 +111,7 @@ def call_parts(arguments: Mapping[str, Any], wait_for: Any, task_name: str,
             handle, upstream = resolve(value)
             parts.refs.append(UpstreamRef(FutureEdge(upstream, name), (handle,)))
         elif (kind in _CONTAINERS or _is_namedtuple(value)) and contains_future(value):
-            parts.templates[name] = _template(value, parts.refs, resolve)
+            parts.templates[name] = _template(value, parts.refs, resolve, gather)
         else:
             parts.inputs[name] = value
     if wait_for is not None:
@@ -131,19 +138,37 @@ def wait_for_items(wait_for: Any, task_name: str) -> list[Any]:
     return items
 
 
-def _template(value: Any, refs: list[UpstreamRef], resolve: Resolve) -> Any:
-    """``value`` with each future replaced by an ``UpstreamResult`` of a new ordering ref."""
+def _template(value: Any, refs: list[UpstreamRef], resolve: Resolve, gather: bool) -> Any:
+    """``value`` with each future replaced by an ``UpstreamResult`` of a new ordering ref
+    (a whole list of futures by one, when ``gather``)."""
     if is_input_future(value):
         handle, upstream = resolve(value)
         refs.append(UpstreamRef(FutureEdge(upstream), (handle,)))
         return UpstreamResult(len(refs) - 1)
+    if gather and type(value) is list and len(value) > 1 and all(
+            isinstance(item, _INPUT_FUTURES) for item in value):
+        return _gathered(value, refs, resolve)
     if isinstance(value, dict):
-        return {k: _template(v, refs, resolve) for k, v in value.items()}
+        return {k: _template(v, refs, resolve, gather) for k, v in value.items()}
     if _is_namedtuple(value):
-        return type(value)(*(_template(v, refs, resolve) for v in value))
+        return type(value)(*(_template(v, refs, resolve, gather) for v in value))
     if type(value) in _CONTAINERS:
-        return type(value)(_template(v, refs, resolve) for v in value)
+        return type(value)(_template(v, refs, resolve, gather) for v in value)
     return value
+
+
+def _gathered(futures: list[Any], refs: list[UpstreamRef], resolve: Resolve) -> UpstreamResult:
+    """One ref over a list of futures: the run sees them as a mapped parent's children
+    (its result is the list of their results), each named in trigger messages."""
+    handles, names = [], []
+    for future in futures:
+        handle, name = resolve(future)
+        handles.append(handle)
+        names.append(name)
+    label = f"{names[0]} .. {names[-1]} ({len(names)} task runs)"
+    refs.append(UpstreamRef(FutureEdge(label, members=tuple(names)), tuple(handles),
+                            reduce=True))
+    return UpstreamResult(len(refs) - 1)
 
 
 def _is_namedtuple(value: Any) -> bool:

@@ -99,19 +99,22 @@ class TaskLabel:
 class WireEdge:
     """An upstream edge as a worker sees it; hashed by identity, like a ``FutureEdge``."""
 
-    __slots__ = ("flattened", "key", "mapped", "upstream_task")
+    __slots__ = ("flattened", "key", "mapped", "members", "upstream_task")
 
     def __init__(self, upstream_task: Any, key: str | None, mapped: bool = False,
-                 flattened: bool = False) -> None:
+                 flattened: bool = False, members: tuple[str, ...] | None = None) -> None:
         #: a ``TaskLabel`` (DAG flows) or the upstream task-run name (``@flow`` runs)
         self.upstream_task = upstream_task
         #: the argument the upstream result fills; None when the edge only orders
         self.key = key
         self.mapped = mapped
         self.flattened = flattened
+        #: one label per upstream run when the edge gathers several (``flatten_upstream``)
+        self.members = members
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (WireEdge, (self.upstream_task, self.key, self.mapped, self.flattened))
+        return (WireEdge, (self.upstream_task, self.key, self.mapped, self.flattened,
+                           self.members))
 
     def __repr__(self) -> str:
         name = getattr(self.upstream_task, "name", self.upstream_task)
@@ -125,7 +128,8 @@ def wire_edge(edge: Any) -> WireEdge:
         upstream = TaskLabel(str(getattr(upstream, "name", upstream)),
                              getattr(upstream, "slug", None))
     return WireEdge(upstream if upstream is not None else repr(edge), getattr(edge, "key", None),
-                    bool(getattr(edge, "mapped", False)), bool(getattr(edge, "flattened", False)))
+                    bool(getattr(edge, "mapped", False)), bool(getattr(edge, "flattened", False)),
+                    getattr(edge, "members", None))
 
 
 class WireRef(NamedTuple):

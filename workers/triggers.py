@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from workers.states import State, StateKind
 
@@ -51,14 +52,29 @@ _RUN = TriggerResult(Decision.RUN)
 
 
 def flatten_upstream(upstream_states: UpstreamStates) -> list[tuple[Hashable, State]]:
-    """Each (edge, state), with a mapped parent replaced by its children's states."""
+    """Each (edge, state), with a mapped parent replaced by its children's states.
+
+    An edge that gathers several upstream runs into one (``members``: one label per run,
+    as ``@flow`` passes a list of futures) pairs each child with its own label, so
+    messages name the runs themselves.
+    """
     pairs: list[tuple[Hashable, State]] = []
     for edge, state in upstream_states.items():
         if state.is_mapped() and state.map_states:
-            pairs.extend((edge, child) for child in state.map_states)
+            members = getattr(edge, "members", None)
+            if members is not None and len(members) == len(state.map_states):
+                pairs.extend(zip(members, state.map_states, strict=True))
+            else:
+                pairs.extend((edge, child) for child in state.map_states)
         else:
             pairs.append((edge, state))
     return pairs
+
+
+def flattens_upstream(trigger: Any) -> bool:
+    """Whether ``trigger`` is one of ours: it sees upstream runs only through
+    ``flatten_upstream`` (so a gathering edge is the same to it as one edge per run)."""
+    return getattr(trigger, "__module__", None) == __name__
 
 
 def upstream_kinds(upstream_states: UpstreamStates) -> set[StateKind]:

@@ -162,6 +162,26 @@ def test_final_states_are_logged_as_runs_finish_not_when_the_flow_ends(dask_runn
     assert "Failed" in finished(bad_name)[0]
 
 
+def test_a_list_of_futures_is_gathered_on_the_worker_naming_a_failed_run(dask_runner):
+    @task
+    def total(values):
+        return sum(values)
+
+    @flow(task_runner=dask_runner)
+    def gathered():
+        ones = add.map(list(range(300)), unmapped(1))  # batched children
+        singles = [add(i) for i in range(20)]
+        broken = [add(1), fail("no table"), add(2)]
+        return total([*ones, *singles]), broken[1].name, total(broken)
+
+    state = gathered()
+    whole, failed_name, downstream = state.result(raise_on_failure=False)
+    assert whole.result() == sum(range(1, 301)) + sum(range(20))
+    not_ready = downstream.wait()
+    assert not_ready.name == "NotReady"
+    assert f"did not succeed: {failed_name!r}." in not_ready.message
+
+
 def test_futures_describe_their_dask_key_and_dashboard(dask_runner):
     kept: list[Future[int]] = []
 
