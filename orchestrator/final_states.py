@@ -60,17 +60,19 @@ class FinalStateWatcher:
 
     def track(self, future: Future[Any]) -> None:
         """Watch a newly submitted future until its run is over."""
-        told = self._unwatch is not None
+        if self._unwatch is None:  # polled: only what is unfinished now
+            if not is_final(future.get_state()):
+                with self._lock:
+                    self._polled.append(future)
+                self._ensure_thread()
+            return
         with self._lock:  # before the check below: a run ending in between is still seen
-            if told:
-                self._pending[future.handle] = future
-            else:
-                self._polled.append(future)
-        if not is_final(future.get_state()):
-            self._ensure_thread()
-        elif told:
+            self._pending[future.handle] = future
+        if is_final(future.get_state()):
             with self._lock:
                 self._pending.pop(future.handle, None)
+        else:
+            self._ensure_thread()
 
     def stop(self) -> None:
         """Stop watching; call before the runner shuts down (the thread must not ask a
