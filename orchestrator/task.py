@@ -19,13 +19,20 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from orchestrator import active
+from orchestrator.argument_layout import ArgumentLayout
 from orchestrator.errors import TaskDefinitionError
+from orchestrator.task_options import (
+    check_callables,
+    check_retries,
+    check_retry_on,
+    check_timeout,
+    run_signature,
+)
 from workers.triggers import all_successful
 
 if TYPE_CHECKING:
     from orchestrator.flow import Flow
 
-RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
 #: attributes ``Task.__init__`` sets; missing ones mean a subclass skipped it
 _INIT_ATTRIBUTES = frozenset(
     {
@@ -80,12 +87,12 @@ class Task:
         self.name = name or type(self).__name__
         self.slug = slug or _new_slug(self.name)
         self.tags = set(tags or ())
-        self.max_retries, self.retry_delay = _check_retries(self.name, max_retries, retry_delay)
-        self.retry_on = _check_retry_on(self.name, retry_on)
-        self.timeout = _check_timeout(self.name, timeout)
+        self.max_retries, self.retry_delay = check_retries(self.name, max_retries, retry_delay)
+        self.retry_on = check_retry_on(self.name, retry_on)
+        self.timeout = check_timeout(self.name, timeout)
         self.trigger = trigger if trigger is not None else all_successful
         self.skip_on_upstream_skip = skip_on_upstream_skip
-        self.state_handlers = _check_callables(self.name, "state_handlers", state_handlers)
+        self.state_handlers = check_callables(self.name, "state_handlers", state_handlers)
         self.on_failure = on_failure
         self.log_stdout = log_stdout
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -98,7 +105,7 @@ class Task:
         self.dependencies: list[Dependency] = []
         self._template: Task = self
         self._flow_ref: weakref.ref[Flow] | None = None
-        self.signature = _run_signature(self)
+        self.signature = run_signature(self)
         self._arguments = ArgumentLayout(self.signature)
 
     # ---- the body -----------------------------------------------------------------------------
@@ -154,7 +161,7 @@ class Task:
         if "slug" not in task_args:
             new.slug = _new_slug(new.name)
         if "retry_delay" in task_args or "max_retries" in task_args:
-            new.max_retries, new.retry_delay = _check_retries(
+            new.max_retries, new.retry_delay = check_retries(
                 new.name, new.max_retries, new.retry_delay
             )
         return new
@@ -389,167 +396,3 @@ def _shallow_copy(task_obj: Task) -> Task:
 
 #: per task class: whether ``copy.copy`` would copy it the plain way (decided at its first copy)
 _PLAIN_COPY: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-
-
-class ArgumentLayout:
-    """How a ``run`` signature names call arguments, worked out once per signature so
-    binding a call is a few dict operations instead of ``Signature.bind_partial``."""
-
-    __slots__ = (
-        "named",
-        "named_set",
-        "names",
-        "positional",
-        "signature",
-        "simple",
-        "var_keyword",
-    )
-
-    def __init__(self, signature: inspect.Signature) -> None:
-        self.signature = signature
-        params = list(signature.parameters.values())
-        kinds = {p.kind for p in params}
-        #: no positional-only parameters or ``*args``: those are left to ``inspect``
-        self.simple = not kinds & {_P.POSITIONAL_ONLY, _P.VAR_POSITIONAL}
-        #: parameters a positional argument fills, in order
-        self.positional = tuple(p.name for p in params if p.kind is _P.POSITIONAL_OR_KEYWORD)
-        #: parameters a keyword argument names, in order
-        self.named = tuple(
-            p.name for p in params if p.kind in (_P.POSITIONAL_OR_KEYWORD, _P.KEYWORD_ONLY)
-        )
-        self.named_set = frozenset(self.named)
-        self.var_keyword = _P.VAR_KEYWORD in kinds
-        #: every parameter name
-        self.names = frozenset(signature.parameters)
-
-    def accepts(self, key: str) -> bool:
-        """Whether an input named ``key`` can be bound (a parameter, or ``**kwargs``)."""
-        return key in self.names or self.var_keyword
-
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
-        """What ``bind_partial`` gives, with ``**kwargs`` flattened last; None when it would
-        raise or the signature is not simple (the caller then asks ``inspect``)."""
-        positional = self.positional
-        if not self.simple or len(args) > len(positional):
-            return None
-        if not args and len(kwargs) == 1:  # the usual call, task(x=...)
-            (key,) = kwargs
-            return dict(kwargs) if key in self.named_set or self.var_keyword else None
-        arguments = dict(zip(positional, args, strict=False))
-        if not kwargs:
-            return arguments
-        named, extra = self.named_set, []
-        for key in kwargs:
-            if key in arguments:
-                return None
-            if key not in named:
-                if not self.var_keyword:
-                    return None
-                extra.append(key)
-        if len(kwargs) == 1 and not extra:
-            arguments.update(kwargs)
-        elif len(extra) < len(kwargs):  # named ones in signature order, as inspect does
-            for name in self.named[len(args) :]:
-                if name in kwargs:
-                    arguments[name] = kwargs[name]
-        for key in extra:
-            arguments[key] = kwargs[key]
-        return arguments
-
-
-_P = inspect.Parameter
-
-
-# ---- creation-time checks --------------------------------------------------------------------
-def _run_signature(task_obj: Task) -> inspect.Signature:
-    name = task_obj.name
-    try:
-        signature = inspect.signature(task_obj.run)
-    except (TypeError, ValueError) as err:
-        raise TaskDefinitionError(
-            name,
-            f"the signature of {task_obj.run!r} cannot be inspected ({err}).",
-            "Wrap it in a normal function:\n\n"
-            "    @task\n    def my_bool(x):\n        return bool(x)\n",
-        ) from err
-    for parameter in signature.parameters.values():
-        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
-            raise TaskDefinitionError(
-                name,
-                f"run() takes *{parameter.name}; arguments are passed "
-                "by keyword, so *args is not allowed.",
-                "Name each argument, e.g. def run(self, x, y).",
-            )
-        if parameter.name in RESERVED_ARGUMENTS:
-            raise TaskDefinitionError(
-                name,
-                f"argument {parameter.name!r} is reserved ({', '.join(RESERVED_ARGUMENTS)}).",
-                "Rename it.",
-            )
-    return signature
-
-
-def _check_retries(
-    name: str, max_retries: int | None, retry_delay: Any
-) -> tuple[int, _dt.timedelta | None]:
-    if isinstance(retry_delay, (int, float)) and not isinstance(retry_delay, bool):
-        retry_delay = _dt.timedelta(seconds=retry_delay)
-    if retry_delay is not None and not isinstance(retry_delay, _dt.timedelta):
-        raise TaskDefinitionError(
-            name,
-            f"retry_delay={retry_delay!r} is not a timedelta.",
-            "Pass retry_delay=datetime.timedelta(seconds=10).",
-        )
-    if max_retries is not None and (not isinstance(max_retries, int) or max_retries < 0):
-        raise TaskDefinitionError(
-            name,
-            f"max_retries={max_retries!r} is not a count >= 0.",
-            "Pass an int such as max_retries=3.",
-        )
-    if max_retries and retry_delay is None:
-        raise TaskDefinitionError(
-            name,
-            f"max_retries={max_retries} needs a retry_delay.",
-            "Pass retry_delay=datetime.timedelta(seconds=...) (0 is allowed).",
-        )
-    return max_retries or 0, retry_delay
-
-
-def _check_retry_on(name: str, retry_on: Any) -> tuple[type[BaseException], ...] | None:
-    if retry_on is None:
-        return None
-    types = (retry_on,) if isinstance(retry_on, type) else tuple(retry_on)
-    bad = [t for t in types if not (isinstance(t, type) and issubclass(t, BaseException))]
-    if bad:
-        raise TaskDefinitionError(
-            name,
-            f"retry_on contains non-exception values {bad!r}.",
-            "Pass exception classes, e.g. retry_on={ConnectionError}.",
-        )
-    return types
-
-
-def _check_timeout(name: str, timeout: Any) -> float | None:
-    if isinstance(timeout, _dt.timedelta):
-        timeout = timeout.total_seconds()
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise TaskDefinitionError(
-            name,
-            f"timeout={timeout!r} is not a positive number of seconds.",
-            "Pass e.g. timeout=30.",
-        )
-    return float(timeout)
-
-
-def _check_callables(name: str, option: str, values: Iterable[Any] | None) -> list[Any]:
-    handlers = list(values or ())
-    bad = [h for h in handlers if not callable(h)]
-    if bad:
-        raise TaskDefinitionError(
-            name,
-            f"{option} contains non-callables {bad!r}.",
-            "Pass functions handler(task, old_state, new_state) -> state.",
-        )
-    return handlers
