@@ -38,12 +38,11 @@ from orchestrator.futures import Future
 from orchestrator.naming import flow_run_name, task_run_prefix
 from orchestrator.task_calls import (
     CallParts,
-    ChildCalls,
     call_parts,
     expand,
     is_input_future,
 )
-from orchestrator.task_runners.base import BaseTaskRunner
+from orchestrator.task_runners.base import BaseTaskRunner, ChildCalls
 from workers.context import context, current, date_keys
 from workers.states import Cancelled, Failed, Pending, Running, State
 from workers.triggers import flattens_upstream

@@ -19,7 +19,7 @@ import contextlib
 import datetime as _dt
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from orchestrator import flow_handlers
@@ -33,7 +33,7 @@ from orchestrator.scheduler import (
     upstream_refs,
 )
 from orchestrator.task import Task
-from orchestrator.task_runners.base import BaseTaskRunner
+from orchestrator.task_runners.base import BaseTaskRunner, ChildCalls
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from workers.context import context, current, date_keys
 from workers.execute import reduce_state
@@ -192,32 +192,25 @@ class _Pass:
             )
         count = min(lengths) if lengths else 0
         earlier = earlier if len(earlier) == count else []
-        if self.runner.submits_in_bulk:
-            return self.submit_children(task, edges, count, earlier)
-        children: list[Any] = []
         refs, prefix = ChildRefs(edges, self.handles), task_run_prefix(task)
+
+        def child_call(i: int) -> TaskRunCall:
+            earlier_state = earlier[i] if earlier else None
+            return self.call(task, refs.refs(i), i, earlier_state, False, name=f"{prefix}{i}")
+
+        if self.runner.submits_in_bulk:
+            return self.submit_children(task, count, earlier, child_call)
+        children: list[Any] = []
         for i in range(count):
             if earlier and _is_done(earlier[i]):
                 children.append(self.runner.given(earlier[i]))
             else:
-                children.append(
-                    self.runner.submit(
-                        self.call(
-                            task,
-                            refs.refs(i),
-                            i,
-                            earlier[i] if earlier else None,
-                            False,
-                            name=f"{prefix}{i}",
-                        )
-                    )
-                )
+                children.append(self.runner.submit(child_call(i)))
             self.handles[task] = children  # progress displays see children as they are submitted
         return children
 
-    def submit_children(
-        self, task: Task, edges: list[Any], count: int, earlier: list[State]
-    ) -> list[Any]:
+    def submit_children(self, task: Task, count: int, earlier: list[State],
+                        child_call: Callable[[int], TaskRunCall]) -> list[Any]:
         """A mapped task's children in one ``submit_many`` (backends that batch them)."""
         children: list[Any] = [None] * count
         indexes = []
@@ -226,7 +219,7 @@ class _Pass:
                 children[i] = self.runner.given(earlier[i])
             else:
                 indexes.append(i)
-        calls = _ChildCalls(self, task, edges, indexes, earlier)
+        calls = ChildCalls(task, len(indexes), lambda position: child_call(indexes[position]))
         for i, handle in zip(indexes, self.runner.submit_many(calls), strict=True):
             children[i] = handle
         return children
@@ -310,33 +303,6 @@ class _Pass:
 
 def _is_done(state: State) -> bool:
     return state.is_finished() and all(_is_done(child) for child in state.map_states)
-
-
-class _ChildCalls(Sequence[TaskRunCall]):
-    """The calls of a mapped task's children, each built when read: a map over a million
-    children never holds a million calls at once."""
-
-    def __init__(
-        self, plan: _Pass, task: Task, edges: list[Any], indexes: list[int], earlier: list[State]
-    ) -> None:
-        self.plan, self.task, self.indexes, self.earlier = plan, task, indexes, earlier
-        self.refs, self.prefix = ChildRefs(edges, plan.handles), task_run_prefix(task)
-
-    def __len__(self) -> int:
-        return len(self.indexes)
-
-    def __getitem__(self, position: Any) -> Any:
-        if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(len(self)))]
-        i = self.indexes[position]
-        return self.plan.call(
-            self.task,
-            self.refs.refs(i),
-            i,
-            self.earlier[i] if self.earlier else None,
-            False,
-            name=f"{self.prefix}{i}",
-        )
 
 
 def _not_run(task: Task) -> State:

@@ -16,21 +16,14 @@ Everything here is plain data except the three runner questions passed in as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
 
 from orchestrator.futures import Future
 from orchestrator.mapping import MappingError, count_children, flatten, unmapped
 from workers.states import State
-from workers.wire import (
-    ResultShape,
-    TaskRunCall,
-    UpstreamRef,
-    UpstreamResult,
-    element,
-    is_mappable,
-)
+from workers.wire import ResultShape, UpstreamRef, UpstreamResult, element, is_mappable
 
 #: (runner handle, upstream task-run name) for a future or state used as an input
 Resolve = Callable[[Any], tuple[Any, str]]
@@ -242,34 +235,6 @@ def expand(task_name: str, arguments: Mapping[str, Any], resolve: Resolve,
         lengths[name] = _constant_length(task_name, name, value, flattened)
         sources[name] = value
     return Expansion(count_children(task_name, lengths), arguments, sources)
-
-
-class ChildCalls(Sequence[TaskRunCall]):
-    """The task-run calls of a mapped call's children, each built when read (by index, so
-    reading one twice builds the same call): ``BaseTaskRunner.submit_many`` reads each
-    once, in order, and nothing holds every call at once."""
-
-    def __init__(self, task: Any, count: int, build: Callable[[int], TaskRunCall]) -> None:
-        self.task = task
-        self._count = count
-        self._build = build
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, position: int) -> TaskRunCall: ...
-
-    @overload
-    def __getitem__(self, position: slice) -> list[TaskRunCall]: ...
-
-    def __getitem__(self, position: int | slice) -> TaskRunCall | list[TaskRunCall]:
-        if isinstance(position, slice):
-            return [self._build(i) for i in range(*position.indices(self._count))]
-        index = position + self._count if position < 0 else position
-        if not 0 <= index < self._count:
-            raise IndexError(f"child {position} of {self._count}")
-        return self._build(index)
 
 
 def _shape_problem(task_name: str, argument: str, upstream: str, shape: ResultShape) -> str | None:

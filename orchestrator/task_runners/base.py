@@ -11,13 +11,41 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, overload
 
 from workers.states import State
 from workers.wire import ResultShape, TaskRunCall
 
 #: told a handle whose run became final (see ``BaseTaskRunner.watch``)
 FinalListener = Callable[[Any], None]
+
+
+class ChildCalls(Sequence[TaskRunCall]):
+    """The task-run calls of one mapped task's children, each built when read (by position,
+    so reading one twice builds the same call): what flow runners hand ``submit_many``, so
+    a map over a million children never holds a million calls at once."""
+
+    def __init__(self, task: Any, count: int, build: Callable[[int], TaskRunCall]) -> None:
+        self.task = task
+        self._count = count
+        self._build = build
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, position: int) -> TaskRunCall: ...
+
+    @overload
+    def __getitem__(self, position: slice) -> list[TaskRunCall]: ...
+
+    def __getitem__(self, position: int | slice) -> TaskRunCall | list[TaskRunCall]:
+        if isinstance(position, slice):
+            return [self._build(i) for i in range(*position.indices(self._count))]
+        index = position + self._count if position < 0 else position
+        if not 0 <= index < self._count:
+            raise IndexError(f"child {position} of {self._count}")
+        return self._build(index)
 
 
 class BaseTaskRunner(abc.ABC):
@@ -52,8 +80,8 @@ class BaseTaskRunner(abc.ABC):
         """Submit several task runs (a mapped task's children) and return a handle for each,
         in order. A backend may batch them; by default each is submitted on its own.
 
-        ``calls`` may build each call when it is read (a flow runner passes a lazy sequence
-        with a ``task`` attribute for one task's children): read each once, in order.
+        ``calls`` may build each call when it is read (flow runners pass ``ChildCalls`` for
+        one task's children): read each once, in order.
         """
         return [self.submit(call) for call in calls]
 

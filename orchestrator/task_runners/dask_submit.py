@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orchestrator.task_runners import batching
+from orchestrator.task_runners.base import ChildCalls
 from orchestrator.task_runners.dask_arguments import Arguments, Batch, Slicer, mapped_owner
 from orchestrator.task_runners.dask_handles import RUNNING, DaskHandle, DaskResult, Submitted
 from orchestrator.task_runners.dask_keys import task_run_key
@@ -285,10 +286,9 @@ class Submitter:
 
 
 def _one_mapped_task(calls: Sequence[TaskRunCall]) -> bool:
-    """Whether ``calls`` are children of one mapped task (a flow runner's lazy sequence
-    says so itself; a list is checked)."""
-    task = getattr(calls, "task", None)
-    if task is not None:
+    """Whether ``calls`` are children of one mapped task (``ChildCalls`` are; a list is
+    checked)."""
+    if isinstance(calls, ChildCalls):
         return True
     if len(calls) < 2 or not isinstance(calls, list):
         return False
