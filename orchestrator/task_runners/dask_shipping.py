@@ -16,6 +16,7 @@ from typing import Any
 from orchestrator.task_runners.dask_handles import DaskHandle
 from orchestrator.task_runners.dask_keys import ResourceTagError, resources_from_tags, run_token
 from orchestrator.task_runners.dask_pickling import UnpicklableError, check_value, dumps, dumps_task
+from orchestrator.task_runners.identity_cache import IdentityCache
 from workers.shipping import Shipped
 from workers.states import Failed, State
 from workers.wire import TaskRunCall
@@ -23,6 +24,8 @@ from workers.wire import TaskRunCall
 _MISSING = object()
 #: argument dicts whose pickling check is remembered (mapped children share theirs)
 _CHECKS_REMEMBERED = 256
+#: a task as shipped to workers, or why it cannot be
+ShippedTask = Shipped | UnpicklableError | ResourceTagError
 #: what ``Shipper.shipment`` gives: (task, context keys, flow-run token, Dask submit options)
 Shipment = tuple[Shipped, Shipped, str, dict[str, Any]]
 
@@ -32,21 +35,15 @@ class Shipper:
 
     def __init__(self, token_prefix: str) -> None:
         self.token_prefix = token_prefix
-        self._tasks: dict[int, tuple[Any, Shipped | UnpicklableError | ResourceTagError,
-                                     dict[str, Any]]] = {}
+        self._tasks: IdentityCache[tuple[ShippedTask, dict[str, Any]]] = IdentityCache()
         self._contexts: list[tuple[Mapping[str, Any], Shipped, str]] = []
-        self._checked: dict[int, tuple[Any, UnpicklableError | None]] = {}
+        self._checked: IdentityCache[UnpicklableError | None] = IdentityCache(_CHECKS_REMEMBERED)
         self._tokens = itertools.count()
 
     def shipment(self, call: TaskRunCall, handle: DaskHandle,
                  check_inputs: bool = True) -> Shipment | None:
         """(task, context, flow-run token, Dask options), or None with ``handle`` failed."""
-        task = call.task
-        entry = self._tasks.get(id(task))
-        if entry is None or entry[0] is not task:
-            entry = (task, *self._ship_task(task))
-            self._tasks[id(task)] = entry
-        shipped = entry[1]
+        shipped, options = self._shipped(call.task)
         if not isinstance(shipped, Shipped):
             handle.state = Failed(str(shipped), shipped)
             return None
@@ -55,10 +52,13 @@ class Shipper:
             handle.state = problem
             return None
         context_shipped, token = self._context(call.run_context)
-        return shipped, context_shipped, token, entry[2]
+        return shipped, context_shipped, token, options
 
-    def _ship_task(self, task: Any) -> tuple[Shipped | UnpicklableError | ResourceTagError,
-                                             dict[str, Any]]:
+    def _shipped(self, task: Any) -> tuple[ShippedTask, dict[str, Any]]:
+        """The task shipped (or why it cannot be) and its Dask options, once per task."""
+        return self._tasks.get(task, self._ship_task, task)
+
+    def _ship_task(self, task: Any) -> tuple[ShippedTask, dict[str, Any]]:
         try:
             resources = resources_from_tags(task.name, getattr(task, "tags", ()) or ())
             shipped = self._ship_copy(task) or Shipped(self._token(), dumps_task(task))
@@ -73,11 +73,7 @@ class Shipper:
         template = getattr(task, "_template", None)
         if template is None or template is task or type(template) is not type(task):
             return None
-        entry = self._tasks.get(id(template))
-        if entry is None or entry[0] is not template:
-            entry = (template, *self._ship_task(template))
-            self._tasks[id(template)] = entry
-        base = entry[1]
+        base, _ = self._shipped(template)
         if not isinstance(base, Shipped):
             return None
         inherited = vars(template)
@@ -104,14 +100,9 @@ class Shipper:
         for label, values in (("argument", call.inputs), ("argument", call.templates)):
             if not values:
                 continue
-            cached = self._checked.get(id(values))
-            if cached is None or cached[0] is not values:
-                cached = (values, _first_unpicklable(call.task.name, label, values))
-                if len(self._checked) >= _CHECKS_REMEMBERED:  # children sharing inputs come
-                    del self._checked[next(iter(self._checked))]  # together: keep the latest
-                self._checked[id(values)] = cached
-            if cached[1] is not None:
-                return Failed(str(cached[1]), cached[1])
+            problem = self._checked.get(values, _first_unpicklable, call.task.name, label, values)
+            if problem is not None:
+                return Failed(str(problem), problem)
         return None
 
     def _token(self) -> str:

@@ -34,6 +34,7 @@ from orchestrator.task_runners.dask_handles import RUNNING, DaskHandle, DaskResu
 from orchestrator.task_runners.dask_keys import task_run_key
 from orchestrator.task_runners.dask_session import DaskSession
 from orchestrator.task_runners.dask_shipping import Shipper, task_identity
+from orchestrator.task_runners.identity_cache import IdentityCache
 from workers import dask_entry
 from workers.shipping import WireEdge, wire_edge
 from workers.states import Failed, State
@@ -62,8 +63,8 @@ class Submitter:
         self.inline_limit = inline_limit
         self.threads = threads  # () -> total worker threads
         self.shipper = Shipper(session.topic)
-        self._edges: dict[int, tuple[Any, WireEdge]] = {}
-        self._lengths: dict[int, tuple[Any, list[int]]] = {}
+        self._edges: IdentityCache[WireEdge] = IdentityCache(_EDGES_REMEMBERED)
+        self._lengths: IdentityCache[list[int]] = IdentityCache()
 
     # ---- public ---------------------------------------------------------------------------
     def submit(self, call: TaskRunCall) -> DaskHandle:
@@ -252,26 +253,16 @@ class Submitter:
 
     def _ends(self, children: Sequence[DaskHandle]) -> list[int]:
         """Cumulative lengths of the children's results (each child's end in the flattening)."""
-        cached = self._lengths.get(id(children))
-        if cached is not None and cached[0] is children:
-            return cached[1]
-        ends = list(itertools.accumulate(self.session.shape(c).length or 0 for c in children))
-        self._lengths[id(children)] = (children, ends)
-        return ends
+        return self._lengths.get(children, self._measure_ends, children)
+
+    def _measure_ends(self, children: Sequence[DaskHandle]) -> list[int]:
+        return list(itertools.accumulate(self.session.shape(c).length or 0 for c in children))
 
     def _edge(self, edge: Any) -> WireEdge:
         """The wire label of an edge, made once for the children of a level that share it
         (they are submitted together: only the latest few edges are remembered)."""
-        cached = self._edges.get(id(edge))
-        if cached is not None and cached[0] is edge:
-            return cached[1]
-        wired = wire_edge(edge)
-        if len(self._edges) >= _EDGES_REMEMBERED:
-            del self._edges[next(iter(self._edges))]
-        self._edges[id(edge)] = (edge, wired)
-        return wired
+        return self._edges.get(edge, wire_edge, edge)
 
-    # ---- shipping --------------------------------------------------------------------------------
     # ---- what this process holds -----------------------------------------------------------------
     def local_state(self, handle: DaskHandle) -> State | None:
         """The final state of ``handle`` if its result is here (not on a worker), else None."""
