@@ -10,6 +10,7 @@ ENV PYTHONUNBUFFERED=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY orchestrator ./orchestrator
+COPY taskrun ./taskrun
 COPY workers ./workers
 RUN python -m pip install .
 COPY examples ./examples

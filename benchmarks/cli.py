@@ -31,27 +31,46 @@ AUTO_BASELINE_MAX_N = 100_000
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Measure the orchestrator against raw Dask (and a plain loop) in one run.")
+        description="Measure the orchestrator against raw Dask (and a plain loop) in one run.",
+    )
     parser.add_argument("--quick", action="store_true", help="small plan, under 2 minutes")
-    parser.add_argument("--workload", type=_names, help="comma-separated: "
-                        + ", ".join([*WORKLOADS, *_plan.SCENARIOS]))
+    parser.add_argument(
+        "--workload",
+        type=_names,
+        help="comma-separated: " + ", ".join([*WORKLOADS, *_plan.SCENARIOS]),
+    )
     parser.add_argument("--n", type=_sizes, help="comma-separated sizes, overriding the plan's")
     parser.add_argument("--runner", type=_names, help="sequential, dask-threads, dask-procs")
     parser.add_argument("--api", type=_names, help="ours to run: " + ", ".join(APIS))
     parser.add_argument("--reps", type=int, default=3, help="repetitions per side (default 3)")
-    parser.add_argument("--time-cap", type=float, default=None,
-                        help="stop repeating a group past this many seconds "
-                             "(default 400, quick 30)")
-    parser.add_argument("--max-run-seconds", type=float, default=120.0,
-                        help="skip a side whose next run is predicted (from smaller sizes) "
-                             "to take longer; 0: never skip (default 120)")
+    parser.add_argument(
+        "--time-cap",
+        type=float,
+        default=None,
+        help="stop repeating a group past this many seconds (default 400, quick 30)",
+    )
+    parser.add_argument(
+        "--max-run-seconds",
+        type=float,
+        default=120.0,
+        help="skip a side whose next run is predicted (from smaller sizes) "
+        "to take longer; 0: never skip (default 120)",
+    )
     parser.add_argument("--seconds", type=float, default=0.5, help="sleep of a 'long' child")
-    parser.add_argument("--baseline", choices=("auto", "always", "never"), default="auto",
-                        help=f"auto skips raw Dask above N={AUTO_BASELINE_MAX_N:,}")
+    parser.add_argument(
+        "--baseline",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help=f"auto skips raw Dask above N={AUTO_BASELINE_MAX_N:,}",
+    )
     parser.add_argument("--json", dest="json_out", help="save the results to this JSON file")
     parser.add_argument("--compare", help="print the change against this earlier JSON")
-    parser.add_argument("--merge", nargs="+", metavar="JSON",
-                        help="run nothing: print one table and the targets over these JSON files")
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="run nothing: print one table and the targets over these JSON files",
+    )
     args = parser.parse_args(argv)
     _plan.check_names(args.workload, args.runner)
     for api in args.api or ():
@@ -100,15 +119,18 @@ def _merge(paths: Sequence[str]) -> int:
         data = report.load(path)
         rows += data["rows"]
         meta = data.get("meta", {})
-        print(f"- `{meta.get('command')}` (commit {meta.get('commit')}, "
-              f"{meta.get('seconds')} s, {meta.get('finished')})")
+        print(
+            f"- `{meta.get('command')}` (commit {meta.get('commit')}, "
+            f"{meta.get('seconds')} s, {meta.get('finished')})"
+        )
     print("\n" + report.format_table(rows))
     print("\nIssue-5 targets\n" + format_targets(check_targets(rows)))
     return 0
 
 
-def _run_runner(runner: str, groups: list[_plan.Group], args: argparse.Namespace,
-                time_cap: float) -> list[report.Row]:
+def _run_runner(
+    runner: str, groups: list[_plan.Group], args: argparse.Namespace, time_cap: float
+) -> list[report.Row]:
     forecast = Forecast(args.max_run_seconds)
     if runner == "none":
         return [row for g in groups for row in _run_scenario(g, args.reps)]
@@ -120,49 +142,68 @@ def _run_runner(runner: str, groups: list[_plan.Group], args: argparse.Namespace
         env.close()
 
 
-def _run_group(group: _plan.Group, env: RunnerEnv, args: argparse.Namespace,
-               time_cap: float, forecast: Forecast) -> list[report.Row]:
+def _run_group(
+    group: _plan.Group,
+    env: RunnerEnv,
+    args: argparse.Namespace,
+    time_cap: float,
+    forecast: Forecast,
+) -> list[report.Row]:
     workload = WORKLOADS[group.workload]
     contenders = [ours(workload, group.n, env, api, args.seconds) for api in group.apis]
     base = baseline(workload, group.n, env, args.seconds)
-    skip = args.baseline == "never" or (args.baseline == "auto" and env.client is not None
-                                        and group.n > AUTO_BASELINE_MAX_N)
+    skip = args.baseline == "never" or (
+        args.baseline == "auto" and env.client is not None and group.n > AUTO_BASELINE_MAX_N
+    )
     if skip:
-        base = Side(base.api, None, f"raw Dask skipped above N={AUTO_BASELINE_MAX_N:,} "
-                    "(pass --baseline always)" if args.baseline == "auto" else "skipped")
+        base = Side(
+            base.api,
+            None,
+            f"raw Dask skipped above N={AUTO_BASELINE_MAX_N:,} (pass --baseline always)"
+            if args.baseline == "auto"
+            else "skipped",
+        )
     for side in [*contenders, base]:
         reason = forecast.too_slow((group.workload, env.name, side.api), group.n)
         if side.run is not None and reason:
             side.run, side.problem = None, reason
     start = time.monotonic()
-    reps = measure([*contenders, base], env, args.reps, time_cap,
-                   count_bytes=group.workload == "locality")
+    reps = measure(
+        [*contenders, base], env, args.reps, time_cap, count_bytes=group.workload == "locality"
+    )
     for side in [*contenders, base]:
         forecast.record((group.workload, env.name, side.api), group.n, side.median())
-    rows = report.make_rows(group.workload, group.n, env.name, workload.task_runs(group.n), reps,
-                            contenders, base)
+    rows = report.make_rows(
+        group.workload, group.n, env.name, workload.task_runs(group.n), reps, contenders, base
+    )
     for row in rows:
-        _progress(f"{row['workload']} N={row['n']:,} {row['runner']} {row['api']}: "
-                  f"ours {_s(row['ours_s'])} base {_s(row['base_s'])} "
-                  f"({time.monotonic() - start:.0f} s) {row['note']}")
+        _progress(
+            f"{row['workload']} N={row['n']:,} {row['runner']} {row['api']}: "
+            f"ours {_s(row['ours_s'])} base {_s(row['base_s'])} "
+            f"({time.monotonic() - start:.0f} s) {row['note']}"
+        )
     return rows
 
 
 def _run_scenario(group: _plan.Group, reps: int) -> list[report.Row]:
     if group.workload == "import":
         ours_side, base = scenarios.measure_imports(max(reps, 5))
-        notes = [f"workers pulled in dask: {scenarios.last_import_report.get('dask')}, "
-                 f"orchestrator: {scenarios.last_import_report.get('orchestrator')}"]
-        rows = report.make_rows("import", 0, "none", 1, max(reps, 5), [ours_side], base, notes,
-                                per_task=False)
+        notes = [
+            f"workers pulled in dask: {scenarios.last_import_report.get('dask')}, "
+            f"orchestrator: {scenarios.last_import_report.get('orchestrator')}"
+        ]
+        rows = report.make_rows(
+            "import", 0, "none", 1, max(reps, 5), [ours_side], base, notes, per_task=False
+        )
     else:
         contenders, base = scenarios.build_sides(group.n)
         env = RunnerEnv("none")
         done = measure([*contenders, base], env, reps, 600.0, count_bytes=False)
         rows = report.make_rows("build", group.n, "none", group.n, done, contenders, base)
     for row in rows:
-        _progress(f"{row['workload']} {row['api']}: ours {_s(row['ours_s'])} "
-                  f"base {_s(row['base_s'])}")
+        _progress(
+            f"{row['workload']} {row['api']}: ours {_s(row['ours_s'])} base {_s(row['base_s'])}"
+        )
     return rows
 
 
@@ -192,17 +233,26 @@ def _meta(argv: Sequence[str] | None, seconds: float) -> dict[str, Any]:
     return {
         "command": "python -m benchmarks " + shlex.join(words),
         "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "seconds": round(seconds, 1), "commit": _git_commit(),
-        "python": platform.python_version(), "dask": version("dask"),
-        "distributed": version("distributed"), "cpus": os.cpu_count(),
-        "machine": platform.machine(), "rss_method": PeakGrowth.method(),
+        "seconds": round(seconds, 1),
+        "commit": _git_commit(),
+        "python": platform.python_version(),
+        "dask": version("dask"),
+        "distributed": version("distributed"),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "rss_method": PeakGrowth.method(),
     }
 
 
 def _git_commit() -> str | None:
     try:
-        done = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                              text=True, timeout=10, cwd=os.path.dirname(__file__))
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            cwd=os.path.dirname(__file__),
+        )
     except OSError:
         return None
     return done.stdout.strip() or None

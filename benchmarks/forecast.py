@@ -44,6 +44,8 @@ class Forecast:
         if not self.limit or predicted is None or predicted[0] <= self.limit:
             return None
         seconds, exponent = predicted
-        return (f"skipped: one run predicted to take {seconds:.0f} s (time grows as "
-                f"N^{exponent:.2f} over the smaller sizes), over --max-run-seconds "
-                f"{self.limit:.0f}; run this size alone with --max-run-seconds 0")
+        return (
+            f"skipped: one run predicted to take {seconds:.0f} s (time grows as "
+            f"N^{exponent:.2f} over the smaller sizes), over --max-run-seconds "
+            f"{self.limit:.0f}; run this size alone with --max-run-seconds 0"
+        )

@@ -28,7 +28,10 @@ from benchmarks.workloads import Options, Workload
 
 #: ours-side APIs: name -> (uses @flow, batch size of mapped levels)
 APIS: dict[str, tuple[bool, int | None]] = {
-    "dag": (False, None), "dag-b1": (False, 1), "flow": (True, None), "flow-b1": (True, 1),
+    "dag": (False, None),
+    "dag-b1": (False, 1),
+    "flow": (True, None),
+    "flow-b1": (True, 1),
 }
 
 
@@ -80,6 +83,7 @@ def ours(workload: Workload, n: int, env: RunnerEnv, api: str, seconds: float) -
             function = decorate(name=f"{workload.name}-{n}", task_runner=env.task_runner())
             state = function(workload.flow_body)(n, options)
             return _checked(workload, api, state, state.result(raise_on_failure=False), expected)
+
         return Side(api, run_flow)
 
     def run_dag() -> int:
@@ -88,6 +92,7 @@ def ours(workload: Workload, n: int, env: RunnerEnv, api: str, seconds: float) -
         if not state.is_successful():
             return _checked(workload, api, state, None, expected)
         return _checked(workload, api, state, state.result()[result].result(), expected)
+
     return Side(api, run_dag)
 
 
@@ -101,12 +106,14 @@ def baseline(workload: Workload, n: int, env: RunnerEnv, seconds: float) -> Side
             return Side("loop", None, f"{workload.name} has no in-process loop")
         return Side("loop", lambda: _equal(workload, "loop", loop(n, options), expected))
     client = env.client
-    return Side("dask",
-                lambda: _equal(workload, "dask", workload.raw(client, n, options), expected))
+    return Side(
+        "dask", lambda: _equal(workload, "dask", workload.raw(client, n, options), expected)
+    )
 
 
-def measure(sides: list[Side], env: RunnerEnv, reps: int, time_cap: float,
-            count_bytes: bool) -> int:
+def measure(
+    sides: list[Side], env: RunnerEnv, reps: int, time_cap: float, count_bytes: bool
+) -> int:
     """Run every side ``reps`` times, alternating; fewer when a rep would pass ``time_cap``.
 
     Returns the repetitions done. A side that raises is dropped with its error as problem.
@@ -161,6 +168,7 @@ def _checked(workload: Workload, api: str, state: Any, value: Any, expected: int
 
 def _equal(workload: Workload, side: str, value: Any, expected: int) -> int:
     if value != expected:
-        raise BenchmarkError(f"{workload.name} via {side}: computed {value!r}, "
-                             f"expected {expected!r}")
+        raise BenchmarkError(
+            f"{workload.name} via {side}: computed {value!r}, expected {expected!r}"
+        )
     return int(value)

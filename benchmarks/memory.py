@@ -74,8 +74,12 @@ class PeakGrowth:
             self._sampler.start()
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         if self.exact:
             self.bytes = max(0, _status_kib("VmHWM") - self._start)
             return

@@ -31,21 +31,40 @@ class Group:
 
 
 _FULL: dict[str, dict[str, tuple[int, ...]]] = {
-    "sequential": {"mapreduce": (1_000, 10_000, 100_000), "map2": (1_000, 10_000, 100_000),
-                   "fanout": (1_000, 10_000, 100_000), "chain": (1_000,)},
-    "dask-threads": {"mapreduce": (1_000, 10_000), "map2": (1_000, 10_000),
-                     "fanout": (10_000,), "chain": (1_000,), "long": (16,),
-                     "locality": (100,)},
-    "dask-procs": {"mapreduce": (1_000,), "map2": (1_000,), "fanout": (1_000,),
-                   "chain": (1_000,), "long": (16,), "locality": (100,)},
+    "sequential": {
+        "mapreduce": (1_000, 10_000, 100_000),
+        "map2": (1_000, 10_000, 100_000),
+        "fanout": (1_000, 10_000, 100_000),
+        "chain": (1_000,),
+    },
+    "dask-threads": {
+        "mapreduce": (1_000, 10_000),
+        "map2": (1_000, 10_000),
+        "fanout": (10_000,),
+        "chain": (1_000,),
+        "long": (16,),
+        "locality": (100,),
+    },
+    "dask-procs": {
+        "mapreduce": (1_000,),
+        "map2": (1_000,),
+        "fanout": (1_000,),
+        "chain": (1_000,),
+        "long": (16,),
+        "locality": (100,),
+    },
     "none": {"build": (10_000,), "import": (0,)},
 }
 
 _QUICK: dict[str, dict[str, tuple[int, ...]]] = {
-    "sequential": {"mapreduce": (1_000,), "map2": (1_000,), "fanout": (1_000,),
-                   "chain": (1_000,)},
-    "dask-threads": {"mapreduce": (200,), "map2": (200,), "fanout": (200,), "chain": (100,),
-                     "long": (16,)},
+    "sequential": {"mapreduce": (1_000,), "map2": (1_000,), "fanout": (1_000,), "chain": (1_000,)},
+    "dask-threads": {
+        "mapreduce": (200,),
+        "map2": (200,),
+        "fanout": (200,),
+        "chain": (100,),
+        "long": (16,),
+    },
     "dask-procs": {"mapreduce": (200,), "chain": (100,), "locality": (32,)},
     "none": {"build": (10_000,), "import": (0,)},
 }
@@ -66,8 +85,13 @@ def default_apis(workload: str, n: int, runner: str, quick: bool = False) -> tup
     return ("dag", "flow")
 
 
-def build_plan(quick: bool, workloads: Sequence[str] | None, sizes: Sequence[int] | None,
-               runners: Sequence[str] | None, apis: Sequence[str] | None) -> list[Group]:
+def build_plan(
+    quick: bool,
+    workloads: Sequence[str] | None,
+    sizes: Sequence[int] | None,
+    runners: Sequence[str] | None,
+    apis: Sequence[str] | None,
+) -> list[Group]:
     """The groups to measure, in runner order (one cluster at a time)."""
     base = _QUICK if quick else _FULL
     chosen = set(workloads) if workloads else None
@@ -80,14 +104,15 @@ def build_plan(quick: bool, workloads: Sequence[str] | None, sizes: Sequence[int
             continue
         for workload in _workloads_for(runner, chosen, base):
             default_sizes = base[runner].get(workload) or _FULL[runner].get(workload) or (16,)
-            for n in (sizes if sizes and workload != "import" else default_sizes):
+            for n in sizes if sizes and workload != "import" else default_sizes:
                 chosen_apis = tuple(apis) if apis else default_apis(workload, n, runner, quick)
                 groups.append(Group(workload, n, runner, chosen_apis))
     return groups
 
 
-def _workloads_for(runner: str, chosen: set[str] | None,
-                   base: dict[str, dict[str, tuple[int, ...]]]) -> list[str]:
+def _workloads_for(
+    runner: str, chosen: set[str] | None, base: dict[str, dict[str, tuple[int, ...]]]
+) -> list[str]:
     if chosen is None:
         return list(base[runner])
     if runner == "none":

@@ -25,9 +25,17 @@ from benchmarks.harness import Side
 Row = dict[str, Any]
 
 
-def make_rows(workload: str, n: int, runner: str, task_runs: int, reps: int,
-              contenders: Sequence[Side], base: Side, notes: Iterable[str] = (),
-              per_task: bool = True) -> list[Row]:
+def make_rows(
+    workload: str,
+    n: int,
+    runner: str,
+    task_runs: int,
+    reps: int,
+    contenders: Sequence[Side],
+    base: Side,
+    notes: Iterable[str] = (),
+    per_task: bool = True,
+) -> list[Row]:
     """One row per contender, each against the shared baseline.
 
     ``per_task=False`` leaves the per-task columns empty (a scenario with no task runs).
@@ -46,12 +54,19 @@ def make_rows(workload: str, n: int, runner: str, task_runs: int, reps: int,
         if reps < 3 and side.seconds:
             note.append(f"{reps} rep(s): time cap")
         row: Row = {
-            "workload": workload, "n": n, "runner": runner, "api": side.api,
-            "baseline": base.api, "task_runs": task_runs, "reps": reps,
-            "ours_s": ours_s, "base_s": base_s,
+            "workload": workload,
+            "n": n,
+            "runner": runner,
+            "api": side.api,
+            "baseline": base.api,
+            "task_runs": task_runs,
+            "reps": reps,
+            "ours_s": ours_s,
+            "base_s": base_s,
             "ratio": ours_s / base_s if ours_s and base_s else None,
             "overhead_us": (ours_s - base_s) / task_runs * 1e6
-            if ours_s and base_s and per_task else None,
+            if ours_s and base_s and per_task
+            else None,
             "rss_per_task": max(side.rss) / task_runs if side.rss and per_task else None,
             "base_rss_per_task": max(base.rss) / task_runs if base.rss and per_task else None,
             "samples": {"ours": side.seconds, "base": base.seconds},
@@ -71,8 +86,19 @@ def _max_pair(pairs: list[tuple[int, int]]) -> dict[str, int] | None:
 
 
 # ---- printing -----------------------------------------------------------------------------------
-_COLUMNS = ("workload", "N", "runner", "api", "ours s", "base s", "ratio", "µs/task",
-            "RSS B/task", "reps", "note")
+_COLUMNS = (
+    "workload",
+    "N",
+    "runner",
+    "api",
+    "ours s",
+    "base s",
+    "ratio",
+    "µs/task",
+    "RSS B/task",
+    "reps",
+    "note",
+)
 
 
 def format_table(rows: Sequence[Row]) -> str:
@@ -80,8 +106,10 @@ def format_table(rows: Sequence[Row]) -> str:
     cells = [[_cell(r, c) for c in _COLUMNS] for r in rows]
     widths = [max([len(c)] + [len(line[i]) for line in cells]) for i, c in enumerate(_COLUMNS)]
     widths[-1] = len(_COLUMNS[-1])  # the note column stays ragged
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     for line in cells:
         padded = (c.ljust(w) for c, w in zip(line, widths, strict=True))
         lines.append("| " + " | ".join(padded) + " |")
@@ -120,8 +148,10 @@ def _note(row: Row) -> str:
     received = row.get("received")
     if received and received.get("ours"):
         got = received["ours"]["client"]
-        parts.append(f"client received {_bytes(got)} of {_bytes(row['data_bytes'])} "
-                     f"({100 * got / row['data_bytes']:.3f}%)")
+        parts.append(
+            f"client received {_bytes(got)} of {_bytes(row['data_bytes'])} "
+            f"({100 * got / row['data_bytes']:.3f}%)"
+        )
     if row.get("note"):
         parts.append(row["note"])
     return "; ".join(parts)
@@ -142,10 +172,12 @@ def _bytes(value: float) -> str:
 
 
 # ---- JSON ---------------------------------------------------------------------------------------
-def save(path: str | Path, meta: dict[str, Any], rows: Sequence[Row],
-         targets: Sequence[dict[str, Any]]) -> None:
-    Path(path).write_text(json.dumps({"meta": meta, "rows": list(rows), "targets": list(targets)},
-                                     indent=1) + "\n")
+def save(
+    path: str | Path, meta: dict[str, Any], rows: Sequence[Row], targets: Sequence[dict[str, Any]]
+) -> None:
+    Path(path).write_text(
+        json.dumps({"meta": meta, "rows": list(rows), "targets": list(targets)}, indent=1) + "\n"
+    )
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -156,17 +188,21 @@ def load(path: str | Path) -> dict[str, Any]:
 def format_compare(old: dict[str, Any], rows: Sequence[Row]) -> str:
     """Each row's median and ratio against the same row of an earlier run."""
     before = {_key(r): r for r in old.get("rows", [])}
-    lines = ["| workload | N | runner | api | old s | new s | change | old ratio | new ratio | |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| workload | N | runner | api | old s | new s | change | old ratio | new ratio | |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         prior = before.get(_key(row))
         if prior is None or not prior.get("ours_s") or not row.get("ours_s"):
             continue
         change = row["ours_s"] / prior["ours_s"] - 1
         flag = "SLOWER >10%" if change > 0.10 else ("faster >10%" if change < -0.10 else "")
-        lines.append(f"| {row['workload']} | {row['n']} | {row['runner']} | {row['api']} | "
-                     f"{prior['ours_s']:.3f} | {row['ours_s']:.3f} | {change:+.1%} | "
-                     f"{_num(prior.get('ratio'), 2)} | {_num(row.get('ratio'), 2)} | {flag} |")
+        lines.append(
+            f"| {row['workload']} | {row['n']} | {row['runner']} | {row['api']} | "
+            f"{prior['ours_s']:.3f} | {row['ours_s']:.3f} | {change:+.1%} | "
+            f"{_num(prior.get('ratio'), 2)} | {_num(row.get('ratio'), 2)} | {flag} |"
+        )
     if len(lines) == 2:
         return f"(no rows in common with {old.get('meta', {}).get('command', 'the old run')})"
     return "\n".join(lines)

@@ -94,6 +94,7 @@ def open_runner(name: str) -> RunnerEnv:
     from distributed import Client, LocalCluster
 
     cluster = LocalCluster(  # type: ignore[no-untyped-call]  # distributed is untyped
-        **_CLUSTER_KWARGS[name], dashboard_address=":0", silence_logs=logging.ERROR)
+        **_CLUSTER_KWARGS[name], dashboard_address=":0", silence_logs=logging.ERROR
+    )
     client = Client(cluster.scheduler_address)  # type: ignore[no-untyped-call]  # untyped
     return RunnerEnv(name, cluster, client, problem=dask_runner_problem())

@@ -56,8 +56,13 @@ last_import_report: dict[str, Any] = {}
 
 
 def _import_in_child(module: str) -> float:
-    done = subprocess.run([sys.executable, "-c", _CHILD.format(module=module)],
-                          capture_output=True, text=True, check=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(module=module)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     report = json.loads(done.stdout.strip().splitlines()[-1])
     if module == "workers":
         last_import_report.update(report)

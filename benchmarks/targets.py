@@ -27,8 +27,10 @@ class Target:
         chosen = [r for r in rows if self.select(r)]
         values = [(r, self.value(r)) for r in chosen]
         measured = [(r, v) for r, v in values if v is not None]
-        shown = ", ".join(f"{r['workload']} {r['runner']}/{r['api']} N={r['n']:,}: "
-                          f"{_fmt(v, self.unit)}" for r, v in measured)
+        shown = ", ".join(
+            f"{r['workload']} {r['runner']}/{r['api']} N={r['n']:,}: {_fmt(v, self.unit)}"
+            for r, v in measured
+        )
         if not measured:
             problems = "; ".join(r["note"] for r in chosen if r.get("note"))
             status, shown = "not measured", problems[:200]
@@ -47,10 +49,12 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.1f} {unit}"
 
 
-def _is(workloads: tuple[str, ...], n: int, runners: tuple[str, ...],
-        apis: tuple[str, ...]) -> Callable[[Row], bool]:
-    return lambda r: (r["workload"] in workloads and r["n"] == n and r["runner"] in runners
-                      and r["api"] in apis)
+def _is(
+    workloads: tuple[str, ...], n: int, runners: tuple[str, ...], apis: tuple[str, ...]
+) -> Callable[[Row], bool]:
+    return lambda r: (
+        r["workload"] in workloads and r["n"] == n and r["runner"] in runners and r["api"] in apis
+    )
 
 
 def _ratio(row: Row) -> float | None:
@@ -71,30 +75,76 @@ _DASK = ("dask-threads", "dask-procs")
 _BATCHED = ("dag", "flow")
 
 TARGETS = (
-    Target("mapreduce, map2 at N=100,000 on processes=False: >= 10x faster than raw Dask",
-           _is(_MAPS, 100_000, _THREADS, _BATCHED), _ratio, 0.1, "x"),
-    Target("mapreduce, map2 at N=10,000 on processes=False: >= 5x faster than raw Dask",
-           _is(_MAPS, 10_000, _THREADS, _BATCHED), _ratio, 0.2, "x"),
-    Target("batching off (batch_size=1) at N=10,000: <= 1.3x raw Dask",
-           _is(_MAPS, 10_000, _THREADS, ("dag-b1", "flow-b1")), _ratio, 1.3, "x"),
-    Target("fanout at N=10,000: <= 1.3x raw Dask",
-           _is(("fanout",), 10_000, _THREADS, _BATCHED), _ratio, 1.3, "x"),
-    Target("16 children sleeping 0.5 s on 2 worker threads: <= 4.6 s",
-           _is(("long",), 16, _DASK, _BATCHED), lambda r: r.get("ours_s"), 4.6, "s"),
-    Target("chain at N=1,000: <= 1.5x raw Dask",
-           _is(("chain",), 1_000, _THREADS, _BATCHED), _ratio, 1.5, "x"),
-    Target("sequential runner: <= 30 µs overhead per task run over the plain loop at N=10,000",
-           _is(("mapreduce", "map2", "fanout"), 10_000, ("sequential",), _BATCHED),
-           lambda r: r.get("overhead_us"), 30.0, "µs"),
-    Target("peak RSS growth <= 2 KB per task run at N=100,000",
-           _is(("mapreduce", "map2", "fanout"), 100_000, ("sequential", *_DASK), _BATCHED),
-           lambda r: r.get("rss_per_task"), 2048.0, "B"),
-    Target("the 1,000,000-child map completes",
-           _is(("mapreduce",), 1_000_000, ("sequential", *_DASK), _BATCHED),
-           lambda r: r.get("ours_s") or float("inf"), float("1e9"), "s"),
-    Target("locality: bytes the orchestrator receives < 1% of the data",
-           lambda r: r["workload"] == "locality" and r["runner"] in _DASK and r["api"] in _BATCHED,
-           _received_percent, 1.0, "%"),
+    Target(
+        "mapreduce, map2 at N=100,000 on processes=False: >= 10x faster than raw Dask",
+        _is(_MAPS, 100_000, _THREADS, _BATCHED),
+        _ratio,
+        0.1,
+        "x",
+    ),
+    Target(
+        "mapreduce, map2 at N=10,000 on processes=False: >= 5x faster than raw Dask",
+        _is(_MAPS, 10_000, _THREADS, _BATCHED),
+        _ratio,
+        0.2,
+        "x",
+    ),
+    Target(
+        "batching off (batch_size=1) at N=10,000: <= 1.3x raw Dask",
+        _is(_MAPS, 10_000, _THREADS, ("dag-b1", "flow-b1")),
+        _ratio,
+        1.3,
+        "x",
+    ),
+    Target(
+        "fanout at N=10,000: <= 1.3x raw Dask",
+        _is(("fanout",), 10_000, _THREADS, _BATCHED),
+        _ratio,
+        1.3,
+        "x",
+    ),
+    Target(
+        "16 children sleeping 0.5 s on 2 worker threads: <= 4.6 s",
+        _is(("long",), 16, _DASK, _BATCHED),
+        lambda r: r.get("ours_s"),
+        4.6,
+        "s",
+    ),
+    Target(
+        "chain at N=1,000: <= 1.5x raw Dask",
+        _is(("chain",), 1_000, _THREADS, _BATCHED),
+        _ratio,
+        1.5,
+        "x",
+    ),
+    Target(
+        "sequential runner: <= 30 µs overhead per task run over the plain loop at N=10,000",
+        _is(("mapreduce", "map2", "fanout"), 10_000, ("sequential",), _BATCHED),
+        lambda r: r.get("overhead_us"),
+        30.0,
+        "µs",
+    ),
+    Target(
+        "peak RSS growth <= 2 KB per task run at N=100,000",
+        _is(("mapreduce", "map2", "fanout"), 100_000, ("sequential", *_DASK), _BATCHED),
+        lambda r: r.get("rss_per_task"),
+        2048.0,
+        "B",
+    ),
+    Target(
+        "the 1,000,000-child map completes",
+        _is(("mapreduce",), 1_000_000, ("sequential", *_DASK), _BATCHED),
+        lambda r: r.get("ours_s") or float("inf"),
+        float("1e9"),
+        "s",
+    ),
+    Target(
+        "locality: bytes the orchestrator receives < 1% of the data",
+        lambda r: r["workload"] == "locality" and r["runner"] in _DASK and r["api"] in _BATCHED,
+        _received_percent,
+        1.0,
+        "%",
+    ),
 )
 
 

@@ -24,8 +24,10 @@ def list_regions(count: int) -> list[str]:
 def fetch_orders(region: str, orders_per_region: int) -> list[dict[str, float]]:
     """Generate one region's orders (stands in for a database query)."""
     rng = random.Random(region)
-    return [{"amount": round(rng.uniform(5, 500), 2), "discount": rng.choice([0, 0.1, 0.2])}
-            for _ in range(orders_per_region)]
+    return [
+        {"amount": round(rng.uniform(5, 500), 2), "discount": rng.choice([0, 0.1, 0.2])}
+        for _ in range(orders_per_region)
+    ]
 
 
 @task

@@ -54,8 +54,10 @@ def load_sales(store: str, closed_store: str) -> list[dict[str, object]]:
     if store == closed_store:
         raise signals.SKIP(f"{store} was closed today")
     rng = random.Random(store)
-    return [{"amount": round(rng.uniform(5, 300), 2), "currency": rng.choice(["EUR", "USD", "GBP"])}
-            for _ in range(rng.randint(20, 60))]
+    return [
+        {"amount": round(rng.uniform(5, 300), 2), "currency": rng.choice(["EUR", "USD", "GBP"])}
+        for _ in range(rng.randint(20, 60))
+    ]
 
 
 @task
@@ -67,8 +69,11 @@ def to_euros(sales: list[dict[str, object]], rates: dict[str, float]) -> float:
 @task(skip_on_upstream_skip=False)  # a closed store must not skip the whole report
 def build_report(revenues: list[float | None]) -> dict[str, object]:
     open_stores = [r for r in revenues if r is not None]  # skipped stores give None
-    return {"date": str(context.get("today")), "stores": len(open_stores),
-            "revenue_eur": round(sum(open_stores), 2)}
+    return {
+        "date": str(context.get("today")),
+        "stores": len(open_stores),
+        "revenue_eur": round(sum(open_stores), 2),
+    }
 
 
 def approval_needed(upstream_states):  # type: ignore[no-untyped-def]
@@ -117,6 +122,9 @@ if __name__ == "__main__":
     state = flow.run(progress=True)
     if state.is_paused():
         print("\nA person approves the report; resuming 'publish'...\n")
-        state = flow.run(task_states={**state.result(), published: Resume()},
-                         start_tasks=[published], progress=True)
+        state = flow.run(
+            task_states={**state.result(), published: Resume()},
+            start_tasks=[published],
+            progress=True,
+        )
     print(state.result()[published].result())

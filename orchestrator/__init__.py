@@ -1,23 +1,24 @@
 """orchestrator: tasks and flows on Dask.
 
-Layers (imports point downwards only):
+The public API, re-exported from the packages that own each concept. Layers (imports point
+downwards only; ``taskrun`` never imports ``orchestrator``):
 
-    orchestrator.cli                     command line
-    orchestrator.flow_runner, futures    drive runs on a task runner
-    orchestrator.task_runners            sequential, threads, Dask
-    orchestrator.flow, task, edge, ...   build the DAG (pure)
-    workers                              states, signals, triggers, context, executor
+    orchestrator.cli, orchestrator.progress    the command line and live displays
+    orchestrator.runs                          drive a run: DAG runner, @flow runs, futures
+    orchestrator.task_runners                  where task runs execute: sequential, threads, Dask
+    orchestrator.dag                           build the DAG: tasks, edges, flows (pure)
+    taskrun                                    one task run: states, signals, triggers, executor
 """
 
-from orchestrator.collections import Constant
-from orchestrator.edge import Edge
-from orchestrator.flow import Flow
-from orchestrator.flow_decorator import flow
+from orchestrator.dag.collections import Constant
+from orchestrator.dag.edge import Edge
+from orchestrator.dag.flow import Flow
+from orchestrator.dag.markers import flatten, unmapped
+from orchestrator.dag.parameter import Parameter
+from orchestrator.dag.task import Dependency, Task, task
 from orchestrator.logging_setup import configure_logging
-from orchestrator.mapping import flatten, unmapped
-from orchestrator.parameter import Parameter
-from orchestrator.task import Dependency, Task, task
-from workers.context import context
+from orchestrator.runs.flow_decorator import flow
+from taskrun.context import context
 
 __version__ = "0.1.0"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from workers.transitions import InvalidTransitionError as InvalidTransitionError
+from taskrun.transitions import InvalidTransitionError as InvalidTransitionError
 
 
 def _shown(names: Sequence[str], limit: int = 10) -> str:
@@ -62,11 +62,20 @@ class CycleError(FlowDefinitionError):
 class ParameterError(OrchestratorError, ValueError):
     """Flow parameters do not match the flow's ``Parameter`` tasks."""
 
-    def __init__(self, flow_name: str, missing: Sequence[str] = (), unknown: Sequence[str] = (),
-                 known: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        flow_name: str,
+        missing: Sequence[str] = (),
+        unknown: Sequence[str] = (),
+        known: Sequence[str] = (),
+    ) -> None:
         super().__init__(flow_name, list(missing), list(unknown), list(known))
         self.flow_name, self.missing, self.unknown, self.known = (
-            flow_name, list(missing), list(unknown), list(known))
+            flow_name,
+            list(missing),
+            list(unknown),
+            list(known),
+        )
 
     def __str__(self) -> str:
         parts = []
@@ -75,5 +84,8 @@ class ParameterError(OrchestratorError, ValueError):
         if self.unknown:
             parts.append(f"unknown parameters {_shown(self.unknown)}")
         known = _shown(self.known) if self.known else "none"
-        return (f"Flow {self.flow_name!r}: " + "; ".join(parts)
-                + f". The flow's parameters are: {known}; pass them as parameters={{name: value}}.")
+        return (
+            f"Flow {self.flow_name!r}: "
+            + "; ".join(parts)
+            + f". The flow's parameters are: {known}; pass them as parameters={{name: value}}."
+        )

@@ -1,6 +1,6 @@
 """Triggers (public path ``orchestrator.triggers``); they are evaluated where tasks run."""
 
-from workers.triggers import (
+from taskrun.triggers import (
     Decision,
     TriggerResult,
     all_failed,

@@ -16,22 +16,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.dag.parameter import Parameter
 from orchestrator.errors import OrchestratorError
-from orchestrator.parameter import Parameter
 from orchestrator.progress.tally import label_tasks, tally
 
 if TYPE_CHECKING:
-    from orchestrator.flow import Flow
-    from workers.states import State
+    from orchestrator.dag.flow import Flow
+    from taskrun.states import State
 
 #: file endings ``visualize`` writes; ``.dot``/``.gv`` write the Graphviz source itself
 FORMATS = ("svg", "png", "pdf", "jpg", "jpeg", "gif", "dot", "gv")
-_INSTALL_PACKAGE = ("Drawing flows needs the Python 'graphviz' package. Install it with: "
-                    "pip install 'orchestrator[viz]'  (or: pip install graphviz)")
-_INSTALL_DOT = ("Rendering {what} needs the Graphviz 'dot' program, which was not found on PATH. "
-                "Install Graphviz: apt-get install graphviz (Debian/Ubuntu), brew install graphviz "
-                "(macOS), conda install graphviz, or see https://graphviz.org/download/. "
-                "To write the graph's source without 'dot', use a .dot file name.")
+_INSTALL_PACKAGE = (
+    "Drawing flows needs the Python 'graphviz' package. Install it with: "
+    "pip install 'orchestrator[viz]'  (or: pip install graphviz)"
+)
+_INSTALL_DOT = (
+    "Rendering {what} needs the Graphviz 'dot' program, which was not found on PATH. "
+    "Install Graphviz: apt-get install graphviz (Debian/Ubuntu), brew install graphviz "
+    "(macOS), conda install graphviz, or see https://graphviz.org/download/. "
+    "To write the graph's source without 'dot', use a .dot file name."
+)
 
 
 class VisualizationError(OrchestratorError):
@@ -45,8 +49,9 @@ class VisualizationError(OrchestratorError):
         return self.problem
 
 
-def visualize(flow: Flow, flow_state: State | None = None,
-              filename: str | Path | None = None) -> Any:
+def visualize(
+    flow: Flow, flow_state: State | None = None, filename: str | Path | None = None
+) -> Any:
     """Draw ``flow`` (coloured by ``flow_state``); write ``filename`` when given.
 
     The file type comes from the file name's ending (``.svg``, ``.png``, ``.pdf``,
@@ -68,11 +73,16 @@ def flow_graph(flow: Flow, flow_state: State | None = None) -> Any:
     states = _task_states(flow, flow_state)
     tasks = flow.sorted_tasks()
     names = dict(zip(tasks, label_tasks([t.name for t in tasks]), strict=True))
-    graph = graphviz.Digraph(name=flow.name, graph_attr={"label": _graph_label(flow, flow_state),
-                                                         "labelloc": "t", "fontname": "Helvetica"},
-                             node_attr={"fontname": "Helvetica", "style": "filled",
-                                        "fillcolor": "white"},
-                             edge_attr={"fontname": "Helvetica", "fontsize": "10"})
+    graph = graphviz.Digraph(
+        name=flow.name,
+        graph_attr={
+            "label": _graph_label(flow, flow_state),
+            "labelloc": "t",
+            "fontname": "Helvetica",
+        },
+        node_attr={"fontname": "Helvetica", "style": "filled", "fillcolor": "white"},
+        edge_attr={"fontname": "Helvetica", "fontsize": "10"},
+    )
     for task in tasks:
         mapped = any(e.mapped for e in flow.edges_to(task))
         graph.node(names[task], **_node_attributes(task, names[task], mapped, states.get(task)))
@@ -86,8 +96,10 @@ def write(graph: Any, path: Path) -> Path:
     """Write ``graph`` to ``path`` in the format its ending names; returns the path."""
     suffix = path.suffix.lower().lstrip(".") or "svg"
     if suffix not in FORMATS:
-        raise VisualizationError(f"Cannot write a flow picture as {path.name!r}: unknown file type "
-                                 f"{suffix!r}. Use one of: {', '.join('.' + f for f in FORMATS)}.")
+        raise VisualizationError(
+            f"Cannot write a flow picture as {path.name!r}: unknown file type "
+            f"{suffix!r}. Use one of: {', '.join('.' + f for f in FORMATS)}."
+        )
     target = path if path.suffix else path.with_suffix(".svg")
     target.parent.mkdir(parents=True, exist_ok=True)
     if suffix in ("dot", "gv"):
@@ -114,9 +126,11 @@ def _task_states(flow: Flow, flow_state: State | None) -> Mapping[Any, State]:
         return {}
     states = flow_state.result(raise_on_failure=False)
     if not isinstance(states, Mapping):
-        raise VisualizationError(f"Flow {flow.name!r}: flow_state must be the state returned "
-                                 "by flow.run() (its result maps tasks to states), got "
-                                 f"{flow_state!r}.")
+        raise VisualizationError(
+            f"Flow {flow.name!r}: flow_state must be the state returned "
+            "by flow.run() (its result maps tasks to states), got "
+            f"{flow_state!r}."
+        )
     return states
 
 
@@ -130,8 +144,9 @@ def _node_attributes(task: Any, name: str, mapped: bool, state: State | None) ->
     label = name + ("\n(mapped)" if mapped else "")
     if state is not None:
         label += "\n" + _state_text(state)
-        attributes.update(fillcolor=state.color, fontcolor="white",
-                          tooltip=f"{state.name}: {state.message or ''}")
+        attributes.update(
+            fillcolor=state.color, fontcolor="white", tooltip=f"{state.name}: {state.message or ''}"
+        )
     attributes["label"] = label
     return attributes
 

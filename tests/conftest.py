@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.context import reload_config
+from taskrun.context import reload_config
 
 
 @pytest.fixture(autouse=True)

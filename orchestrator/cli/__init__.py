@@ -44,11 +44,13 @@ Needs the graphviz package (pip install 'orchestrator[viz]') and Graphviz's 'dot
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``orchestrator`` command."""
     parser = argparse.ArgumentParser(
-        prog="orchestrator", formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="orchestrator",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run flows of tasks in-process or on Dask, and draw them.",
         epilog="examples:\n  orchestrator run examples/mapreduce.py\n"
-               "  orchestrator visualize examples/mapreduce.py -o flow.svg\n\n"
-               "Run 'orchestrator COMMAND --help' for a command's options.")
+        "  orchestrator visualize examples/mapreduce.py -o flow.svg\n\n"
+        "Run 'orchestrator COMMAND --help' for a command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"orchestrator {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run(commands)
@@ -57,51 +59,89 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run = commands.add_parser("run", help="run a flow from a Python file",
-                              description="Run a flow with a live progress display.",
-                              epilog=_RUN_EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = commands.add_parser(
+        "run",
+        help="run a flow from a Python file",
+        description="Run a flow with a live progress display.",
+        epilog=_RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_target(run)
     where = run.add_mutually_exclusive_group()
-    where.add_argument("--address", metavar="ADDRESS",
-                       help="run on the Dask scheduler at ADDRESS (e.g. tcp://127.0.0.1:8786)")
-    where.add_argument("--local-cluster", action="store_true",
-                       help="run on a Dask LocalCluster started for this run")
+    where.add_argument(
+        "--address",
+        metavar="ADDRESS",
+        help="run on the Dask scheduler at ADDRESS (e.g. tcp://127.0.0.1:8786)",
+    )
+    where.add_argument(
+        "--local-cluster",
+        action="store_true",
+        help="run on a Dask LocalCluster started for this run",
+    )
     run.add_argument("--workers", type=int, metavar="N", help="workers of --local-cluster")
-    run.add_argument("--connect-timeout", type=float, metavar="SECONDS",
-                     help="how long to wait for the scheduler at --address (default 20)")
+    run.add_argument(
+        "--connect-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for the scheduler at --address (default 20)",
+    )
     _add_params(run)
-    run.add_argument("-q", "--quiet", action="store_true",
-                     help="no progress display or info logs; print only the final state")
+    run.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress display or info logs; print only the final state",
+    )
     run.set_defaults(handler=run_command)
 
 
 def _add_visualize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    draw = commands.add_parser("visualize", help="draw a flow's DAG with Graphviz",
-                               description="Draw a flow's DAG: one node per task, edges labelled "
-                                           "with the argument they feed, mapped tasks stacked.",
-                               epilog=_VISUALIZE_EXAMPLES,
-                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    draw = commands.add_parser(
+        "visualize",
+        help="draw a flow's DAG with Graphviz",
+        description="Draw a flow's DAG: one node per task, edges labelled "
+        "with the argument they feed, mapped tasks stacked.",
+        epilog=_VISUALIZE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_target(draw)
-    draw.add_argument("-o", "--output", metavar="FILE",
-                      help="image file; its ending picks the format: .svg (default), .png, "
-                           ".pdf, .dot")
-    draw.add_argument("--run", action="store_true",
-                      help="run the flow in-process first and colour tasks by their final state")
+    draw.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="image file; its ending picks the format: .svg (default), .png, .pdf, .dot",
+    )
+    draw.add_argument(
+        "--run",
+        action="store_true",
+        help="run the flow in-process first and colour tasks by their final state",
+    )
     _add_params(draw)
     draw.set_defaults(handler=visualize_command)
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", metavar="PATH.py[:FLOW]",
-                        help="a Python file and, if it holds several flows, the variable of one")
+    parser.add_argument(
+        "target",
+        metavar="PATH.py[:FLOW]",
+        help="a Python file and, if it holds several flows, the variable of one",
+    )
 
 
 def _add_params(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                        help="a flow parameter (repeatable); VALUE is JSON or text")
-    parser.add_argument("--params-file", metavar="FILE",
-                        help="a JSON object of parameters; --param values override it")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a flow parameter (repeatable); VALUE is JSON or text",
+    )
+    parser.add_argument(
+        "--params-file",
+        metavar="FILE",
+        help="a JSON object of parameters; --param values override it",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,8 +18,10 @@ def visualize_command(args: argparse.Namespace) -> int:
     """Load the flow, optionally run it, write the picture; returns the exit status."""
     loaded = load_flow(args.target)
     if not loaded.is_dag:
-        raise CommandError(f"{args.target} is an @flow function, whose task runs are only known "
-                           "while it runs; visualize draws Flow objects (with Flow(...) as flow:).")
+        raise CommandError(
+            f"{args.target} is an @flow function, whose task runs are only known "
+            "while it runs; visualize draws Flow objects (with Flow(...) as flow:)."
+        )
     state = None
     if args.run:
         params = collect_params(args.param, args.params_file)

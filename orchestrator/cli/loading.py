@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.flow import Flow
+from orchestrator.dag.flow import Flow
 
 _LOADS = itertools.count(1)  # numbers module names of files that cannot use their own
 
@@ -57,22 +57,27 @@ def load_flow(target: str) -> LoadedFlow:
     path_text, _, variable = target.partition(":")
     path = Path(path_text)
     if not path.is_file():
-        raise CommandError(f"no such file {path_text!r}. Give the path of a Python file that "
-                           f"defines a flow, e.g. orchestrator run examples/mapreduce.py")
+        raise CommandError(
+            f"no such file {path_text!r}. Give the path of a Python file that "
+            f"defines a flow, e.g. orchestrator run examples/mapreduce.py"
+        )
     module = import_file(path)
     found = find_flows(module)
     if variable:
         if variable not in vars(module):
-            raise CommandError(f"{path_text} has no variable {variable!r}; "
-                               f"{_listing(found, path_text)}")
+            raise CommandError(
+                f"{path_text} has no variable {variable!r}; {_listing(found, path_text)}"
+            )
         if variable not in found:
             kind = type(vars(module)[variable]).__name__
-            raise CommandError(f"{path_text}:{variable} is {kind}, "
-                               f"not a Flow or an @flow function; {_listing(found, path_text)}")
+            raise CommandError(
+                f"{path_text}:{variable} is {kind}, "
+                f"not a Flow or an @flow function; {_listing(found, path_text)}"
+            )
         return LoadedFlow(found[variable], variable, path, module)
     if len(found) != 1:
         raise CommandError(f"{path_text} defines {len(found)} flows; {_listing(found, path_text)}")
-    (variable, obj), = found.items()
+    ((variable, obj),) = found.items()
     return LoadedFlow(obj, variable, path, module)
 
 
@@ -92,8 +97,9 @@ def import_file(path: Path) -> types.ModuleType:
     except Exception as err:
         del sys.modules[name]
         traceback.print_exc()
-        raise CommandError(f"importing {str(path)!r} failed with {type(err).__name__}: {err} "
-                           "(traceback above)") from err
+        raise CommandError(
+            f"importing {str(path)!r} failed with {type(err).__name__}: {err} (traceback above)"
+        ) from err
     import cloudpickle
 
     cloudpickle.register_pickle_by_value(module)
@@ -133,8 +139,10 @@ def is_flow_function(value: Any) -> bool:
 
 def _listing(found: dict[str, Any], path_text: str) -> str:
     if not found:
-        return ("it defines none. A flow is a Flow object (with Flow('name') as flow: ...) or a "
-                "function decorated with @flow.")
+        return (
+            "it defines none. A flow is a Flow object (with Flow('name') as flow: ...) or a "
+            "function decorated with @flow."
+        )
     names = ", ".join(f"{variable} ({_describe(obj)})" for variable, obj in found.items())
     example = next(iter(found))
     return f"flows found: {names}. Name one: {path_text}:{example}"

@@ -16,7 +16,7 @@ from typing import Any
 
 from orchestrator.cli.loading import CommandError, LoadedFlow
 from orchestrator.errors import ParameterError
-from orchestrator.scheduler import check_parameters
+from orchestrator.runs.scheduler import check_parameters
 
 
 def parse_value(raw: str) -> Any:
@@ -37,8 +37,10 @@ def collect_params(items: Sequence[str], params_file: str | None) -> dict[str, A
     for item in items:
         name, sep, raw = item.partition("=")
         if not sep or not name.strip():
-            raise CommandError(f"--param expects name=value, got {item!r}. "
-                               "For example: --param regions=8 --param region=west")
+            raise CommandError(
+                f"--param expects name=value, got {item!r}. "
+                "For example: --param regions=8 --param region=west"
+            )
         params[name.strip()] = parse_value(raw)
     return params
 
@@ -52,8 +54,10 @@ def read_params_file(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as err:
         raise CommandError(f"--params-file {str(path)!r} is not valid JSON: {err}") from None
     if not isinstance(data, dict):
-        raise CommandError(f"--params-file {str(path)!r} must hold a JSON object such as "
-                           f'{{"regions": 8}}, got {type(data).__name__}')
+        raise CommandError(
+            f"--params-file {str(path)!r} must hold a JSON object such as "
+            f'{{"regions": 8}}, got {type(data).__name__}'
+        )
     return data
 
 
@@ -66,8 +70,11 @@ def check_flow_params(loaded: LoadedFlow, params: Mapping[str, Any]) -> None:
     if signature is None:
         return
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    named = {n: p for n, p in signature.parameters.items()
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    named = {
+        n: p
+        for n, p in signature.parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
     unknown = [] if accepts_any else [n for n in params if n not in named]
     missing = [n for n, p in named.items() if p.default is p.empty and n not in params]
     if unknown or missing:

@@ -19,7 +19,7 @@ from orchestrator.cli.params import check_flow_params, collect_params
 from orchestrator.errors import OrchestratorError
 from orchestrator.progress import ProgressDisplay
 from orchestrator.progress import run_flow_function as watch_flow_function
-from workers.states import State
+from taskrun.states import State
 
 EXIT_SUCCESS, EXIT_FLOW_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -27,8 +27,9 @@ EXIT_SUCCESS, EXIT_FLOW_FAILED, EXIT_USAGE = 0, 1, 2
 def run_command(args: argparse.Namespace) -> int:
     """Load, check, run; returns the exit status."""
     if args.workers is not None and not args.local_cluster:
-        raise CommandError("--workers only applies with --local-cluster, e.g. "
-                           "--local-cluster --workers 4")
+        raise CommandError(
+            "--workers only applies with --local-cluster, e.g. --local-cluster --workers 4"
+        )
     if args.workers is not None and args.workers < 1:
         raise CommandError(f"--workers needs at least 1 worker, got {args.workers}")
     loaded = load_flow(args.target)
@@ -47,31 +48,40 @@ def run_command(args: argparse.Namespace) -> int:
     except OSError as err:  # includes TimeoutError: the scheduler did not answer
         if args.address is None:
             raise
-        raise CommandError(f"could not reach the Dask scheduler at {args.address!r}: {err}. "
-                           "Check the address and that the scheduler is running.") from err
+        raise CommandError(
+            f"could not reach the Dask scheduler at {args.address!r}: {err}. "
+            "Check the address and that the scheduler is running."
+        ) from err
     if args.quiet:
         print(f"Flow {loaded.name!r} finished in state {state!r}")
     return exit_status(state)
 
 
-def make_task_runner(address: str | None, local_cluster: bool, workers: int | None,
-                     connect_timeout: float | None = None) -> Any:
+def make_task_runner(
+    address: str | None,
+    local_cluster: bool,
+    workers: int | None,
+    connect_timeout: float | None = None,
+) -> Any:
     """A ``DaskTaskRunner`` for ``--address``/``--local-cluster``; None keeps the flow's own."""
     if address is None and not local_cluster:
         return None
     try:
         from orchestrator.task_runners import DaskTaskRunner
     except ImportError as err:
-        raise CommandError(f"running on Dask needs the Dask task runner, which failed to "
-                           f"import: {err}. Install dask and distributed.") from err
+        raise CommandError(
+            f"running on Dask needs the Dask task runner, which failed to "
+            f"import: {err}. Install dask and distributed."
+        ) from err
     if address is not None:
         client_kwargs = {"timeout": connect_timeout} if connect_timeout is not None else None
         return DaskTaskRunner(address=address, client_kwargs=client_kwargs)
     return DaskTaskRunner(cluster_kwargs={"n_workers": workers} if workers else {})
 
 
-def run_flow(loaded: LoadedFlow, params: dict[str, Any], runner: Any,
-             display: ProgressDisplay | None) -> State:
+def run_flow(
+    loaded: LoadedFlow, params: dict[str, Any], runner: Any, display: ProgressDisplay | None
+) -> State:
     """Run a ``Flow`` or an ``@flow`` function once and return its final state."""
     progress: Any = display if display is not None else False
     if loaded.is_dag:
@@ -79,8 +89,9 @@ def run_flow(loaded: LoadedFlow, params: dict[str, Any], runner: Any,
     return run_flow_function(loaded.obj, params, runner, progress)
 
 
-def run_flow_function(flow_function: Any, params: dict[str, Any], runner: Any,
-                      progress: Any) -> State:
+def run_flow_function(
+    flow_function: Any, params: dict[str, Any], runner: Any, progress: Any
+) -> State:
     """Call an ``@flow`` function with ``params`` on ``runner`` (None: its own runner)."""
     if runner is not None:
         flow_function = flow_function.with_options(task_runner=runner)

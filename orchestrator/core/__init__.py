@@ -1,8 +1,8 @@
 """Core DAG objects (public path ``orchestrator.core``)."""
 
-from orchestrator.edge import Edge
-from orchestrator.flow import Flow
-from orchestrator.parameter import Parameter
-from orchestrator.task import Task
+from orchestrator.dag.edge import Edge
+from orchestrator.dag.flow import Flow
+from orchestrator.dag.parameter import Parameter
+from orchestrator.dag.task import Task
 
 __all__ = ["Edge", "Flow", "Parameter", "Task"]

@@ -1,6 +1,6 @@
 """The public signals (path ``orchestrator.engine.signals``)."""
 
-from workers.signals import ENDRUN, FAIL, PAUSE, RETRY, SKIP, SUCCESS, TIMEOUT, TRIGGERFAIL, Signal
+from taskrun.signals import ENDRUN, FAIL, PAUSE, RETRY, SKIP, SUCCESS, TIMEOUT, TRIGGERFAIL, Signal
 
 __all__ = [
     "ENDRUN",

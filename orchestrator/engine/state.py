@@ -1,6 +1,6 @@
 """The state classes (public path ``orchestrator.engine.state``)."""
 
-from workers.states import (
+from taskrun.states import (
     Cached,
     Cancelled,
     Completed,

@@ -26,7 +26,7 @@ from orchestrator.progress.sources import (
     dashboard_link,
 )
 from orchestrator.progress.tally import SummaryRow, TaskProgress, summarize, tally
-from workers.states import State
+from taskrun.states import State
 
 __all__ = [
     "DagSource",
@@ -66,19 +66,29 @@ class DagWatch:
 
 
 @contextlib.contextmanager
-def watch_dag_run(progress: bool | ProgressDisplay, flow: Any, runner: Any,
-                  handles: Mapping[Any, Any], flow_run_name: str) -> Iterator[DagWatch]:
+def watch_dag_run(
+    progress: bool | ProgressDisplay,
+    flow: Any,
+    runner: Any,
+    handles: Mapping[Any, Any],
+    flow_run_name: str,
+) -> Iterator[DagWatch]:
     """Show a DAG flow run's progress while the block runs; the runner must be started."""
     display = as_display(progress)
     source = DagSource(flow, runner, handles)
-    header = RunHeader(flow.name, flow_run_name, getattr(runner, "name", type(runner).__name__),
-                       dashboard_link(runner))
+    header = RunHeader(
+        flow.name,
+        flow_run_name,
+        getattr(runner, "name", type(runner).__name__),
+        dashboard_link(runner),
+    )
     with display.watch(source, header):
         yield DagWatch(display, source)
 
 
-def run_flow_function(flow_function: Any, parameters: Mapping[str, Any],
-                      progress: bool | ProgressDisplay = True) -> State:
+def run_flow_function(
+    flow_function: Any, parameters: Mapping[str, Any], progress: bool | ProgressDisplay = True
+) -> State:
     """Run an ``@flow`` function with keyword ``parameters`` while showing its progress.
 
     The function runs in a background thread (``flow_function.submit``); this thread

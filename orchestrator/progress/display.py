@@ -29,7 +29,7 @@ from rich.live import Live
 from orchestrator.progress import render
 from orchestrator.progress.sources import ProgressSource, RunHeader
 from orchestrator.progress.tally import SummaryRow, TaskProgress
-from workers.states import State
+from taskrun.states import State
 
 logger = logging.getLogger("orchestrator.progress")
 
@@ -45,8 +45,13 @@ class ProgressDisplay:
             it runs, so a long map does not flood a log.
     """
 
-    def __init__(self, console: Console | None = None, live: bool | None = None,
-                 interval: float = 0.2, line_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        console: Console | None = None,
+        live: bool | None = None,
+        interval: float = 0.2,
+        line_interval: float = 2.0,
+    ) -> None:
         self.console = console or Console()
         self.live = self.console.is_terminal if live is None else live
         self.interval = interval
@@ -68,12 +73,25 @@ class ProgressDisplay:
             if header.dashboard_link:
                 self._print(f"Dashboard: {header.dashboard_link}")
         # Output to the terminal goes above the table; stderr only if it is that terminal too.
-        live = (Live(console=self.console, auto_refresh=False, transient=True, redirect_stdout=True,
-                     redirect_stderr=_is_terminal(sys.stderr)) if self.live else None)
+        live = (
+            Live(
+                console=self.console,
+                auto_refresh=False,
+                transient=True,
+                redirect_stdout=True,
+                redirect_stderr=_is_terminal(sys.stderr),
+            )
+            if self.live
+            else None
+        )
         with live if live is not None else contextlib.nullcontext(), _logs_through_live(live):
             stop = threading.Event()
-            thread = threading.Thread(target=self._loop, args=(source, live, stop),
-                                      name="orchestrator-progress", daemon=True)
+            thread = threading.Thread(
+                target=self._loop,
+                args=(source, live, stop),
+                name="orchestrator-progress",
+                daemon=True,
+            )
             thread.start()
             try:
                 yield
@@ -166,7 +184,8 @@ def _is_terminal(stream: Any) -> bool:
 
 def _stream_handlers() -> list[logging.StreamHandler[Any]]:
     loggers = [logging.getLogger()] + [
-        value for value in list(logging.Logger.manager.loggerDict.values())
+        value
+        for value in list(logging.Logger.manager.loggerDict.values())
         if isinstance(value, logging.Logger)
     ]
     found: dict[int, logging.StreamHandler[Any]] = {}

@@ -18,29 +18,31 @@ from rich.text import Text
 
 from orchestrator.progress.sources import RunHeader
 from orchestrator.progress.tally import SummaryRow, TaskProgress, format_duration
-from workers.states import State
+from taskrun.states import State
 
 MAPPED_MARK = " (mapped)"
 
 
 def header_line(header: RunHeader) -> str:
     """``Flow run 'neon-guan' of flow 'daily-revenue' on SequentialTaskRunner``."""
-    return (f"Flow run {header.flow_run_name!r} of flow {header.flow_name!r} "
-            f"on {header.task_runner}")
+    return f"Flow run {header.flow_run_name!r} of flow {header.flow_name!r} on {header.task_runner}"
 
 
 def final_line(flow_run_name: str, state: State, elapsed: float) -> str:
     """``Flow run 'neon-guan' finished in state Success(...) after 1.2s``."""
-    return (f"Flow run {flow_run_name!r} finished in state {state!r} "
-            f"after {format_duration(elapsed)}")
+    return (
+        f"Flow run {flow_run_name!r} finished in state {state!r} after {format_duration(elapsed)}"
+    )
 
 
 # ---- plain text ------------------------------------------------------------------------------
 def progress_line(row: TaskProgress, elapsed: float) -> str:
     """``[  1.2s] fetch_orders (mapped): 3/4 finished; Success 3, Running 1``."""
     mark = MAPPED_MARK if row.mapped else ""
-    return (f"[{elapsed:6.1f}s] {row.label}{mark}: {row.finished}/{row.runs} finished; "
-            f"{row.counts_text()}")
+    return (
+        f"[{elapsed:6.1f}s] {row.label}{mark}: {row.finished}/{row.runs} finished; "
+        f"{row.counts_text()}"
+    )
 
 
 SUMMARY_COLUMNS = ("Task", "State", "Runs", "Duration", "Message")
@@ -55,8 +57,10 @@ def summary_lines(rows: Sequence[SummaryRow]) -> list[str]:
     widths = [max(len(row[i]) for row in cells) for i in range(len(SUMMARY_COLUMNS) - 1)]
     lines = []
     for row in cells:
-        padded = [cell.rjust(w) if i in (2, 3) else cell.ljust(w)
-                  for i, (cell, w) in enumerate(zip(row, widths, strict=False))]
+        padded = [
+            cell.rjust(w) if i in (2, 3) else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=False))
+        ]
         lines.append("  ".join([*padded, row[-1]]).rstrip())
     return lines
 
@@ -112,11 +116,19 @@ def summary_table(rows: Sequence[SummaryRow]) -> Table:
     """The final summary: task, final state, runs, duration and message."""
     table = Table(title="Task runs", box=box.SIMPLE_HEAD, title_justify="left")
     for name in SUMMARY_COLUMNS:
-        table.add_column(name, justify="right" if name in ("Runs", "Duration") else "left",
-                         no_wrap=name != "Message")
+        table.add_column(
+            name,
+            justify="right" if name in ("Runs", "Duration") else "left",
+            no_wrap=name != "Message",
+        )
     for row in rows:
-        table.add_row(row.label, Text(row.state, style=f"bold {row.color}"), str(row.runs),
-                      format_duration(row.duration), row.message)
+        table.add_row(
+            row.label,
+            Text(row.state, style=f"bold {row.color}"),
+            str(row.runs),
+            format_duration(row.duration),
+            row.message,
+        )
     return table
 
 

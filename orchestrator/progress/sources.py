@@ -20,7 +20,7 @@ from orchestrator.progress.tally import (
     summarize_runs,
     tally,
 )
-from workers.states import State
+from taskrun.states import State
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,9 @@ class DagSource:
 
     def summary(self, states: Mapping[Any, State]) -> list[SummaryRow]:
         """Summary rows from the run's final ``{task: state}``, in display order."""
-        return [summarize(label, states[task]) for task, label in self.labels.items()
-                if task in states]
+        return [
+            summarize(label, states[task]) for task, label in self.labels.items() if task in states
+        ]
 
 
 class FlowRunSource:
@@ -113,15 +114,19 @@ class FlowRunSource:
     def poll(self) -> list[TaskProgress]:
         groups = self.groups()
         labels = label_tasks([t.name for t in groups])
-        return [tally(label, False, [f.get_state() for f in futures])
-                for label, futures in zip(labels, groups.values(), strict=True)]
+        return [
+            tally(label, False, [f.get_state() for f in futures])
+            for label, futures in zip(labels, groups.values(), strict=True)
+        ]
 
     def summary(self) -> list[SummaryRow]:
         """Summary rows once the run is over (every future's final state)."""
         groups = self.groups()
         labels = label_tasks([t.name for t in groups])
-        return [summarize_runs(label, [f.get_state() for f in futures], [f.name for f in futures])
-                for label, futures in zip(labels, groups.values(), strict=True)]
+        return [
+            summarize_runs(label, [f.get_state() for f in futures], [f.name for f in futures])
+            for label, futures in zip(labels, groups.values(), strict=True)
+        ]
 
     def dashboard_link(self) -> str | None:
         """From the running task runner, or from a future's details (taken at submission)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from workers.states import State
+from taskrun.states import State
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,15 @@ def tally(label: str, mapped: bool, states: Sequence[State] | None) -> TaskProgr
 
 def _rank(state: State) -> int:
     """Where a state's count goes in a row: done first, then what is still moving."""
-    checks = (lambda: state.is_successful() and not state.is_skipped(), state.is_skipped,
-              state.is_failed, state.is_cancelled, state.is_running, state.is_retrying,
-              state.is_paused)
+    checks = (
+        lambda: state.is_successful() and not state.is_skipped(),
+        state.is_skipped,
+        state.is_failed,
+        state.is_cancelled,
+        state.is_running,
+        state.is_retrying,
+        state.is_paused,
+    )
     return next((rank for rank, check in enumerate(checks) if check()), len(checks))
 
 
@@ -103,10 +109,17 @@ def summarize(label: str, state: State) -> SummaryRow:
     message = state.message or ""
     if failed:
         index, first = failed[0]
-        message = (f"{len(failed)} of {len(children)} children failed; "
-                   f"child {index}: {explain(first)}")
-    return SummaryRow(label, f"{state.name} ({progress.counts_text()})", state.color, len(children),
-                      sum(durations) if durations else None, message)
+        message = (
+            f"{len(failed)} of {len(children)} children failed; child {index}: {explain(first)}"
+        )
+    return SummaryRow(
+        label,
+        f"{state.name} ({progress.counts_text()})",
+        state.color,
+        len(children),
+        sum(durations) if durations else None,
+        message,
+    )
 
 
 def summarize_runs(label: str, states: Sequence[State], names: Sequence[str] = ()) -> SummaryRow:
@@ -118,16 +131,25 @@ def summarize_runs(label: str, states: Sequence[State], names: Sequence[str] = (
         return summarize(label, states[0])
     progress = tally(label, True, states)
     failed = [(i, s) for i, s in enumerate(states) if s.is_failed()]
-    worst = failed[0][1] if failed else next((s for s in states if not s.is_successful()),
-                                             states[0] if states else None)
+    worst = (
+        failed[0][1]
+        if failed
+        else next((s for s in states if not s.is_successful()), states[0] if states else None)
+    )
     durations = [s.duration for s in states if s.duration is not None]
     message = ""
     if failed:
         index, first = failed[0]
         which = repr(names[index]) if index < len(names) else str(index)
         message = f"{len(failed)} of {len(states)} runs failed; run {which}: {explain(first)}"
-    return SummaryRow(label, progress.counts_text(), worst.color if worst else "", len(states),
-                      sum(durations) if durations else None, message)
+    return SummaryRow(
+        label,
+        progress.counts_text(),
+        worst.color if worst else "",
+        len(states),
+        sum(durations) if durations else None,
+        message,
+    )
 
 
 def explain(state: State) -> str:

@@ -14,7 +14,7 @@ __all__ = ["BaseTaskRunner", "ConcurrentTaskRunner", "DaskTaskRunner", "Sequenti
 def __getattr__(name: str) -> Any:
     # Dask is imported only when asked for, so local runs and `import orchestrator` stay light.
     if name == "DaskTaskRunner":
-        from orchestrator.task_runners.dask import DaskTaskRunner
+        from orchestrator.task_runners.dask.runner import DaskTaskRunner
 
         return DaskTaskRunner
     raise AttributeError(f"module 'orchestrator.task_runners' has no attribute {name!r}")

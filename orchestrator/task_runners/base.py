@@ -13,8 +13,8 @@ import abc
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self, overload
 
-from workers.states import State
-from workers.wire import ResultShape, TaskRunCall
+from taskrun.states import State
+from taskrun.wire import ResultShape, TaskRunCall
 
 #: told a handle whose run became final (see ``BaseTaskRunner.watch``)
 FinalListener = Callable[[Any], None]
@@ -104,7 +104,7 @@ class BaseTaskRunner(abc.ABC):
 
     def shape(self, handle: Any, flattened: bool = False) -> ResultShape:
         """Mapping metadata of a finished run (blocks until it finishes)."""
-        from workers.wire import shape_of
+        from taskrun.wire import shape_of
 
         state = self.wait(handle)
         assert state is not None

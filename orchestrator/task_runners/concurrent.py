@@ -13,8 +13,8 @@ from typing import Any
 
 from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
 from orchestrator.task_runners.listeners import Listeners
-from workers.states import Pending, Running, State
-from workers.wire import TaskRunCall, execute_call
+from taskrun.states import Pending, Running, State
+from taskrun.wire import TaskRunCall, execute_call
 
 
 class ThreadHandle:
@@ -46,8 +46,10 @@ class ConcurrentTaskRunner(BaseTaskRunner):
 
     def submit(self, call: TaskRunCall) -> ThreadHandle:
         if self._pool is None:
-            raise RuntimeError("ConcurrentTaskRunner is not started; use it as a context manager "
-                               "or pass it to a flow run.")
+            raise RuntimeError(
+                "ConcurrentTaskRunner is not started; use it as a context manager "
+                "or pass it to a flow run."
+            )
         handle = ThreadHandle()
         ctx = contextvars.copy_context()
         handle.future = self._pool.submit(ctx.run, self._execute, call, handle)

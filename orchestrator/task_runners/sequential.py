@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.task_runners.base import BaseTaskRunner
-from workers.states import State
-from workers.wire import TaskRunCall, execute_call
+from taskrun.states import State
+from taskrun.wire import TaskRunCall, execute_call
 
 
 class DoneHandle:

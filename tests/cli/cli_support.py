@@ -16,7 +16,7 @@ import pytest
 
 #: flow files the tests run, written once per session
 FLOW_FILES = {
-    "squares.py": '''
+    "squares.py": """
         from orchestrator import Flow, Parameter, task
 
         @task
@@ -36,8 +36,8 @@ FLOW_FILES = {
             label = Parameter("label", default="sum")
             squares = square.map(make_numbers(count))
             result = total(squares, label)
-    ''',
-    "failing.py": '''
+    """,
+    "failing.py": """
         from orchestrator import Flow, task
 
         @task
@@ -52,8 +52,8 @@ FLOW_FILES = {
 
         with Flow("failing") as flow:
             checked = check.map(make_numbers())
-    ''',
-    "required.py": '''
+    """,
+    "required.py": """
         from orchestrator import Flow, Parameter, task
 
         @task
@@ -62,8 +62,8 @@ FLOW_FILES = {
 
         with Flow("required") as flow:
             greeting = greet(Parameter("name"), Parameter("times", default=1))
-    ''',
-    "several.py": '''
+    """,
+    "several.py": """
         from orchestrator import Flow, flow, task
 
         @task
@@ -79,9 +79,10 @@ FLOW_FILES = {
         @flow(name="third")
         def third(x: int = 1):
             return one()
-    ''',
-    "fn_flow.py": '''
-        from orchestrator import flow, task
+    """,
+    "fn_flow.py": """
+        from orchestrator import flow
+        from orchestrator import task
 
         @task
         def add(x, y):
@@ -90,7 +91,7 @@ FLOW_FILES = {
         @flow(name="adder")
         def adder(values, offset=0):
             return [add(v, offset) for v in values]
-    ''',
+    """,
     "gate.py": '''
         """A flow whose mapped task waits until the test opens the gate (a file)."""
         import time
@@ -130,12 +131,20 @@ def cli_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "orchestrator.cli", *args]
 
 
-def run_cli(*args: str, cwd: Path | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run ``orchestrator ARGS`` to the end; output is not a terminal (plain lines)."""
     env = {**os.environ, "ORCHESTRATOR_LOG_LEVEL": "WARNING", "NO_COLOR": "1"}
-    return subprocess.run(cli_command(*args), capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, env=env, check=False)
+    return subprocess.run(
+        cli_command(*args),
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
 
 
 @pytest.fixture(name="run_cli")

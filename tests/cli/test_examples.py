@@ -17,8 +17,10 @@ def test_mapreduce_example_sums_every_region() -> None:
     example = vars(loaded.module)
     state = loaded.obj.run(parameters={"regions": 3, "orders_per_region": 20})
     assert state.is_successful()
-    revenues = [example["region_revenue"].run(example["fetch_orders"].run(f"region-{i:02d}", 20))
-                for i in range(3)]
+    revenues = [
+        example["region_revenue"].run(example["fetch_orders"].run(f"region-{i:02d}", 20))
+        for i in range(3)
+    ]
     summary = state.result()[example["summary"]].result()
     assert summary == {"regions": 3, "total": round(sum(revenues), 2), "best": max(revenues)}
 
@@ -29,7 +31,11 @@ def test_projects_db_example_adds_the_good_projects_and_fails_the_bad_one(tmp_pa
     state = main(["orion", "", "critically-important"], db_file=str(db_file))
     assert repr(state) == "Failed(message='1/4 states failed.', type=FAILED)"
     assert [s.name for s in state.result(raise_on_failure=False)] == [
-        "Completed", "Completed", "Failed", "Completed"]
+        "Completed",
+        "Completed",
+        "Failed",
+        "Completed",
+    ]
     with sqlite3.connect(db_file) as connection:
         names = [row[0] for row in connection.execute("SELECT name FROM projects ORDER BY id")]
     assert names == ["orion", "critically-important"]
@@ -45,13 +51,21 @@ def test_nightly_report_example_retries_skips_pauses_and_resumes(tmp_path: Path)
     assert states[publish].is_paused()
     assert states[example["rates"]].is_successful()
     assert [s.name for s in states[example["sales"]].map_states] == [
-        "Success", "Success", "Skipped", "Success", "Success"]
+        "Success",
+        "Success",
+        "Skipped",
+        "Success",
+        "Success",
+    ]
     assert states[example["report"]].result()["stores"] == 4
     assert json.loads((tmp_path / "nightly-report.json").read_text())["stores"] == 4
     assert states[next(t for t in flow.tasks if t.name == "alert_on_failure")].is_failed()
 
-    resumed = flow.run(parameters={"output_dir": str(tmp_path)},
-                       task_states={**states, publish: Resume()}, start_tasks=[publish])
+    resumed = flow.run(
+        parameters={"output_dir": str(tmp_path)},
+        task_states={**states, publish: Resume()},
+        start_tasks=[publish],
+    )
     assert resumed.is_successful()
     assert resumed.result()[publish].result().startswith("published 4 stores, EUR ")
 

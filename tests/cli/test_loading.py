@@ -31,7 +31,8 @@ def test_load_flow_lists_the_candidates_when_a_file_has_several(flow_dir: Path) 
         load_flow(path)
     assert str(error.value) == (
         f"{path} defines 3 flows; flows found: first (Flow 'first'), second (Flow 'second'), "
-        f"third (@flow 'third'). Name one: {path}:first")
+        f"third (@flow 'third'). Name one: {path}:first"
+    )
 
 
 def test_load_flow_picks_the_named_flow(flow_dir: Path) -> None:
@@ -39,11 +40,14 @@ def test_load_flow_picks_the_named_flow(flow_dir: Path) -> None:
     assert load_flow(f"{flow_dir / 'several.py'}:third").is_dag is False
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    ("several.py:fourth", "has no variable 'fourth'; flows found: first"),
-    ("several.py:one", "several.py:one is FunctionTask, not a Flow or an @flow function"),
-    ("missing.py", "no such file"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("several.py:fourth", "has no variable 'fourth'; flows found: first"),
+        ("several.py:one", "several.py:one is FunctionTask, not a Flow or an @flow function"),
+        ("missing.py", "no such file"),
+    ],
+)
 def test_load_flow_errors_name_the_problem(flow_dir: Path, target: str, expected: str) -> None:
     with pytest.raises(CommandError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         load_flow(str(flow_dir / target))
@@ -63,10 +67,21 @@ def test_a_file_without_flows_says_what_a_flow_is(tmp_path: Path) -> None:
         load_flow(str(empty))
 
 
-@pytest.mark.parametrize(("raw", "value"), [
-    ("8", 8), ("2.5", 2.5), ("true", True), ("null", None), ('["a", 1]', ["a", 1]),
-    ('{"k": [1]}', {"k": [1]}), ("alice", "alice"), ("007", "007"), ("", ""), ("a=b", "a=b"),
-])
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("8", 8),
+        ("2.5", 2.5),
+        ("true", True),
+        ("null", None),
+        ('["a", 1]', ["a", 1]),
+        ('{"k": [1]}', {"k": [1]}),
+        ("alice", "alice"),
+        ("007", "007"),
+        ("", ""),
+        ("a=b", "a=b"),
+    ],
+)
 def test_parameter_values_are_json_when_they_parse_else_text(raw: str, value: object) -> None:
     assert parse_value(raw) == value
 
@@ -78,14 +93,18 @@ def test_params_file_is_read_and_param_flags_override_it(tmp_path: Path) -> None
     assert params == {"count": 5, "label": "from file", "extra": "x=y"}
 
 
-@pytest.mark.parametrize(("items", "content", "expected"), [
-    (["count"], None, "--param expects name=value, got 'count'"),
-    (["=3"], None, "--param expects name=value, got '=3'"),
-    ([], "[1, 2]", "must hold a JSON object"),
-    ([], "{not json", "is not valid JSON"),
-])
-def test_bad_parameters_are_command_errors(tmp_path: Path, items: list[str], content: str | None,
-                                           expected: str) -> None:
+@pytest.mark.parametrize(
+    ("items", "content", "expected"),
+    [
+        (["count"], None, "--param expects name=value, got 'count'"),
+        (["=3"], None, "--param expects name=value, got '=3'"),
+        ([], "[1, 2]", "must hold a JSON object"),
+        ([], "{not json", "is not valid JSON"),
+    ],
+)
+def test_bad_parameters_are_command_errors(
+    tmp_path: Path, items: list[str], content: str | None, expected: str
+) -> None:
     params_file = None
     if content is not None:
         params_file = tmp_path / "params.json"
@@ -105,13 +124,17 @@ def test_unknown_and_missing_parameters_of_a_flow_are_refused(flow_dir: Path) ->
 def test_unknown_and_missing_parameters_of_an_at_flow_function_are_refused(flow_dir: Path) -> None:
     loaded = load_flow(str(flow_dir / "fn_flow.py"))
     check_flow_params(loaded, {"values": [1], "offset": 2})
-    with pytest.raises(ParameterError, match=r"Flow 'adder': missing required parameters "
-                                             r"'values'; unknown parameters 'offst'"):
+    with pytest.raises(
+        ParameterError,
+        match=r"Flow 'adder': missing required parameters "
+        r"'values'; unknown parameters 'offst'",
+    ):
         check_flow_params(loaded, {"offst": 2})
 
 
-def test_a_flow_file_named_like_a_standard_module_does_not_replace_it(flow_dir: Path,
-                                                                      tmp_path: Path) -> None:
+def test_a_flow_file_named_like_a_standard_module_does_not_replace_it(
+    flow_dir: Path, tmp_path: Path
+) -> None:
     import numbers
     import sys
 

@@ -15,19 +15,22 @@ from orchestrator.progress import ProgressDisplay, run_flow_function, summarize,
 from orchestrator.progress.render import summary_lines
 from orchestrator.progress.tally import SummaryRow
 from orchestrator.task_runners import ConcurrentTaskRunner
-from workers.states import Failed, Mapped, Paused, Pending, Running, Skipped, Success
+from taskrun.states import Failed, Mapped, Paused, Pending, Running, Skipped, Success
 
 HEADER = re.compile(r"^Flow run '[a-z]+-[a-z]+' of flow '(?P<flow>[^']+)' on (?P<runner>\w+)$")
-PROGRESS = re.compile(r"^\[ *\d+\.\ds\] (?P<task>\w+)(?P<mapped> \(mapped\))?: "
-                      r"(?P<finished>\d+)/(?P<runs>\d+) finished; (?P<counts>.+)$")
+PROGRESS = re.compile(
+    r"^\[ *\d+\.\ds\] (?P<task>\w+)(?P<mapped> \(mapped\))?: "
+    r"(?P<finished>\d+)/(?P<runs>\d+) finished; (?P<counts>.+)$"
+)
 SUMMARY_HEAD = re.compile(r"^Task +State +Runs +Duration +Message$")
 FINAL = re.compile(r"^Flow run '[a-z]+-[a-z]+' finished in state (?P<state>.+) after [\dm.]+s$")
 
 
 def plain_display() -> tuple[ProgressDisplay, io.StringIO]:
     buffer = io.StringIO()
-    display = ProgressDisplay(Console(file=buffer, width=200), live=False, interval=0.01,
-                              line_interval=0.0)
+    display = ProgressDisplay(
+        Console(file=buffer, width=200), live=False, interval=0.01, line_interval=0.0
+    )
     return display, buffer
 
 
@@ -48,8 +51,11 @@ def total(values: list[float]) -> float:
 
 def test_tally_counts_runs_by_state_and_settled_runs() -> None:
     row = tally("load", True, [Success(), Running(), Success(), Paused(), Pending()])
-    assert (row.runs, row.finished, row.counts_text()) == (5, 3, "Success 2, Running 1, Paused 1, "
-                                                                  "Pending 1")
+    assert (row.runs, row.finished, row.counts_text()) == (
+        5,
+        3,
+        "Success 2, Running 1, Paused 1, Pending 1",
+    )
     row = tally("load", True, [Pending(), Failed(), Running(), Skipped(), Success()])
     assert row.counts_text() == "Success 1, Skipped 1, Failed 1, Running 1, Pending 1"
     assert tally("load", False, None).counts_text() == "waiting"
@@ -57,18 +63,30 @@ def test_tally_counts_runs_by_state_and_settled_runs() -> None:
 
 
 def test_summary_of_a_mapped_task_counts_children_and_names_the_first_failure() -> None:
-    state = Mapped("Mapped 3 children.", map_states=[
-        Success(duration=1.0), Failed("Task run encountered an exception.", ValueError("bad row")),
-        Success(duration=0.5)])
+    state = Mapped(
+        "Mapped 3 children.",
+        map_states=[
+            Success(duration=1.0),
+            Failed("Task run encountered an exception.", ValueError("bad row")),
+            Success(duration=0.5),
+        ],
+    )
     row = summarize("clean", state)
-    assert row == SummaryRow("clean", "Mapped (Success 2, Failed 1)", Mapped.color, 3, 1.5,
-                             "1 of 3 children failed; child 1: Task run encountered an exception. "
-                             "ValueError: bad row")
+    assert row == SummaryRow(
+        "clean",
+        "Mapped (Success 2, Failed 1)",
+        Mapped.color,
+        3,
+        1.5,
+        "1 of 3 children failed; child 1: Task run encountered an exception. ValueError: bad row",
+    )
 
 
 def test_summary_lines_are_aligned_and_keep_whole_messages() -> None:
-    rows = [SummaryRow("a", "Success", "", 1, 0.25, "ok"),
-            SummaryRow("longer_name", "Failed", "", 12, None, "a long message " * 3)]
+    rows = [
+        SummaryRow("a", "Success", "", 1, 0.25, "ok"),
+        SummaryRow("longer_name", "Failed", "", 12, None, "a long message " * 3),
+    ]
     assert summary_lines(rows) == [
         "Task         State    Runs  Duration  Message",
         "a            Success     1     0.25s  ok",
@@ -97,12 +115,17 @@ def test_plain_progress_of_a_dag_run_line_by_line() -> None:
         "invert": (" (mapped)", "3", "3", "Success 2, Failed 1"),
         "total": (None, "1", "1", "TriggerFailed 1"),
     }
-    rows = [re.split(r"\s{2,}", line, maxsplit=4) for line in lines[head + 1:-1]]
+    rows = [re.split(r"\s{2,}", line, maxsplit=4) for line in lines[head + 1 : -1]]
     assert [(r[0], r[1], r[2]) for r in rows] == [
-        ("count", "Success", "1"), ("make_numbers", "Success", "1"),
-        ("invert", "Mapped (Success 2, Failed 1)", "3"), ("total", "TriggerFailed", "1")]
-    assert rows[2][4] == ("1 of 3 children failed; child 0: Task run encountered an exception. "
-                          "ZeroDivisionError: division by zero")
+        ("count", "Success", "1"),
+        ("make_numbers", "Success", "1"),
+        ("invert", "Mapped (Success 2, Failed 1)", "3"),
+        ("total", "TriggerFailed", "1"),
+    ]
+    assert rows[2][4] == (
+        "1 of 3 children failed; child 0: Task run encountered an exception. "
+        "ZeroDivisionError: division by zero"
+    )
     assert FINAL.match(lines[-1])["state"] == repr(state)
     assert state.is_failed()
 
@@ -120,7 +143,11 @@ def test_plain_progress_of_an_at_flow_run_groups_runs_by_task() -> None:
     assert lines[-3] == "Task   State        Runs  Duration  Message"
     assert re.match(r"^total  Completed 2     2 +[\d.]+s$", lines[-2])
     assert PROGRESS.match(lines[-4]).group("task", "finished", "runs", "counts") == (
-        "total", "2", "2", "Completed 2")
+        "total",
+        "2",
+        "2",
+        "Completed 2",
+    )
     assert FINAL.match(lines[-1])["state"] == repr(state)
     assert state.is_successful()
 
@@ -138,8 +165,13 @@ def test_progress_shows_runs_while_they_run(tmp_path: Path) -> None:
         blocked.map(make_numbers(2))
     display, buffer = plain_display()
     result: dict[str, object] = {}
-    runner = threading.Thread(target=lambda: result.update(state=blocked_flow.run(
-        task_runner=ConcurrentTaskRunner(max_workers=4), progress=display)))
+    runner = threading.Thread(
+        target=lambda: result.update(
+            state=blocked_flow.run(
+                task_runner=ConcurrentTaskRunner(max_workers=4), progress=display
+            )
+        )
+    )
     runner.start()
     try:
         for _ in range(3000):
@@ -165,10 +197,13 @@ def test_plain_lines_of_a_running_task_are_spaced_out_but_its_last_line_is_alway
     with Flow("blocked") as blocked_flow:
         blocked.map(make_numbers(3))
     buffer = io.StringIO()
-    display = ProgressDisplay(Console(file=buffer, width=200), live=False, interval=0.01,
-                              line_interval=3600)
-    thread = threading.Thread(target=blocked_flow.run, kwargs={
-        "task_runner": ConcurrentTaskRunner(max_workers=4), "progress": display})
+    display = ProgressDisplay(
+        Console(file=buffer, width=200), live=False, interval=0.01, line_interval=3600
+    )
+    thread = threading.Thread(
+        target=blocked_flow.run,
+        kwargs={"task_runner": ConcurrentTaskRunner(max_workers=4), "progress": display},
+    )
     thread.start()
     try:
         for _ in range(3000):

@@ -31,8 +31,9 @@ class Terminal:
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                        close_fds=True)
+        self.process = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True
+        )
         os.close(slave)
         self.raw = b""
 
@@ -74,23 +75,36 @@ class Terminal:
         os.close(self.master)
 
 
-def test_a_terminal_run_shows_the_live_table_then_the_summary(flow_dir: Path,
-                                                              tmp_path: Path) -> None:
+def test_a_terminal_run_shows_the_live_table_then_the_summary(
+    flow_dir: Path, tmp_path: Path
+) -> None:
     gate = tmp_path / "gate"
     env = {**os.environ, "TERM": "xterm-256color", "ORCHESTRATOR_LOG_LEVEL": "WARNING"}
     env.pop("NO_COLOR", None)
-    terminal = Terminal([sys.executable, "-m", "orchestrator.cli", "run", str(flow_dir / "gate.py"),
-                         "--param", f"gate={gate}"], env)
+    terminal = Terminal(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator.cli",
+            "run",
+            str(flow_dir / "gate.py"),
+            "--param",
+            f"gate={gate}",
+        ],
+        env,
+    )
     try:
-        assert terminal.read_until(r"wait_at_gate \(mapped\) +0/3 +\S* *Running 3"), \
+        assert terminal.read_until(r"wait_at_gate \(mapped\) +0/3 +\S* *Running 3"), (
             terminal.screen_text
+        )
         live_frame = terminal.screen_text
         gate.touch()
         assert terminal.read_to_end() == 0, terminal.screen_text
     finally:
         terminal.close()
-    assert re.search(r"Flow run '[a-z]+-[a-z]+' of flow 'gated' on ConcurrentTaskRunner",
-                     live_frame)
+    assert re.search(
+        r"Flow run '[a-z]+-[a-z]+' of flow 'gated' on ConcurrentTaskRunner", live_frame
+    )
     assert re.search(r"items +1/1 +\S* *Success 1", live_frame)
     assert "\x1b[" in terminal.raw.decode(errors="replace")  # drawn with terminal controls
     screen = terminal.screen_text

@@ -15,10 +15,14 @@ from cli_support import flow_dir_fixture, run_cli_fixture  # noqa: F401 - fixtur
 from orchestrator import Flow, Parameter, task
 from orchestrator.visualize import VisualizationError, flow_graph
 
-graphviz = pytest.importorskip("graphviz", reason="the 'viz' extra (pip install graphviz) is "
-                                                  "not installed")
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's 'dot' program is "
-                               "not installed (apt-get install graphviz); .ci/run installs it")
+graphviz = pytest.importorskip(
+    "graphviz", reason="the 'viz' extra (pip install graphviz) is not installed"
+)
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="Graphviz's 'dot' program is "
+    "not installed (apt-get install graphviz); .ci/run installs it",
+)
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -54,15 +58,20 @@ def svg_nodes(path: Path) -> dict[str, dict[str, str]]:
         shape = next(e for e in group.iter() if e.tag in shapes)
         nodes[group.findtext(f"{SVG}title")] = {
             "text": " / ".join(t.text or "" for t in group.iter(f"{SVG}text")),
-            "fill": shape.get("fill", "")}
+            "fill": shape.get("fill", ""),
+        }
     return nodes
 
 
 def svg_edges(path: Path) -> dict[str, str]:
     """``{"upstream->downstream": label}`` from a Graphviz SVG."""
-    return {group.findtext(f"{SVG}title").replace("&#45;", "-"):
-            " ".join(t.text or "" for t in group.iter(f"{SVG}text"))
-            for group in ElementTree.parse(path).iter(f"{SVG}g") if group.get("class") == "edge"}
+    return {
+        group.findtext(f"{SVG}title").replace("&#45;", "-"): " ".join(
+            t.text or "" for t in group.iter(f"{SVG}text")
+        )
+        for group in ElementTree.parse(path).iter(f"{SVG}g")
+        if group.get("class") == "edge"
+    }
 
 
 @needs_dot
@@ -71,10 +80,16 @@ def test_visualize_writes_an_svg_with_one_node_per_task(tmp_path: Path) -> None:
     inverses_flow().visualize(filename=str(path))
     nodes = svg_nodes(path)
     assert {name: node["text"] for name, node in nodes.items()} == {
-        "count": "count", "make_numbers": "make_numbers", "invert": "invert / (mapped)",
-        "total": "total"}
-    assert svg_edges(path) == {"count->make_numbers": "count",
-                               "make_numbers->invert": "x (mapped)", "invert->total": "values"}
+        "count": "count",
+        "make_numbers": "make_numbers",
+        "invert": "invert / (mapped)",
+        "total": "total",
+    }
+    assert svg_edges(path) == {
+        "count->make_numbers": "count",
+        "make_numbers->invert": "x (mapped)",
+        "invert->total": "values",
+    }
 
 
 @needs_dot
@@ -84,8 +99,10 @@ def test_visualize_colours_tasks_by_their_final_state(tmp_path: Path) -> None:
     path = tmp_path / "states.svg"
     flow.visualize(flow_state=state, filename=str(path))
     nodes = svg_nodes(path)
-    assert nodes["invert"] == {"text": "invert / (mapped) / Mapped: Success 2, Failed 1",
-                               "fill": "#4caf50"}
+    assert nodes["invert"] == {
+        "text": "invert / (mapped) / Mapped: Success 2, Failed 1",
+        "fill": "#4caf50",
+    }
     assert nodes["total"] == {"text": "total / TriggerFailed", "fill": "#f44336"}
 
 
@@ -101,11 +118,15 @@ def test_dot_files_need_no_dot_program(tmp_path: Path, monkeypatch: pytest.Monke
     assert path.read_text().startswith("digraph inverses {")
 
 
-def test_a_missing_dot_program_says_what_to_install(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_dot_program_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(VisualizationError, match=r"Rendering 'flow.svg' needs the Graphviz 'dot' "
-                                                 r"program.*apt-get install graphviz"):
+    with pytest.raises(
+        VisualizationError,
+        match=r"Rendering 'flow.svg' needs the Graphviz 'dot' "
+        r"program.*apt-get install graphviz",
+    ):
         inverses_flow().visualize(filename=str(tmp_path / "flow.svg"))
 
 
@@ -121,9 +142,9 @@ def test_an_unknown_file_type_is_refused(tmp_path: Path) -> None:
 
 
 @needs_dot
-def test_visualize_command_writes_the_svg(flow_dir: Path, tmp_path: Path,
-                                          run_cli: Callable[..., subprocess.CompletedProcess[str]]
-                                          ) -> None:
+def test_visualize_command_writes_the_svg(
+    flow_dir: Path, tmp_path: Path, run_cli: Callable[..., subprocess.CompletedProcess[str]]
+) -> None:
     path = tmp_path / "numbers.svg"
     done = run_cli("visualize", str(flow_dir / "squares.py"), "-o", str(path))
     assert done.returncode == 0, done.stderr

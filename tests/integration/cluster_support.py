@@ -53,8 +53,11 @@ def compose_command(service: str, address: str | None = None, port: int | None =
         elif previous == "--dashboard-address":
             part = ":0"
         local.append(part)
-    executable = {"python": [sys.executable], "dask": [sys.executable, "-m", "dask"],
-                  "orchestrator": [sys.executable, "-m", "orchestrator.cli"]}
+    executable = {
+        "python": [sys.executable],
+        "dask": [sys.executable, "-m", "dask"],
+        "orchestrator": [sys.executable, "-m", "orchestrator.cli"],
+    }
     return [*executable.get(local[0], [local[0]]), *local[1:]]
 
 

@@ -33,8 +33,9 @@ def inproc_address() -> Iterator[str]:
     """A scheduler whose two workers live in this process (2 threads each)."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
-                      dashboard_address=":0") as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
         yield cluster.scheduler_address
 
 
@@ -43,8 +44,9 @@ def process_address() -> Iterator[str]:
     """A scheduler with two worker processes of one thread each."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+    ) as cluster:
         yield cluster.scheduler_address
 
 
@@ -61,8 +63,13 @@ def remote_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteC
     def start(service: str) -> subprocess.Popen[bytes]:
         log = (logs / f"{service}.log").open("wb")
         opened.append(log)
-        return subprocess.Popen(compose_command(service, address, port), cwd=ROOT, env=worker_env(),
-                                stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            compose_command(service, address, port),
+            cwd=ROOT,
+            env=worker_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
     first, *others = CLUSTER_SERVICES
     scheduler = start(first)

@@ -37,7 +37,11 @@ def test_worker_services_run_python_m_workers_against_the_scheduler(service: str
     assert command[:4] == ["python", "-m", "workers", "tcp://scheduler:8786"]
     assert command[command.index("--name") + 1] == service
     assert compose_command(service, "tcp://127.0.0.1:1234")[:4] == [
-        sys.executable, "-m", "workers", "tcp://127.0.0.1:1234"]
+        sys.executable,
+        "-m",
+        "workers",
+        "tcp://127.0.0.1:1234",
+    ]
     assert "scheduler" in compose_services()[service]["depends_on"]
 
 
@@ -47,7 +51,10 @@ def test_the_flow_service_runs_the_map_reduce_example_against_the_scheduler() ->
     assert command[command.index("--address") + 1] == "tcp://scheduler:8786"
     assert (ROOT / "examples" / "mapreduce.py").exists()
     assert compose_command(FLOW_SERVICE, "tcp://127.0.0.1:1234")[:3] == [
-        sys.executable, "-m", "orchestrator.cli"]
+        sys.executable,
+        "-m",
+        "orchestrator.cli",
+    ]
 
 
 def test_every_service_uses_the_one_image_the_dockerfile_builds() -> None:

@@ -18,9 +18,9 @@ import pytest
 
 from orchestrator import Flow, context, task
 from orchestrator.core import Edge
-from orchestrator.task import Task
+from orchestrator.dag.task import Task
 from orchestrator.task_runners import DaskTaskRunner
-from workers.wire import TaskRunCall, UpstreamRef
+from taskrun.wire import TaskRunCall, UpstreamRef
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -69,20 +69,30 @@ def in_sevens(x: int) -> int:
     return x
 
 
-def children_calls(child: Task, upstream: Any, count: int, inputs: dict[str, Any] | None = None
-                   ) -> list[TaskRunCall]:
+def children_calls(
+    child: Task, upstream: Any, count: int, inputs: dict[str, Any] | None = None
+) -> list[TaskRunCall]:
     edge = Edge(numbers, child, key="x", mapped=True)
-    return [TaskRunCall(task=child, name=f"{child.name}-0a0b0c0d-{i}", map_index=i,
-                        inputs=inputs or {}, upstream=(UpstreamRef(edge, (upstream,), index=i),),
-                        run_context={"flow_run_id": "5e6f7a8b-batching"})
-            for i in range(count)]
+    return [
+        TaskRunCall(
+            task=child,
+            name=f"{child.name}-0a0b0c0d-{i}",
+            map_index=i,
+            inputs=inputs or {},
+            upstream=(UpstreamRef(edge, (upstream,), index=i),),
+            run_context={"flow_run_id": "5e6f7a8b-batching"},
+        )
+        for i in range(count)
+    ]
 
 
-def run_level(runner: DaskTaskRunner, child: Task, count: int,
-              inputs: dict[str, Any] | None = None) -> tuple[list[Any], list[str]]:
+def run_level(
+    runner: DaskTaskRunner, child: Task, count: int, inputs: dict[str, Any] | None = None
+) -> tuple[list[Any], list[str]]:
     """Submit ``count`` children of ``child`` over numbers(count); their handles and keys."""
-    source = runner.submit(TaskRunCall(task=numbers, name="numbers-0a0b0c0d-0",
-                                       inputs={"n": count}))
+    source = runner.submit(
+        TaskRunCall(task=numbers, name="numbers-0a0b0c0d-0", inputs={"n": count})
+    )
     assert runner.shape(source).length == count
     handles = runner.submit_many(children_calls(child, source, count, inputs))
     return handles, [runner.describe(h)["dask_key"] for h in handles]
@@ -101,7 +111,8 @@ def test_batched_children_keep_their_own_states_and_a_failure_stays_its_own(runn
     assert len(set(keys)) < 60, "children ran in batches"
     assert [s.is_failed() for s in states] == [i == 13 for i in range(60)]
     assert [s.result() for i, s in enumerate(states) if i != 13] == [
-        2 * i for i in range(60) if i != 13]
+        2 * i for i in range(60) if i != 13
+    ]
     with pytest.raises(ValueError, match="unlucky 13"):
         states[13].result()
     logged = {r.task_run_name for r in caplog.records if r.getMessage().startswith("child ")}
@@ -156,11 +167,12 @@ def test_measured_durations_are_reused_so_a_second_run_skips_the_probe(runner):
     second = flow.run(task_runner=runner)
     assert first.result()[doubled].map_states[0].result() == 0
     assert [s.is_failed() for s in second.result()[doubled].map_states] == [
-        i == 13 for i in range(50)]
+        i == 13 for i in range(50)
+    ]
 
 
 def _identity(task_: Task) -> tuple[str, ...]:
-    from orchestrator.task_runners.dask_shipping import task_identity
+    from orchestrator.task_runners.dask.shipping import task_identity
 
     return task_identity(task_)
 
@@ -182,11 +194,15 @@ def test_a_retry_delay_shows_retrying_and_frees_the_worker_thread() -> None:
     the waiting retry gave its thread back (``distributed.secede``)."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=":0") as cluster, \
-            DaskTaskRunner(address=cluster.scheduler_address) as runner:
-        retried = runner.submit(TaskRunCall(task=retried_after_a_delay,
-                                            name="retried_after_a_delay-0a0b0c0d-0"))
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        DaskTaskRunner(address=cluster.scheduler_address) as runner,
+    ):
+        retried = runner.submit(
+            TaskRunCall(task=retried_after_a_delay, name="retried_after_a_delay-0a0b0c0d-0")
+        )
         deadline = time.monotonic() + 20
         while not runner.get_state(retried).is_retrying() and time.monotonic() < deadline:
             time.sleep(0.01)

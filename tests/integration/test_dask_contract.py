@@ -28,7 +28,7 @@ from orchestrator.engine.state import (
 )
 from orchestrator.task_runners import DaskTaskRunner, SequentialTaskRunner
 from orchestrator.triggers import all_finished, always_run, manual_only
-from workers.wire import ResultShape, TaskRunCall, UpstreamRef
+from taskrun.wire import ResultShape, TaskRunCall, UpstreamRef
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -87,8 +87,17 @@ def flaky(x: int) -> tuple[int, int]:
 
 @task
 def describe_context(x: int) -> dict[str, Any]:
-    keys = ("flow_name", "task_name", "map_index", "today", "yesterday", "parameters",
-            "task_full_name", "flow_run_name", "task_run_name")
+    keys = (
+        "flow_name",
+        "task_name",
+        "map_index",
+        "today",
+        "yesterday",
+        "parameters",
+        "task_full_name",
+        "flow_run_name",
+        "task_run_name",
+    )
     return {key: context.get(key) for key in keys} | {"x": x}
 
 
@@ -175,10 +184,12 @@ def test_a_reduce_over_a_failed_child_is_trigger_failed(runner: Any) -> None:
     assert state.is_failed()
 
 
-@pytest.mark.parametrize(("values", "expected"), [([], []), ([5], [6]), (list(range(30)),
-                                                                          list(range(1, 31)))])
-def test_mapping_over_empty_single_and_many_elements(runner: Any, values: list[int],
-                                                     expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("values", "expected"), [([], []), ([5], [6]), (list(range(30)), list(range(1, 31)))]
+)
+def test_mapping_over_empty_single_and_many_elements(
+    runner: Any, values: list[int], expected: list[int]
+) -> None:
     with Flow("sizes") as flow:
         children = add_one.map(x=values)
         summed = total(children)
@@ -236,8 +247,7 @@ def test_context_keys_reach_the_task_run(runner: Any) -> None:
     with Flow("context-flow") as flow:
         limit = Parameter("limit", default=2)
         seen = describe_context.map(x=numbers(limit))
-    state = flow.run(parameters={"limit": 2}, task_runner=runner,
-                     context={"today": "2020-03-02"})
+    state = flow.run(parameters={"limit": 2}, task_runner=runner, context={"today": "2020-03-02"})
     first, second = state.result()[seen].result()
     assert first["flow_name"] == "context-flow"
     assert first["task_name"] == "describe_context"
@@ -267,8 +277,11 @@ def test_a_paused_task_resumes_with_the_earlier_results(runner: Any) -> None:
     paused = flow.run(task_runner=runner)
     assert isinstance(paused, Paused)
     assert isinstance(paused.result()[approved], Paused)
-    resumed = flow.run(task_runner=runner, task_states={**paused.result(), approved: Resume()},
-                       start_tasks=[approved])
+    resumed = flow.run(
+        task_runner=runner,
+        task_states={**paused.result(), approved: Resume()},
+        start_tasks=[approved],
+    )
     assert resumed.is_successful()
     assert resumed.result()[final].result() == 21
 
@@ -278,17 +291,28 @@ def test_the_runner_contract_submit_wait_get_state_shape_given(runner: Any) -> N
     edge = Edge(numbers, total, key="values")
     with runner:
         produced = runner.submit(TaskRunCall(task=numbers, name="numbers-0"))
-        summed = runner.submit(TaskRunCall(task=total, name="total-0",
-                                           upstream=(UpstreamRef(edge, (produced,)),)))
+        summed = runner.submit(
+            TaskRunCall(task=total, name="total-0", upstream=(UpstreamRef(edge, (produced,)),))
+        )
         assert runner.wait(summed).result() == 10
         assert runner.get_state(summed).result() == 10
         assert runner.shape(produced) == ResultShape(True, 4)
         given = runner.given(Failed("known"))
         assert runner.wait(given).message == "known"
         assert runner.shape(given) == ResultShape(False)
-        children = runner.submit_many([
-            TaskRunCall(task=add_one, name=f"add_one-0-{i}", map_index=i,
-                        upstream=(UpstreamRef(Edge(numbers, add_one, key="x", mapped=True),
-                                              (produced,), index=i),))
-            for i in range(4)])
+        children = runner.submit_many(
+            [
+                TaskRunCall(
+                    task=add_one,
+                    name=f"add_one-0-{i}",
+                    map_index=i,
+                    upstream=(
+                        UpstreamRef(
+                            Edge(numbers, add_one, key="x", mapped=True), (produced,), index=i
+                        ),
+                    ),
+                )
+                for i in range(4)
+            ]
+        )
         assert [runner.wait(h).result() for h in children] == [2, 3, 4, 5]

@@ -16,7 +16,7 @@ import pytest
 from orchestrator import Flow, task
 from orchestrator.engine.state import Failed, Success, TriggerFailed
 from orchestrator.task_runners import DaskTaskRunner
-from orchestrator.task_runners.dask_faults import WorkerDiedError
+from orchestrator.task_runners.dask.faults import WorkerDiedError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -61,16 +61,26 @@ def dying_cluster() -> Iterator[str]:
     """
     from distributed import LocalCluster
 
-    settings = {"distributed.scheduler.allowed-failures": 1,
-                "distributed.scheduler.worker-saturation": 1.0}
-    with dask.config.set(settings), LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=":0") as cluster:
+    settings = {
+        "distributed.scheduler.allowed-failures": 1,
+        "distributed.scheduler.worker-saturation": 1.0,
+    }
+    with (
+        dask.config.set(settings),
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as cluster,
+    ):
         yield cluster.scheduler_address
 
 
 def test_a_worker_killed_mid_task_is_rescheduled_and_the_flow_completes(
-        dying_cluster: str, tmp_path: Path) -> None:
+    dying_cluster: str, tmp_path: Path
+) -> None:
     marker = tmp_path / "died-once"
     with Flow("survives") as flow:
         doubled = dies_once(str(marker), 21)
@@ -82,7 +92,8 @@ def test_a_worker_killed_mid_task_is_rescheduled_and_the_flow_completes(
 
 
 def test_a_task_that_keeps_killing_workers_fails_saying_so_and_the_flow_goes_on(
-        dying_cluster: str) -> None:
+    dying_cluster: str,
+) -> None:
     with Flow("keeps-dying") as flow:
         results = always_dies.map(x=[1, 2, 3])
         after = plus_one.map(x=results)
@@ -103,4 +114,5 @@ def test_in_a_batch_only_the_child_that_kills_workers_fails(dying_cluster: str) 
     children = state.result()[results].map_states
     assert [s.is_failed() for s in children] == [i == 3 for i in range(12)]
     assert [s.result() for i, s in enumerate(children) if i != 3] == [
-        i for i in range(12) if i != 3]
+        i for i in range(12) if i != 3
+    ]

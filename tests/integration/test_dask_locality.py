@@ -64,7 +64,8 @@ class PeakRss:
 
 
 def test_mapping_over_200_mb_of_blocks_keeps_the_data_out_of_the_orchestrator(
-        process_address: str) -> None:
+    process_address: str,
+) -> None:
     with Flow("locality") as flow:
         blocks = load_blocks(BLOCKS, BLOCK_BYTES)
         lengths = length.map(block=blocks)

@@ -16,8 +16,8 @@ import pytest
 from orchestrator import Flow, context, task
 from orchestrator.engine.state import Failed, Success, TriggerFailed
 from orchestrator.task_runners import DaskTaskRunner
-from orchestrator.task_runners.dask_handles import ResultNotAvailableError
-from workers.wire import TaskRunCall
+from orchestrator.task_runners.dask.handles import ResultNotAvailableError
+from taskrun.wire import TaskRunCall
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -83,7 +83,8 @@ def test_a_map_reduce_runs_in_the_worker_processes(runner: DaskTaskRunner) -> No
 
 
 def test_worker_logs_and_prints_reach_this_process_tagged_with_the_task_run(
-        runner: DaskTaskRunner, caplog: pytest.LogCaptureFixture) -> None:
+    runner: DaskTaskRunner, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="orchestrator")
     with Flow("logging") as flow:
         chatty.map(x=[1, 2, 3])
@@ -123,7 +124,8 @@ def test_an_unpicklable_argument_fails_its_task_naming_the_argument(runner: Dask
 
 
 def test_an_unpicklable_result_fails_its_task_and_downstream_sees_a_failure(
-        runner: DaskTaskRunner) -> None:
+    runner: DaskTaskRunner,
+) -> None:
     with Flow("bad-result") as flow:
         lock = returns_lock()
         after = identity(lock)
@@ -141,8 +143,9 @@ def test_a_big_result_stays_on_the_cluster_until_asked_for(process_address: str)
         assert isinstance(state, Success)
         assert runner.shape(handle).length == 4096
         assert state.result() == list(range(4096))
-        late = runner.wait(runner.submit(TaskRunCall(task=big, name="big-00000000-2",
-                                                     inputs={"size": 2048})))
+        late = runner.wait(
+            runner.submit(TaskRunCall(task=big, name="big-00000000-2", inputs={"size": 2048}))
+        )
         kept = runner.wait(small)
     assert kept.result() == list(range(10)), "small results come back with their states"
     with pytest.raises(ResultNotAvailableError, match=r"big-00000000-2.*KiB.*closed"):
@@ -156,8 +159,16 @@ def test_task_tags_request_dask_resources() -> None:
     def on_gpu() -> str:
         return "gpu"
 
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, resources={"GPU": 1},
-                      dashboard_address=":0") as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=False,
+            resources={"GPU": 1},
+            dashboard_address=":0",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         runner = DaskTaskRunner(address=cluster.scheduler_address)
         with runner:
             handle = runner.submit(TaskRunCall(task=on_gpu, name="on_gpu-00000000-0"))
@@ -172,10 +183,12 @@ def _restrictions(dask_scheduler: Any, key: str) -> Any:
 
 
 def test_a_task_whose_module_workers_cannot_import_fails_saying_so(
-        runner: DaskTaskRunner, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner: DaskTaskRunner, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "only_here_tasks.py").write_text(
         "from orchestrator import Task\n\n\nclass OnlyHere(Task):\n    def run(self):\n"
-        "        return 1\n")
+        "        return 1\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     from only_here_tasks import OnlyHere  # type: ignore[import-not-found]
 
@@ -184,5 +197,6 @@ def test_a_task_whose_module_workers_cannot_import_fails_saying_so(
         fine = identity(2)
     state = flow.run(task_runner=runner)
     assert "could not be loaded on the Dask worker: ModuleNotFoundError" in (
-        state.result()[missing].message)
+        state.result()[missing].message
+    )
     assert state.result()[fine].result() == 2

@@ -23,7 +23,7 @@ import pytest
 
 from orchestrator import Flow, context, task
 from orchestrator.task_runners import DaskTaskRunner
-from orchestrator.task_runners.dask import SchedulerUnreachableError
+from orchestrator.task_runners.dask.runner import SchedulerUnreachableError
 
 from .cluster_support import (
     ROOT,
@@ -46,8 +46,14 @@ def regions(count: int) -> list[str]:
 @task
 def measure(region: str) -> dict[str, Any]:
     context.logger.info("measuring %s on the worker", region)
-    return {"region": region, "pid": os.getpid(), "task_name": context.task_name,
-            "map_index": context.map_index, "today": context.today, "value": len(region)}
+    return {
+        "region": region,
+        "pid": os.getpid(),
+        "task_name": context.task_name,
+        "map_index": context.map_index,
+        "today": context.today,
+        "value": len(region),
+    }
 
 
 @task(name="report")
@@ -63,7 +69,8 @@ def map_reduce() -> tuple[Flow, Any, Any]:
 
 
 def test_a_map_reduce_runs_by_address_in_the_worker_processes(
-        remote_cluster: RemoteCluster, caplog: pytest.LogCaptureFixture) -> None:
+    remote_cluster: RemoteCluster, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="orchestrator")
     flow, measured, total = map_reduce()
     state = flow.run(task_runner=DaskTaskRunner(address=remote_cluster.address))
@@ -73,16 +80,20 @@ def test_a_map_reduce_runs_by_address_in_the_worker_processes(
     assert {child["pid"] for child in children} <= remote_cluster.worker_pids()
     assert [child["map_index"] for child in children] == list(range(6))
     assert {child["task_name"] for child in children} == {"measure"}
-    assert {child["today"] for child in children} == {dt.date.today().isoformat(),
-                                                      dt.datetime.now(dt.UTC).date().isoformat()}
+    assert {child["today"] for child in children} == {
+        dt.date.today().isoformat(),
+        dt.datetime.now(dt.UTC).date().isoformat(),
+    }
     logged = [r for r in caplog.records if r.getMessage().endswith("on the worker")]
     assert sorted(r.getMessage() for r in logged) == [
-        f"measuring region-{i} on the worker" for i in range(6)]
+        f"measuring region-{i} on the worker" for i in range(6)
+    ]
     assert all(r.task_run_name.startswith("measure-") for r in logged)
 
 
 def test_the_scheduler_groups_task_runs_under_their_task_names(
-        remote_cluster: RemoteCluster) -> None:
+    remote_cluster: RemoteCluster,
+) -> None:
     from distributed import Client
 
     flow, _, _ = map_reduce()
@@ -97,10 +108,12 @@ def _task_prefixes(dask_scheduler: Any) -> list[str]:
 
 
 def test_the_compose_flow_service_runs_the_example_against_the_cluster(
-        remote_cluster: RemoteCluster) -> None:
+    remote_cluster: RemoteCluster,
+) -> None:
     command = compose_command("flow", remote_cluster.address)
-    done = subprocess.run(command, cwd=ROOT, env=worker_env(), capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        command, cwd=ROOT, env=worker_env(), capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "report" in done.stdout
 
@@ -110,15 +123,31 @@ def plain_dask_worker() -> Iterator[str]:
     """A scheduler with one plain ``dask worker`` (no orchestrator plugin of its own)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1",
-                                  "--port", str(port), "--dashboard-address", ":0"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dask",
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--dashboard-address",
+            ":0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     worker = None
     try:
         wait_for_port(port, scheduler)
-        worker = subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads",
-                                   "2"], env=worker_env(), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "dask", "worker", address, "--nthreads", "2"],
+            env=worker_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         from distributed import Client
 
         with Client(address, timeout=30) as client:
@@ -131,7 +160,8 @@ def plain_dask_worker() -> Iterator[str]:
 
 
 def test_plain_dask_workers_serve_flows_and_forward_logs(
-        plain_dask_worker: str, caplog: pytest.LogCaptureFixture) -> None:
+    plain_dask_worker: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="orchestrator")
     flow, _, total = map_reduce()
     state = flow.run(task_runner=DaskTaskRunner(address=plain_dask_worker))

@@ -14,7 +14,7 @@ import pytest
 
 from orchestrator import Flow, task
 from orchestrator.task_runners import DaskTaskRunner
-from orchestrator.task_runners.dask_handles import ResultNotAvailableError
+from orchestrator.task_runners.dask.handles import ResultNotAvailableError
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -60,8 +60,11 @@ def test_a_cluster_class_with_kwargs_and_adapt_kwargs_serves_the_run() -> None:
             super().__init__(**kwargs)
             created.append(self)
 
-    runner = DaskTaskRunner(cluster_class=Recording, cluster_kwargs={**INPROC, "n_workers": 0},
-                            adapt_kwargs={"minimum": 1, "maximum": 1})
+    runner = DaskTaskRunner(
+        cluster_class=Recording,
+        cluster_kwargs={**INPROC, "n_workers": 0},
+        adapt_kwargs={"minimum": 1, "maximum": 1},
+    )
     flow, summed = small_flow()
     assert flow.run(task_runner=runner).result()[summed].result() == 20
     assert len(created) == 1

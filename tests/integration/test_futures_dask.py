@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from orchestrator import context, flow, task, unmapped
-from orchestrator.futures import Future
+from orchestrator.runs.futures import Future
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -23,8 +23,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 @pytest.fixture(scope="module")
 def scheduler_address() -> Iterator[str]:
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
-                                  dashboard_address=":0") as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster:
         yield cluster.scheduler_address
 
 
@@ -142,8 +143,11 @@ def test_final_states_are_logged_as_runs_finish_not_when_the_flow_ends(dask_runn
     caplog.set_level(logging.INFO, logger="orchestrator")
 
     def finished(name: str) -> list[str]:
-        return [r.getMessage() for r in list(caplog.records)
-                if r.getMessage().startswith(f"Task run {name!r} finished")]
+        return [
+            r.getMessage()
+            for r in list(caplog.records)
+            if r.getMessage().startswith(f"Task run {name!r} finished")
+        ]
 
     @flow(task_runner=dask_runner)
     def body():
@@ -204,8 +208,11 @@ def test_embedded_default_cluster_runs_a_flow_and_closes():
     except (ImportError, AttributeError) as err:
         pytest.skip(f"DaskTaskRunner is not available yet (issue 3): {err}")
 
-    @flow(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 1, "processes": False,
-                                                     "dashboard_address": ":0"}))
+    @flow(
+        task_runner=DaskTaskRunner(
+            cluster_kwargs={"n_workers": 1, "processes": False, "dashboard_address": ":0"}
+        )
+    )
     def embedded():
         return add(add(1), 1)
 
@@ -213,13 +220,15 @@ def test_embedded_default_cluster_runs_a_flow_and_closes():
 
 
 def test_flow_result_too_big_to_come_back_inline_is_fetched_before_the_session_ends(
-        request: pytest.FixtureRequest) -> None:
+    request: pytest.FixtureRequest,
+) -> None:
     try:
         from orchestrator.task_runners import DaskTaskRunner
     except (ImportError, AttributeError) as err:
         pytest.skip(f"DaskTaskRunner is not available yet (issue 3): {err}")
-    runner = DaskTaskRunner(address=request.getfixturevalue("scheduler_address"),
-                            inline_result_bytes=100)
+    runner = DaskTaskRunner(
+        address=request.getfixturevalue("scheduler_address"), inline_result_bytes=100
+    )
 
     @flow(task_runner=runner)
     def big():
@@ -243,8 +252,11 @@ def test_nested_futures_and_maps_cross_process_boundaries():
     def collect(pairs):
         return sorted({pid for pid, _ in pairs["all"]}), [x for _, x in pairs["all"]]
 
-    @flow(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 1, "processes": True,
-                                                     "threads_per_worker": 2}))
+    @flow(
+        task_runner=DaskTaskRunner(
+            cluster_kwargs={"n_workers": 1, "processes": True, "threads_per_worker": 2}
+        )
+    )
     def across():
         children = pid_plus.map([1, 2, 3])
         return collect({"all": children})

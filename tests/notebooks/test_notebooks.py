@@ -29,8 +29,9 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, An
         pytest.skip(f"DaskTaskRunner is not available yet (issue 3): {err}")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     workdir = str(tmp_path_factory.mktemp("notebook"))
-    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": workdir}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": workdir}}
+    )
     client.execute()
     cells: dict[str, dict[str, Any]] = {}
     for cell in notebook.cells:
@@ -74,8 +75,11 @@ def test_notebook_future_html_shows_run_state_result_type_and_dask_details(execu
     assert ">int<" in html
     assert "Dask key" in html
     assert re.search(r'<a href="http://[^"]+"', html), "a dashboard link"
-    assert re.fullmatch(r"<Future 'slow_square-[0-9a-f]{8}-0': Completed\(message=None, "
-                        r"type=COMPLETED\)>\n", executed["future-text"]["stdout"])
+    assert re.fullmatch(
+        r"<Future 'slow_square-[0-9a-f]{8}-0': Completed\(message=None, "
+        r"type=COMPLETED\)>\n",
+        executed["future-text"]["stdout"],
+    )
 
 
 def test_notebook_flow_run_html_tables_its_task_runs_by_state(executed):
@@ -92,4 +96,5 @@ def test_notebook_flow_state_html_tables_its_task_runs_by_state(executed):
     assert re.search(r">Failed</td><td>1</td><td[^>]*>check-[0-9a-f]{8}-2<", cell["html"])
     assert executed["flow-state-text"]["stdout"].strip() == (
         "[Completed(message=None, type=COMPLETED), Completed(message=None, type=COMPLETED), "
-        "Failed(message='Task run encountered an exception.', type=FAILED)]")
+        "Failed(message='Task run encountered an exception.', type=FAILED)]"
+    )

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from orchestrator import triggers
 from orchestrator.core import Edge, Task
 from orchestrator.triggers import Decision
-from workers import states
+from taskrun import states
 
 FINISHED_CLASSES = [
     states.Success,

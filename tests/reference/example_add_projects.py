@@ -28,8 +28,8 @@ def create_tables(connection):
 
 @task
 def add_project(connection, name):
-    sql = '''INSERT INTO projects(name,begin_date)
-              VALUES(?,?) '''
+    sql = """INSERT INTO projects(name,begin_date)
+              VALUES(?,?) """
     cur = connection.cursor()
     cur.execute(sql, (name, str(datetime.datetime.now(datetime.UTC))))
     connection.commit()

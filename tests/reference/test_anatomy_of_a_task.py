@@ -22,7 +22,7 @@ from orchestrator.engine import TaskRunner
 from orchestrator.engine.state import Failed, Mapped, Success, TriggerFailed
 from orchestrator.errors import TaskDefinitionError
 from orchestrator.tasks.core.constants import Constant
-from workers.context import reload_config
+from taskrun.context import reload_config
 
 
 @pytest.fixture(autouse=True)

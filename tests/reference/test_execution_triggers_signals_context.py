@@ -30,7 +30,7 @@ from orchestrator.engine.state import (
     TriggerFailed,
 )
 from orchestrator.triggers import all_failed, all_finished, all_successful, always_run, manual_only
-from workers.context import reload_config
+from taskrun.context import reload_config
 
 
 @pytest.fixture(autouse=True)

@@ -39,8 +39,8 @@ def create_tables_plain(connection):
 
 
 def add_project_plain(connection, name):
-    sql = '''INSERT INTO projects(name,begin_date)
-              VALUES(?,?) '''
+    sql = """INSERT INTO projects(name,begin_date)
+              VALUES(?,?) """
     cur = connection.cursor()
     cur.execute(sql, (name, str(datetime.datetime.now(datetime.UTC))))
     connection.commit()
@@ -128,9 +128,11 @@ def test_flow_inserts_the_critical_project_despite_the_bad_row(tmp_path, caplog)
     assert repr(state) == "Failed(message='1/4 states failed.', type=FAILED)"
     task_run_states = state.result(raise_on_failure=False)
     assert [repr(s) for s in task_run_states] == [
-        "Completed(message=None, type=COMPLETED)", "Completed(message=None, type=COMPLETED)",
+        "Completed(message=None, type=COMPLETED)",
+        "Completed(message=None, type=COMPLETED)",
         "Failed(message='Task run encountered an exception.', type=FAILED)",
-        "Completed(message=None, type=COMPLETED)"]
+        "Completed(message=None, type=COMPLETED)",
+    ]
     assert isinstance(task_run_states[2].result(raise_on_failure=False), sqlite3.IntegrityError)
     with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
         state.result()
@@ -156,18 +158,28 @@ def test_flow_logs_the_documents_lines_in_order(tmp_path, caplog):
 
 def test_flow_script_prints_the_log_on_the_console(tmp_path):
     script, db_file = Path(__file__).with_name("example_add_projects.py"), tmp_path / "example.db"
-    done = subprocess.run([sys.executable, str(script), '["orion", "", "critically-important"]',
-                           str(db_file)], capture_output=True, text=True, timeout=60, check=True,
-                          env={**os.environ, "ORCHESTRATOR_LOGGING": "on"})
+    done = subprocess.run(
+        [sys.executable, str(script), '["orion", "", "critically-important"]', str(db_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "ORCHESTRATOR_LOGGING": "on"},
+    )
     lines = [line for line in done.stderr.splitlines() if "orchestrator." in line]
     assert "Beginning flow run '" in lines[0]
     assert lines[-1].endswith("finished in state Failed(message='1/4 states failed.', type=FAILED)")
     assert "Traceback (most recent call last):" in done.stderr
     assert "sqlite3.IntegrityError: CHECK constraint failed" in done.stderr
     assert project_names_in(db_file) == ["orion", "critically-important"]
-    quiet = subprocess.run([sys.executable, str(script), '["orion2"]', str(db_file)],
-                           capture_output=True, text=True, timeout=60, check=True,
-                           env={**os.environ, "ORCHESTRATOR_LOGGING": "off"})
+    quiet = subprocess.run(
+        [sys.executable, str(script), '["orion2"]', str(db_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**os.environ, "ORCHESTRATOR_LOGGING": "off"},
+    )
     assert "orchestrator." not in quiet.stderr
 
 
@@ -217,8 +229,9 @@ def dask_task_runner():
         from orchestrator.task_runners import DaskTaskRunner
     except (ImportError, AttributeError) as err:
         pytest.skip(f"DaskTaskRunner is not available yet (issue 3): {err}")
-    return DaskTaskRunner(cluster_kwargs={"n_workers": 1, "processes": False,
-                                          "dashboard_address": ":0"})
+    return DaskTaskRunner(
+        cluster_kwargs={"n_workers": 1, "processes": False, "dashboard_address": ":0"}
+    )
 
 
 @pytest.mark.integration
@@ -228,7 +241,7 @@ def test_complex_flow_logic_sees_the_sleep_task_running_on_a_dask_worker(dask_ta
 
     @task
     def sleep(secs):
-        print('Beginning to sleep...')
+        print("Beginning to sleep...")
         time.sleep(secs)
         return random.random()
 
@@ -247,17 +260,17 @@ def test_complex_flow_logic_sees_the_sleep_task_running_on_a_dask_worker(dask_ta
         if long_sleep.get_state().is_running():
             # can run custom code here!
             # including conditionally running other tasks
-            print('Long sleep task is still running!')
+            print("Long sleep task is still running!")
 
         # blocks until complete and returns state
         state = long_sleep.wait()
         observed.append(state)
         if state.result() > 0.5:
             # conditionally run another task based on the output
-            print('running fail task')
+            print("running fail task")
             fail()
         else:
-            print('result was good')
+            print("result was good")
 
     flow_state = complex_flow_logic()
 

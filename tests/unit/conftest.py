@@ -50,7 +50,7 @@ def _config_from_isolated_file() -> Iterator[None]:
     """Re-read the config layer after the root conftest pointed $ORCHESTRATOR_CONFIG at a
     missing file: the layer is read at import time, before any fixture runs, so without
     this a developer's ~/.orchestrator/config.toml would leak into the tests."""
-    from workers.context import reload_config
+    from taskrun.context import reload_config
 
     reload_config()
     yield

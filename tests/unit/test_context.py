@@ -10,7 +10,7 @@ import pytest
 
 from orchestrator import Flow, context, task
 from orchestrator.engine import TaskRunner
-from workers.context import current, date_keys, load_config_context, reload_config
+from taskrun.context import current, date_keys, load_config_context, reload_config
 
 
 @pytest.fixture

@@ -1,23 +1,34 @@
-"""Columnar batch plans (``workers.batch_plan``): packing keeps every child's plan. Pure."""
+"""Columnar batch plans (``taskrun.dask.batch_plan``): packing keeps every child's plan. Pure."""
 
 from __future__ import annotations
 
 import pickle
 from typing import Any
 
-from workers.batch_plan import BatchPlan
-from workers.shipping import RunPlan, WireEdge
+from taskrun.dask.batch_plan import BatchPlan
+from taskrun.dask.shipping import RunPlan, WireEdge
 
 EDGE = WireEdge("numbers", "x", mapped=True)
 REDUCE = WireEdge("config", "config")
 INPUTS = {"factor": 3}
 
 
-def plan(j: int, pointers: tuple[Any, ...], index: int | None = None,
-         **changes: Any) -> tuple[Any, ...]:
-    fields = RunPlan("old-key", None, f"double-1f2e3d4c-{10 + j}", 10 + j,
-                     ((EDGE, pointers, False, index, False), (REDUCE, (0,), False, None, False)),
-                     INPUTS, {}, None, False, None, 4096)._replace(**changes)
+def plan(
+    j: int, pointers: tuple[Any, ...], index: int | None = None, **changes: Any
+) -> tuple[Any, ...]:
+    fields = RunPlan(
+        "old-key",
+        None,
+        f"double-1f2e3d4c-{10 + j}",
+        10 + j,
+        ((EDGE, pointers, False, index, False), (REDUCE, (0,), False, None, False)),
+        INPUTS,
+        {},
+        None,
+        False,
+        None,
+        4096,
+    )._replace(**changes)
     return tuple(fields)
 
 
@@ -53,8 +64,9 @@ def test_one_argument_per_child_and_slice_indexes_pack_as_steps() -> None:
 
 
 def test_irregular_children_keep_one_value_each() -> None:
-    plans = [plan(j, ((1, 7 * j),), index=j * j, name=f"odd-name-{j}", inputs={"j": j})
-             for j in range(6)]
+    plans = [
+        plan(j, ((1, 7 * j),), index=j * j, name=f"odd-name-{j}", inputs={"j": j}) for j in range(6)
+    ]
     assert unpacked(plans) == expected(plans)
 
 

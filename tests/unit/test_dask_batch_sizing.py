@@ -1,10 +1,10 @@
-"""Batch sizing for mapped children on Dask (``orchestrator.task_runners.batching``): pure."""
+"""Batch sizing for mapped children on Dask (``orchestrator.task_runners.dask.batching``): pure."""
 
 from __future__ import annotations
 
 import pytest
 
-from orchestrator.task_runners.batching import (
+from orchestrator.task_runners.dask.batching import (
     LONG_CHILD_SECONDS,
     MIN_BATCHES_PER_THREAD,
     TARGET_BATCH_SECONDS,

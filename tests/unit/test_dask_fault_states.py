@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestrator.task_runners.dask_faults import (
+from orchestrator.task_runners.dask.faults import (
     DaskTaskError,
     WorkerDiedError,
     blamed_key,
@@ -26,8 +26,10 @@ def test_dying_workers_fail_the_run_with_a_message_not_a_dask_traceback() -> Non
     state = failure_state("crash-00000000-3", "error", KilledWorker("key-3", Worker(), 2))
     assert state.is_failed()
     assert isinstance(state.data, WorkerDiedError)
-    assert state.message.startswith("Task run 'crash-00000000-3': its Dask worker died 3 times "
-                                    "while running it (last on tcp://10.0.0.7:40000)")
+    assert state.message.startswith(
+        "Task run 'crash-00000000-3': its Dask worker died 3 times "
+        "while running it (last on tcp://10.0.0.7:40000)"
+    )
     assert "allowed-failures" in state.message
     assert blamed_key(KilledWorker("key-3", Worker(), 2)) == "key-3"
 

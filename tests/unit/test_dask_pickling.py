@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from orchestrator import task
-from orchestrator.task_runners.dask_pickling import UnpicklableError, check_value, dumps_task
-from workers.shipping import Shipped, TaskLabel, WireEdge, cut, source_states, wire_edge
+from orchestrator.task_runners.dask.pickling import UnpicklableError, check_value, dumps_task
+from taskrun.dask.shipping import Shipped, TaskLabel, WireEdge, cut, source_states, wire_edge
 
 LOCK = threading.Lock()
 
@@ -20,8 +20,11 @@ def uses_global_lock(x: int) -> int:
 
 
 def test_a_task_referring_to_an_unpicklable_global_is_named_with_the_global() -> None:
-    with pytest.raises(UnpicklableError, match=r"Task 'uses_global_lock' cannot be sent.*"
-                                               r"global 'LOCK' \(a lock\)"):
+    with pytest.raises(
+        UnpicklableError,
+        match=r"Task 'uses_global_lock' cannot be sent.*"
+        r"global 'LOCK' \(a lock\)",
+    ):
         dumps_task(uses_global_lock)
 
 
@@ -69,7 +72,7 @@ def test_edges_travel_as_labels_with_the_upstream_name() -> None:
 
 def test_pointers_pick_states_from_arguments_and_batches() -> None:
     ref = (None, (0, (1, 2), (1, 0, 2)), True, None, False)
-    from workers.shipping import WireRef
+    from taskrun.dask.shipping import WireRef
 
     assert source_states(WireRef._make(ref), ["a", ["b0", "b1", "b2"]]) == ["a", "b2", "b0", "b1"]
 

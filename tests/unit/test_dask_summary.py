@@ -1,4 +1,4 @@
-"""Task-run summaries a worker sends (``workers.summary``): pure, no cluster.
+"""Task-run summaries a worker sends (``taskrun.dask.records``): pure, no cluster.
 
 A summary carries the state's kind, message and timings, the result's mapping shape
 and size, and the result itself only when it pickles small enough.
@@ -10,9 +10,9 @@ import threading
 
 import pytest
 
-from workers import summary
-from workers.states import Failed, Paused, Success, TriggerFailed
-from workers.wire import ResultShape
+from taskrun.dask import records as summary
+from taskrun.states import Failed, Paused, Success, TriggerFailed
+from taskrun.wire import ResultShape
 
 
 def roundtrip(state, limit: int = 1024):

@@ -1,6 +1,6 @@
 """Exceptions cross process boundaries: every public exception class of both packages pickles.
 
-Classes are discovered by importing every module of ``orchestrator`` and ``workers`` (the
+Classes are discovered by importing every module of ``orchestrator`` and ``taskrun`` (the
 Dask-backed ones too), so a new exception class is covered without editing this file.
 Each is built from sample arguments chosen by parameter annotation; ``EXAMPLES`` holds
 hand-made instances where that is not enough.
@@ -17,7 +17,7 @@ import cloudpickle
 import pytest
 
 import orchestrator
-import workers
+import taskrun
 from orchestrator.errors import (
     CycleError,
     FlowDefinitionError,
@@ -26,14 +26,14 @@ from orchestrator.errors import (
     ParameterError,
     TaskDefinitionError,
 )
-from orchestrator.mapping import MappingError
-from workers.execute import MissingInputError, TriggerFailedError
-from workers.states import Failed
+from orchestrator.runs.mapping import MappingError
+from taskrun.execute import MissingInputError, TriggerFailedError
+from taskrun.states import Failed
 
 
 def _modules():
     names = []
-    for package in (orchestrator, workers):
+    for package in (orchestrator, taskrun):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             if info.name.endswith("__main__"):
                 continue

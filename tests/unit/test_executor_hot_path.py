@@ -8,11 +8,11 @@ import pickle
 import uuid
 
 from orchestrator import context, task
-from orchestrator.edge import Edge
-from workers.execute import run_task
-from workers.run_keys import new_run_id
-from workers.states import Mapped, Pending, Running, Skipped, StateKind, Success
-from workers.wire import TaskRunCall, UpstreamRef, execute_call
+from orchestrator.dag.edge import Edge
+from taskrun.execute import run_task
+from taskrun.run_keys import new_run_id
+from taskrun.states import Mapped, Pending, Running, Skipped, StateKind, Success
+from taskrun.wire import TaskRunCall, UpstreamRef, execute_call
 
 
 @task

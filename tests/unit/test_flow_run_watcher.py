@@ -104,7 +104,8 @@ def test_final_state_is_logged_while_the_body_still_runs(runner_class, task_line
     ok_name, bad_name = (f.name for f in run.futures)
     assert len(task_lines.finished(ok_name)) == 1, task_lines.lines
     assert task_lines.finished(ok_name)[0].endswith(
-        "finished in state Completed(message=None, type=COMPLETED)")
+        "finished in state Completed(message=None, type=COMPLETED)"
+    )
     assert len(task_lines.finished(bad_name)) == 1, task_lines.lines
     assert "Failed" in task_lines.finished(bad_name)[0]
 

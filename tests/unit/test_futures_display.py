@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from orchestrator import flow, task
-from orchestrator.flow_run_state import TaskRunStates, aggregate
-from orchestrator.futures import Future, present_state, result_type_name
+from orchestrator.runs.flow_run_state import TaskRunStates, aggregate
+from orchestrator.runs.futures import Future, present_state, result_type_name
 from orchestrator.task_runners import ConcurrentTaskRunner, SequentialTaskRunner
-from workers.execute import TriggerFailedError
-from workers.states import (
+from taskrun.execute import TriggerFailedError
+from taskrun.states import (
     Completed,
     DeferredResult,
     Failed,
@@ -136,11 +136,12 @@ def test_future_html_and_text_of_a_finished_run():
     text = kept[0]._repr_html_()
     assert kept[0].name in text
     assert f"color:{Completed.color}" in text
-    assert "<th style=\"text-align:left\">Result type</th><td style=\"text-align:left\">int" in text
-    assert "Dask key</th><td style=\"text-align:left\">add-0-abc" in text
+    assert '<th style="text-align:left">Result type</th><td style="text-align:left">int' in text
+    assert 'Dask key</th><td style="text-align:left">add-0-abc' in text
     assert '<a href="http://127.0.0.1:8787/status" target="_blank">' in text
-    assert re.fullmatch(r"<Future 'add-[0-9a-f]{8}-0': Completed\(message=None, type=COMPLETED\)>",
-                        repr(kept[0]))
+    assert re.fullmatch(
+        r"<Future 'add-[0-9a-f]{8}-0': Completed\(message=None, type=COMPLETED\)>", repr(kept[0])
+    )
 
 
 def test_future_html_while_running_shows_running_and_no_result_type():
@@ -180,8 +181,10 @@ def test_flow_run_html_and_text_list_its_task_runs():
     assert "'Shown'" in text
     assert ">Completed</td><td>1</td>" in text
     assert ">Failed</td><td>1</td>" in text
-    assert repr(run) == (f"<FlowRun {run.name!r} of flow 'Shown': Failed(message='1/2 states "
-                         "failed.', type=FAILED), 2 task runs>")
+    assert repr(run) == (
+        f"<FlowRun {run.name!r} of flow 'Shown': Failed(message='1/2 states "
+        "failed.', type=FAILED), 2 task runs>"
+    )
 
 
 class ClosingResult(DeferredResult):

@@ -12,11 +12,11 @@ from typing import NamedTuple
 import pytest
 
 from orchestrator import context, flow, task, unmapped
-from orchestrator.flow_decorator import FlowParameterError
-from orchestrator.futures import Future
-from orchestrator.mapping import MappingError
+from orchestrator.runs.flow_decorator import FlowParameterError
+from orchestrator.runs.futures import Future
+from orchestrator.runs.mapping import MappingError
 from orchestrator.task_runners import ConcurrentTaskRunner, SequentialTaskRunner
-from workers.states import Completed, Failed, Pending, State
+from taskrun.states import Completed, Failed, Pending, State
 
 
 @task
@@ -167,8 +167,12 @@ def test_futures_nested_in_lists_dicts_and_tuples_pass_their_results(task_runner
         a, b = add(1), add(2)
         return identity({"list": [a, 5, (b, a)], "set": {b}, "pair": Pair(a, b), "plain": "x"})
 
-    assert nested().result() == {"list": [1, 5, (2, 1)], "set": {2}, "pair": Pair(1, 2),
-                                 "plain": "x"}
+    assert nested().result() == {
+        "list": [1, 5, (2, 1)],
+        "set": {2},
+        "pair": Pair(1, 2),
+        "plain": "x",
+    }
 
 
 def test_states_as_arguments_pass_their_results(task_runner):
@@ -391,8 +395,13 @@ def test_task_run_names_count_calls_per_task_within_a_flow_run(task_runner):
 
     names = named().result()
     token = names[0].split("-")[1]
-    assert names == [f"add-{token}-0", names[1], f"add-{token}-1", f"add-{token}-2",
-                     f"add-{token}-3"]
+    assert names == [
+        f"add-{token}-0",
+        names[1],
+        f"add-{token}-1",
+        f"add-{token}-2",
+        f"add-{token}-3",
+    ]
     assert names[1].startswith("total-")
     assert names[1].endswith("-0")
 
@@ -415,9 +424,12 @@ def test_flow_arguments_are_checked_against_the_signature_before_running(record)
     def main(project_names, db_file="x.db"):
         record("ran")
 
-    with pytest.raises(FlowParameterError, match=r"Flow 'Add Projects to DB': missing a required "
-                       r"argument: 'project_names'\. Its parameters are main\(project_names, "
-                       r"db_file='x.db'\)"):
+    with pytest.raises(
+        FlowParameterError,
+        match=r"Flow 'Add Projects to DB': missing a required "
+        r"argument: 'project_names'\. Its parameters are main\(project_names, "
+        r"db_file='x.db'\)",
+    ):
         main()
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         main(["a"], colour="red")

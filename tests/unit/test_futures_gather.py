@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from orchestrator import flow, task
-from orchestrator.task_calls import FutureEdge, call_parts
+from orchestrator.runs.task_calls import FutureEdge, call_parts
 from orchestrator.triggers import all_finished, always_run
-from workers.states import Success
-from workers.triggers import TriggerResult, flattens_upstream
+from taskrun.states import Success
+from taskrun.triggers import TriggerResult, flattens_upstream
 
 
 @task
@@ -52,8 +52,9 @@ def test_a_failed_future_in_the_list_leaves_the_run_not_ready_naming_that_run(ta
     failed_name, downstream = state.result(raise_on_failure=False)
     downstream_state = downstream.wait()
     assert downstream_state.name == "NotReady"
-    assert downstream_state.message == (f"Some upstream tasks did not succeed: {failed_name!r}. "
-                                        "This task run did not run.")
+    assert downstream_state.message == (
+        f"Some upstream tasks did not succeed: {failed_name!r}. This task run did not run."
+    )
 
 
 def test_a_builtin_trigger_sees_every_gathered_run(task_runner):
@@ -101,7 +102,9 @@ def test_call_parts_gathers_a_list_into_one_ref_only_when_asked():
     assert not any(r.reduce for r in one_each.refs)
 
 
-@pytest.mark.parametrize(("trigger", "ours"), [(all_finished, True), (always_run, True),
-                                               (lambda upstream: always_run(upstream), False)])
+@pytest.mark.parametrize(
+    ("trigger", "ours"),
+    [(all_finished, True), (always_run, True), (lambda upstream: always_run(upstream), False)],
+)
 def test_only_our_triggers_are_known_to_flatten(trigger, ours):
     assert flattens_upstream(trigger) is ours

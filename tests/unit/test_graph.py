@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.graph import GraphCycle, descendants, find_cycle, topological_order
+from orchestrator.dag.graph import GraphCycle, descendants, find_cycle, topological_order
 
 
 def test_topological_order_puts_every_node_after_its_upstream():

@@ -121,8 +121,8 @@ def test_mapping_over_a_non_sequence_result_fails_the_parent_naming_the_task_and
     assert isinstance(parent, Failed)
     assert parent.message == (
         f"Task 'body': cannot map over argument 'x': {shown}. Map over a "
-        "list or tuple, or pass it as unmapped(...) if every child should "
-        "receive it whole."
+        "list or tuple, or wrap the argument in unmapped(...) if every child "
+        "should receive it whole."
     )
     assert isinstance(parent.result(raise_on_failure=False), ValueError)
     assert record.events == []

@@ -15,7 +15,7 @@ from orchestrator import Flow, task, unmapped
 from orchestrator.engine import signals
 from orchestrator.engine.state import Mapped, Paused, Pending, Resume, Success, TriggerFailed
 from orchestrator.triggers import manual_only
-from workers.execute import MissingInputError
+from taskrun.execute import MissingInputError
 
 
 @pytest.fixture

@@ -7,9 +7,14 @@ import pytest
 from orchestrator import Parameter, Task
 from orchestrator.core import Edge
 from orchestrator.errors import ParameterError
-from orchestrator.scheduler import ChildRefs, check_parameters, decide_flow_state, upstream_refs
-from workers.states import Failed, Mapped, Paused, Pending, Skipped, Success, TriggerFailed
-from workers.wire import UpstreamRef
+from orchestrator.runs.scheduler import (
+    ChildRefs,
+    check_parameters,
+    decide_flow_state,
+    upstream_refs,
+)
+from taskrun.states import Failed, Mapped, Paused, Pending, Skipped, Success, TriggerFailed
+from taskrun.wire import UpstreamRef
 
 
 def tasks(*names):

@@ -17,7 +17,7 @@ from orchestrator.engine.state import (
     TimedOut,
     TriggerFailed,
 )
-from workers.signals import SIGNAL_STATES, Signal, state_for_signal
+from taskrun.signals import SIGNAL_STATES, Signal, state_for_signal
 
 
 def all_subclasses(cls):

@@ -8,8 +8,8 @@ import pickle
 import pytest
 
 from orchestrator.engine import state as public_state
-from workers import states
-from workers.wire import dump_state, load_state
+from taskrun import states
+from taskrun.wire import dump_state, load_state
 
 PREDICATES = (
     "is_pending", "is_scheduled", "is_retrying", "is_paused", "is_resume", "is_running",

@@ -14,7 +14,7 @@ from orchestrator import Flow, Task, task
 from orchestrator.core import Edge
 from orchestrator.engine.state import Failed, Success
 from orchestrator.task_runners import BaseTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
-from workers.wire import ResultShape, TaskRunCall, UpstreamRef
+from taskrun.wire import ResultShape, TaskRunCall, UpstreamRef
 
 
 @task

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator import Flow, task
 from orchestrator.engine import TaskRunner, signals
-from workers.states import (
+from taskrun.states import (
     ALL_STATE_CLASSES,
     FINISHED,
     Failed,
@@ -21,7 +21,7 @@ from workers.states import (
     Success,
     TimedOut,
 )
-from workers.transitions import ALLOWED, InvalidTransitionError, check_transition, is_allowed
+from taskrun.transitions import ALLOWED, InvalidTransitionError, check_transition, is_allowed
 
 STATES = [cls() for cls in ALL_STATE_CLASSES]
 

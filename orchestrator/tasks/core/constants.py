@@ -1,5 +1,5 @@
 """``Constant`` (public path ``orchestrator.tasks.core.constants``)."""
 
-from orchestrator.collections import Constant
+from orchestrator.dag.collections import Constant
 
 __all__ = ["Constant"]

@@ -1,0 +1,70 @@
+"""Built-in tasks that hold values: collections, constants and item lookups.
+
+Python collections passed to a task inside a flow become these tasks, so a list
+of task results turns into one upstream the consumer can wait on. ``Constant``
+stops that: its value is used as is, with no further introspection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.dag.task import Task
+
+
+def _ordered(kwargs: dict[str, Any]) -> list[Any]:
+    """Values of ``arg_0 .. arg_n`` in index order."""
+    return [kwargs[k] for k in sorted(kwargs, key=lambda key: int(key.rsplit("_", 1)[1]))]
+
+
+class List(Task):
+    """Collects its ``arg_i`` inputs into a list."""
+
+    def run(self, **kwargs: Any) -> list[Any]:
+        return _ordered(kwargs)
+
+
+class Tuple(Task):
+    """Collects its ``arg_i`` inputs into a tuple."""
+
+    def run(self, **kwargs: Any) -> tuple[Any, ...]:
+        return tuple(_ordered(kwargs))
+
+
+class Set(Task):
+    """Collects its ``arg_i`` inputs into a set."""
+
+    def run(self, **kwargs: Any) -> set[Any]:
+        return set(_ordered(kwargs))
+
+
+class Dict(Task):
+    """Builds a dict from a list of keys and a list of values."""
+
+    def run(self, keys: list[Any], values: list[Any]) -> dict[Any, Any]:
+        return dict(zip(keys, values, strict=True))
+
+
+class Constant(Task):
+    """A task returning ``value`` unchanged; its shown name records the value's type.
+
+    >>> Constant({"x": 1})
+    <Task: Constant[dict]>
+    """
+
+    def __init__(self, value: Any, name: str | None = None, **kwargs: Any) -> None:
+        self.value = value
+        super().__init__(name=name or f"Constant[{type(value).__name__}]", **kwargs)
+
+    def run(self) -> Any:
+        return self.value
+
+
+class GetItem(Task):
+    """Returns ``task_result[key]``."""
+
+    def run(self, task_result: Any, key: Any) -> Any:
+        return task_result[key]
+
+
+COLLECTION_TYPES: dict[type, type[Task]] = {list: List, tuple: Tuple, set: Set, frozenset: Set}

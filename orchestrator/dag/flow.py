@@ -1,0 +1,473 @@
+"""Flow: the DAG container. Tasks, the edges between them, constants and reference tasks.
+
+Build it functionally (``with Flow("name") as f:`` and call tasks) or imperatively
+(``add_task``, ``add_edge``, ``set_dependencies``). Building is cheap and checks
+only local mistakes; ``validate()`` checks the whole graph (cycles included) and
+runs before every flow run.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, cast
+
+from orchestrator.dag import active
+from orchestrator.dag.collections import COLLECTION_TYPES, Constant, Dict, GetItem
+from orchestrator.dag.edge import Edge
+from orchestrator.dag.flow_handlers import FlowStateHandler, check_flow_handlers
+from orchestrator.dag.graph import GraphCycle, descendants, topological_order
+from orchestrator.dag.markers import flatten, unmapped
+from orchestrator.dag.parameter import Parameter
+from orchestrator.dag.task import Dependency, Task, argument_layout
+from orchestrator.errors import CycleError, FlowDefinitionError
+
+if TYPE_CHECKING:
+    from taskrun.states import State
+
+
+class Flow:
+    """A named DAG of tasks.
+
+    >>> from orchestrator import task
+    >>> @task
+    ... def add(x, y):
+    ...     return x + y
+    >>> with Flow("add-example") as f:
+    ...     total = add(x=1, y=2)
+    >>> f.run().result()[total].result()
+    3
+    """
+
+    def __init__(
+        self,
+        name: str,
+        tasks: Iterable[Task] | None = None,
+        edges: Iterable[Edge] | None = None,
+        reference_tasks: Iterable[Task] | None = None,
+        task_runner: Any = None,
+        state_handlers: Iterable[FlowStateHandler] | None = None,
+        on_failure: Callable[[Flow, State], Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Flow needs a non-empty name, got {name!r}")
+        self.name = name
+        self.task_runner = task_runner
+        #: called as handler(flow, old_state, new_state) on each flow-run transition
+        self.state_handlers = check_flow_handlers(name, state_handlers, on_failure)
+        #: called as on_failure(flow, state) when a flow run ends failed
+        self.on_failure = on_failure
+        self.tasks: set[Task] = set()
+        self.edges: set[Edge] = set()
+        #: constant keyword arguments per task: values that are not tasks
+        self.constants: dict[Task, dict[str, Any]] = {}
+        self._order: list[Task] = []  # insertion order, so runs are deterministic
+        #: edges into / out of each task: none (no entry), one (the edge) or a list, so a
+        #: fan-out or chain of N calls does not hold N small lists
+        self._edges_to: dict[Task, _Edges] = {}
+        self._edges_from: dict[Task, _Edges] = {}
+        #: the topological order, kept until a task or an edge is added
+        self._sorted: list[Task] | None = None
+        #: argument keys bound by an edge, for tasks with many input edges (a scan of them
+        #: per new edge would be O(N^2) for a collection task with N inputs)
+        self._edge_keys: dict[Task, set[str]] = {}
+        self._parameters: dict[str, Parameter] = {}
+        self._reference_tasks: set[Task] = set()
+        self._build_tokens: list[Any] = []
+        for t in tasks or ():
+            self.add_task(t)
+        for e in edges or ():
+            self.add_edge(
+                e.upstream_task,
+                e.downstream_task,
+                key=e.key,
+                mapped=e.mapped,
+                flattened=e.flattened,
+            )
+        if reference_tasks:
+            self.set_reference_tasks(reference_tasks)
+
+    def __repr__(self) -> str:
+        return f"<Flow: {self.name}>"
+
+    # ---- functional API context -------------------------------------------------------------
+    def __enter__(self) -> Flow:
+        self._build_tokens.append(active.building_flow.set(self))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        active.building_flow.reset(self._build_tokens.pop())
+
+    # ---- building -------------------------------------------------------------------------------
+    def add_task(self, task: Task) -> Task:
+        """Add ``task`` as is (no copy); adding it twice is harmless."""
+        if not isinstance(task, Task):
+            raise TypeError(
+                f"Flow {self.name!r}: add_task needs a Task, got {task!r}. "
+                f"Wrap plain values in Constant(...)."
+            )
+        if task in self.tasks:
+            return task
+        if isinstance(task, Parameter):
+            other = self._parameters.get(task.name)
+            if other is not None and other is not task:
+                raise FlowDefinitionError(
+                    self.name,
+                    f"two different parameters are named {task.name!r}.",
+                    "Give each Parameter a unique name, or reuse one object.",
+                )
+            self._parameters[task.name] = task
+        self.tasks.add(task)
+        self._order.append(task)
+        self._sorted = None
+        task._flow_ref = weakref.ref(self)  # one shared ref object: CPython reuses it
+        if task.dependencies:
+            self.resolve_dependencies(task)
+        return task
+
+    def add_edge(
+        self,
+        upstream_task: Task,
+        downstream_task: Task,
+        key: str | None = None,
+        mapped: bool = False,
+        flattened: bool = False,
+    ) -> Edge:
+        """Add ``upstream_task -> downstream_task`` (adding both tasks when needed)."""
+        return self._link(upstream_task, downstream_task, key, mapped, flattened)
+
+    def _link(
+        self,
+        upstream_task: Task,
+        downstream_task: Task,
+        key: str | None = None,
+        mapped: bool = False,
+        flattened: bool = False,
+        check: bool = True,
+    ) -> Edge:
+        """``add_edge``; ``check=False`` when ``key`` is known to be free and accepted."""
+        if upstream_task not in self.tasks:
+            self.add_task(upstream_task)
+        if downstream_task not in self.tasks:
+            self.add_task(downstream_task)
+        edge = Edge(upstream_task, downstream_task, key, mapped, flattened)
+        if edge in self.edges:
+            return edge
+        if key is not None and check:
+            self._check_argument(downstream_task, key)
+        self.edges.add(edge)
+        self._sorted = None
+        _append(self._edges_to, downstream_task, edge)
+        if key is not None and downstream_task in self._edge_keys:
+            self._edge_keys[downstream_task].add(key)
+        _append(self._edges_from, upstream_task, edge)
+        return edge
+
+    def _check_argument(self, task: Task, key: str) -> None:
+        if key in self.constants.get(task, ()) or self._bound_by_edge(task, key):
+            raise FlowDefinitionError(
+                self.name,
+                f"task {task.name!r} already has an input for argument {key!r}.",
+                "Bind each argument once.",
+            )
+        if not argument_layout(task).accepts(key):
+            raise FlowDefinitionError(
+                self.name,
+                f"task {task.name!r} has no argument {key!r}; its "
+                f"run() signature is {task.signature}.",
+            )
+
+    def _bound_by_edge(self, task: Task, key: str) -> bool:
+        edges = _listed(self._edges_to.get(task))
+        if len(edges) < _SCAN_LIMIT:
+            return any(e.key == key for e in edges)
+        keys = self._edge_keys.get(task)
+        if keys is None:
+            keys = self._edge_keys[task] = {e.key for e in edges if e.key is not None}
+        return key in keys
+
+    def set_dependencies(
+        self,
+        task: Task,
+        upstream_tasks: Iterable[Any] | None = None,
+        downstream_tasks: Iterable[Task] | None = None,
+        keyword_tasks: Mapping[str, Any] | None = None,
+        mapped: bool = False,
+        validate: bool | None = None,
+    ) -> None:
+        """Add ``task`` with its upstream tasks, downstream tasks and keyword inputs.
+
+        Keyword values that are tasks become data edges; collections become collection
+        tasks; other values are stored as constants. With ``mapped=True`` every input
+        is mapped over unless wrapped in ``unmapped(...)``.
+        """
+        self.add_task(task)
+        for upstream in upstream_tasks or ():
+            is_mapped, flat, value = _unwrap(upstream, mapped)
+            source = self.as_task(value, context=f"upstream_tasks of {task.name!r}")
+            self.add_edge(source, task, key=None, mapped=is_mapped, flattened=flat)
+        for downstream in downstream_tasks or ():
+            self.add_edge(task, downstream)
+        for key, raw in (keyword_tasks or {}).items():
+            self._bind_input(task, key, raw, mapped)
+        if validate:
+            self.validate()
+
+    def _bind_input(self, task: Task, key: str, raw: Any, mapped: bool, check: bool = True) -> None:
+        """One keyword input of ``task``: an edge from the task standing for ``raw``, or a
+        constant. ``check=False`` when ``key`` is known to be free and accepted."""
+        if not mapped:  # the common cases first: another task's result, or a plain value
+            if isinstance(raw, Task):
+                self._link(raw, task, key, check=check)
+                return
+            if type(raw) in _PLAIN_VALUES:
+                if check:
+                    self._check_argument(task, key)
+                self.constants.setdefault(task, {})[key] = raw
+                return
+        is_mapped, flat, value = _unwrap(raw, mapped)
+        if flat and not is_mapped:
+            raise FlowDefinitionError(
+                self.name,
+                f"task {task.name!r}: flatten() on argument {key!r} only works with .map().",
+            )
+        if _is_taskish(value) or is_mapped:
+            source = self.as_task(value if not is_mapped or _is_taskish(value) else Constant(value))
+            self._link(source, task, key, is_mapped, flat, check)
+        else:
+            if check:
+                self._check_argument(task, key)
+            self.constants.setdefault(task, {})[key] = value
+
+    def as_task(self, value: Any, context: str = "") -> Task:
+        """The task standing for ``value``: tasks as they are, collections as collection tasks."""
+        if isinstance(value, Task):
+            return self.add_task(value)
+        if isinstance(value, Dependency):
+            if value.key is None:
+                return self.add_task(value.task)
+            return GetItem(name=f"{value.task.name}[{value.key!r}]").bind(
+                task_result=self.add_task(value.task), key=value.key, flow=self
+            )
+        if isinstance(value, dict):
+            return Dict().bind(keys=list(value.keys()), values=list(value.values()), flow=self)
+        for kind, collection_task in COLLECTION_TYPES.items():
+            if isinstance(value, kind):  # its inputs arg_0 .. arg_n, each new: no checks
+                collector = self.add_task(collection_task())
+                for i, item in enumerate(cast(Iterable[Any], value)):
+                    self._bind_input(collector, f"arg_{i}", item, mapped=False, check=False)
+                return collector
+        if context:
+            raise TypeError(f"Flow {self.name!r}: {context} must be tasks, got {value!r}.")
+        return self.add_task(Constant(value))
+
+    def resolve_dependencies(self, task: Task) -> None:
+        """Turn ``task``'s declared ``Dependency`` objects into edges of this flow."""
+        for dependency in task.dependencies:
+            upstream = self._find_copy(dependency.task)
+            already = any(e.upstream_task is upstream for e in _listed(self._edges_to.get(task)))
+            if not already:
+                self.add_edge(upstream, task)
+
+    def _find_copy(self, template: Task) -> Task:
+        """``template`` if in the flow, else its most recently added copy, else add it."""
+        if template in self.tasks:
+            return template
+        for candidate in reversed(self._order):
+            if candidate._template is template._template:
+                return candidate
+        return self.add_task(template)
+
+    def set_reference_tasks(self, tasks: Iterable[Task]) -> None:
+        """Decide the flow's state by these tasks instead of the terminal tasks."""
+        chosen = set(tasks)
+        unknown = [t.name for t in chosen if t not in self.tasks]
+        if unknown:
+            raise FlowDefinitionError(
+                self.name,
+                f"reference tasks {sorted(unknown)} are not in the flow.",
+                "Add them first (call them inside the flow).",
+            )
+        self._reference_tasks = chosen
+
+    # ---- reading ------------------------------------------------------------------------------
+    def edges_to(self, task: Task) -> list[Edge]:
+        return list(_listed(self._edges_to.get(task)))
+
+    def edges_from(self, task: Task) -> list[Edge]:
+        return list(_listed(self._edges_from.get(task)))
+
+    def upstream_tasks(self, task: Task) -> set[Task]:
+        return {e.upstream_task for e in _listed(self._edges_to.get(task))}
+
+    def downstream_tasks(self, task: Task) -> set[Task]:
+        return {e.downstream_task for e in _listed(self._edges_from.get(task))}
+
+    def root_tasks(self) -> set[Task]:
+        return {t for t in self.tasks if t not in self._edges_to}
+
+    def terminal_tasks(self) -> set[Task]:
+        return {t for t in self.tasks if t not in self._edges_from}
+
+    def reference_tasks(self) -> set[Task]:
+        return set(self._reference_tasks) or self.terminal_tasks()
+
+    def parameters(self) -> set[Parameter]:
+        return set(self._parameters.values())
+
+    def get_tasks(self, name: str | None = None) -> list[Task]:
+        return [t for t in self._order if name is None or t.name == name]
+
+    def upstream_map(self) -> dict[Task, list[Task]]:
+        """``{task: [upstream tasks]}`` in insertion order, for the graph algorithms."""
+        edges_to = self._edges_to
+        return {t: [e.upstream_task for e in _listed(edges_to.get(t))] for t in self._order}
+
+    def sorted_tasks(self, root_tasks: Iterable[Task] | None = None) -> list[Task]:
+        """Tasks in an order that respects every edge (only downstream of ``root_tasks``)."""
+        order = self._topological_order()
+        if root_tasks is None:
+            return list(order)
+        keep = descendants(self.upstream_map(), root_tasks)
+        return [t for t in order if t in keep]
+
+    def _topological_order(self) -> list[Task]:
+        """The order ``sorted_tasks`` gives, computed once per shape of the graph (a run
+        validates, sorts and collects; each used to walk the whole graph again). Callers
+        must not change the list."""
+        if self._sorted is None:
+            try:
+                self._sorted = topological_order(self.upstream_map())
+            except GraphCycle as cycle:
+                names = [t.name for t in cast(list[Task], cycle.cycle)]
+                raise CycleError(self.name, names) from None
+        return self._sorted
+
+    def _inputs(self, task: Task) -> list[Edge]:
+        """The edges into ``task`` (may be the flow's own list: callers must not change it)."""
+        return _listed(self._edges_to.get(task))
+
+    def _consumers(self, task: Task) -> list[Task]:
+        """The distinct tasks downstream of ``task``, in edge order."""
+        held = self._edges_from.get(task)
+        if held is None or isinstance(held, Edge):
+            return _NO_TASKS if held is None else [held.downstream_task]
+        return list(dict.fromkeys(e.downstream_task for e in held))
+
+    def _producers(self, task: Task) -> list[Task]:
+        """The distinct tasks upstream of ``task``, in edge order."""
+        held = self._edges_to.get(task)
+        if held is None or isinstance(held, Edge):
+            return _NO_TASKS if held is None else [held.upstream_task]
+        return list(dict.fromkeys(e.upstream_task for e in held))
+
+    def validate(self) -> None:
+        """Check the whole DAG; raise a ``FlowDefinitionError`` naming what is wrong."""
+        for edge in self.edges:
+            for end in (edge.upstream_task, edge.downstream_task):
+                if end not in self.tasks:
+                    raise FlowDefinitionError(
+                        self.name,
+                        f"edge {edge!r} names task {end.name!r}, which is not in the flow.",
+                        "Add it with add_task().",
+                    )
+        self._topological_order()  # raises CycleError naming a cycle
+        for task in self._reference_tasks - self.tasks:
+            raise FlowDefinitionError(
+                self.name, f"reference task {task.name!r} is not in the flow."
+            )
+
+    def copy(self) -> Flow:
+        """A shallow copy: same task objects, separate graph containers."""
+        new = Flow(
+            self.name,
+            task_runner=self.task_runner,
+            state_handlers=self.state_handlers,
+            on_failure=self.on_failure,
+        )
+        for t in self._order:
+            new.add_task(t)
+        position = {t: i for i, t in enumerate(self._order)}
+        for e in sorted(self.edges, key=lambda e: position[e.downstream_task]):
+            new.add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened)
+        new.constants = {t: dict(c) for t, c in self.constants.items()}
+        new._reference_tasks = set(self._reference_tasks)
+        return new
+
+    # ---- running ------------------------------------------------------------------------------
+    def run(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        task_runner: Any = None,
+        context: Mapping[str, Any] | None = None,
+        task_states: Mapping[Task, State] | None = None,
+        start_tasks: Iterable[Task] | None = None,
+        return_tasks: Iterable[Task] | None = None,
+        **run_options: Any,
+    ) -> State:
+        """Run the flow once and return its final state; ``result()`` maps tasks to states.
+
+        Never blocks on a paused task: the run returns ``Paused`` at once. Resume with
+        ``f.run(task_states={**paused.result(), t: Resume()}, start_tasks=[t])``: the given
+        finished states are kept and their results feed ``t``. See ``FlowRunner.run``.
+        """
+        from orchestrator.runs.flow_runner import FlowRunner
+
+        return FlowRunner(flow=self).run(
+            parameters=parameters,
+            task_runner=task_runner,
+            context=context,
+            task_states=task_states,
+            start_tasks=start_tasks,
+            return_tasks=return_tasks,
+            **run_options,
+        )
+
+    def visualize(self, flow_state: State | None = None, filename: str | None = None) -> Any:
+        """Draw the DAG with graphviz, coloured by ``flow_state``; write ``filename`` if given.
+
+        See ``orchestrator.visualize.visualize``; needs ``pip install 'orchestrator[viz]'``.
+        """
+        from orchestrator.visualize import visualize
+
+        return visualize(self, flow_state=flow_state, filename=filename)
+
+
+def _unwrap(value: Any, mapped: bool) -> tuple[bool, bool, Any]:
+    """(is mapped, is flattened, bare value) for one argument of ``set_dependencies``."""
+    if isinstance(value, unmapped):
+        return False, False, value.value
+    if isinstance(value, flatten):
+        return mapped, True, value.value
+    return mapped, False, value
+
+
+def _is_taskish(value: Any) -> bool:
+    return isinstance(value, (Task, Dependency, dict, *COLLECTION_TYPES))
+
+
+_NO_TASKS: list[Task] = []  # returned for "none" by the private readers: never changed
+#: types of values that are constants as they are (never tasks, collections or markers)
+_PLAIN_VALUES = frozenset({int, float, complex, str, bytes, bool, type(None)})
+#: a task's edges one way: the edge alone, or a list once there are several
+_Edges = Edge | list[Edge]
+#: input edges up to which a key check scans them rather than keep a set of their keys
+_SCAN_LIMIT = 8
+
+
+def _append(index: dict[Task, _Edges], task: Task, edge: Edge) -> None:
+    held = index.get(task)
+    if held is None:
+        index[task] = edge
+    elif isinstance(held, Edge):
+        index[task] = [held, edge]
+    else:
+        held.append(edge)
+
+
+def _listed(held: _Edges | None) -> list[Edge]:
+    """``held`` as a list (a task's own list when it has several edges)."""
+    if held is None:
+        return []
+    return [held] if isinstance(held, Edge) else held

@@ -1,0 +1,398 @@
+"""Task: a unit of work, as a ``Task`` subclass with ``run()`` or a ``@task`` function.
+
+Options are checked when the task is created, so a mistake surfaces at the line
+that made it. Calling a task inside ``with Flow(...)`` adds a *copy* of it to the
+flow (so one task can be used many times); inside a running ``@flow`` it submits
+a task run; anywhere else it runs the body directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import copyreg
+import datetime as _dt
+import inspect
+import os
+import random
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.dag import active
+from orchestrator.dag.argument_layout import ArgumentLayout
+from orchestrator.dag.task_options import (
+    check_callables,
+    check_retries,
+    check_retry_on,
+    check_timeout,
+    run_signature,
+)
+from orchestrator.errors import TaskDefinitionError
+from taskrun.triggers import all_successful
+
+if TYPE_CHECKING:
+    from orchestrator.dag.flow import Flow
+
+#: attributes ``Task.__init__`` sets; missing ones mean a subclass skipped it
+_INIT_ATTRIBUTES = frozenset(
+    {
+        "name",
+        "slug",
+        "tags",
+        "max_retries",
+        "retry_delay",
+        "retry_on",
+        "timeout",
+        "trigger",
+        "skip_on_upstream_skip",
+        "state_handlers",
+        "on_failure",
+        "log_stdout",
+        "batch_size",
+        "dependencies",
+        "_template",
+        "_flow_ref",
+        "signature",
+    }
+)
+StateHandler = Callable[[Any, Any, Any], Any]
+
+
+class Task:
+    """A unit of work; subclass it and implement ``run``, or use ``@task``.
+
+    >>> class AddTask(Task):
+    ...     def run(self, x, y):
+    ...         return x + y
+    >>> AddTask(name="Add")
+    <Task: Add>
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        slug: str | None = None,
+        tags: Iterable[str] | None = None,
+        max_retries: int | None = None,
+        retry_delay: _dt.timedelta | float | None = None,
+        retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
+        timeout: float | _dt.timedelta | None = None,
+        trigger: Callable[..., Any] | None = None,
+        skip_on_upstream_skip: bool = True,
+        state_handlers: Iterable[StateHandler] | None = None,
+        on_failure: Callable[[Any, Any], Any] | None = None,
+        log_stdout: bool = False,
+        batch_size: int | None = None,
+    ) -> None:
+        self.name = name or type(self).__name__
+        self.slug = slug or _new_slug(self.name)
+        self.tags = set(tags or ())
+        self.max_retries, self.retry_delay = check_retries(self.name, max_retries, retry_delay)
+        self.retry_on = check_retry_on(self.name, retry_on)
+        self.timeout = check_timeout(self.name, timeout)
+        self.trigger = trigger if trigger is not None else all_successful
+        self.skip_on_upstream_skip = skip_on_upstream_skip
+        self.state_handlers = check_callables(self.name, "state_handlers", state_handlers)
+        self.on_failure = on_failure
+        self.log_stdout = log_stdout
+        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+            raise TaskDefinitionError(
+                self.name,
+                f"batch_size={batch_size!r} is not a positive int.",
+                "Use batch_size=1 to turn batching off, or None for automatic.",
+            )
+        self.batch_size = batch_size
+        self.dependencies: list[Dependency] = []
+        self._template: Task = self
+        self._flow_ref: weakref.ref[Flow] | None = None
+        self.signature = run_signature(self)
+        self._arguments = ArgumentLayout(self.signature)
+
+    # ---- the body -----------------------------------------------------------------------------
+    def run(self) -> Any:
+        """The task's work; the base class does nothing (a handy no-op task)."""
+        return None
+
+    # ---- identity -----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"<Task: {self.name}>"
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for a missing attribute: say so plainly when a subclass's __init__
+        # never called Task.__init__, instead of failing later deep inside a flow.
+        if name in _INIT_ATTRIBUTES and "signature" not in self.__dict__:
+            cls = type(self).__name__
+            raise AttributeError(
+                f"{cls!r} object has no attribute {name!r}: {cls}.__init__ did not "
+                f"call Task.__init__. Call super().__init__(*args, **kwargs) in "
+                f"{cls}.__init__ so it becomes a complete task."
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the weak reference to the flow being built (it cannot pickle, and a
+        task run shipped to a worker needs no flow)."""
+        state = self.__dict__.copy()
+        state["_flow_ref"] = None
+        return state
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError(
+            f"Task {self.name!r} is not iterable; map over it with other.map(x=task), "
+            f"or index one item with task[key]."
+        )
+
+    def copy(self, **task_args: Any) -> Task:
+        """A new task with the same options, overridden by ``task_args``."""
+        if task_args:
+            unknown = sorted(k for k in task_args if not hasattr(self, k))
+            if unknown:
+                raise TaskDefinitionError(
+                    self.name,
+                    f"task_args names unknown attributes {unknown}.",
+                    "Use attributes such as name, tags, trigger, max_retries.",
+                )
+        new = _shallow_copy(self)
+        new.tags = set(self.tags)
+        new.dependencies = list(self.dependencies)
+        new._flow_ref = None
+        for key, value in task_args.items():
+            setattr(new, key, set(value) if key == "tags" else value)
+        if "slug" not in task_args:
+            new.slug = _new_slug(new.name)
+        if "retry_delay" in task_args or "max_retries" in task_args:
+            new.max_retries, new.retry_delay = check_retries(
+                new.name, new.max_retries, new.retry_delay
+            )
+        return new
+
+    # ---- functional API ---------------------------------------------------------------------
+    def __call__(
+        self,
+        *args: Any,
+        mapped: bool = False,
+        task_args: dict[str, Any] | None = None,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
+        wait_for: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Add a copy to the flow being built, submit a run in a ``@flow``, or run directly."""
+        submitter = active.running_flow.get()
+        if submitter is not None and flow is None:
+            if upstream_tasks:  # the DAG spelling of a state dependency
+                listed = isinstance(wait_for, list | tuple)
+                given = [] if wait_for is None else wait_for if listed else [wait_for]
+                wait_for = [*given, *upstream_tasks]
+            target_task = self.copy(**task_args) if task_args else self
+            return submitter.submit_task(target_task, args, kwargs, wait_for, mapped)
+        target = flow or active.building_flow.get()
+        if target is None:
+            if mapped or upstream_tasks:
+                raise ValueError(
+                    f"Task {self.name!r}: mapping and upstream_tasks need a flow; "
+                    f"call it inside `with Flow(...)` or a @flow function."
+                )
+            return self.run(*args, **kwargs)
+        new = self.copy(**(task_args or {}))
+        return new.bind(*args, mapped=mapped, upstream_tasks=upstream_tasks, flow=target, **kwargs)
+
+    def map(
+        self,
+        *args: Any,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
+        task_args: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Spawn one child per element of the mapped arguments (``unmapped`` ones stay whole)."""
+        return self(
+            *args,
+            mapped=True,
+            task_args=task_args,
+            upstream_tasks=upstream_tasks,
+            flow=flow,
+            **kwargs,
+        )
+
+    def bind(
+        self,
+        *args: Any,
+        mapped: bool = False,
+        upstream_tasks: Iterable[Any] | None = None,
+        flow: Flow | None = None,
+        **kwargs: Any,
+    ) -> Task:
+        """Wire this very task's inputs in ``flow`` (no copy); returns the task."""
+        target = self._resolve_flow(flow, "bind")
+        arguments = self.bind_arguments(args, kwargs)
+        target.set_dependencies(
+            self, upstream_tasks=upstream_tasks, keyword_tasks=arguments, mapped=mapped
+        )
+        return self
+
+    def bind_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Name every argument by the signature of ``run``; unknown ones are an error."""
+        arguments = argument_layout(self).bind(args, kwargs)
+        if arguments is not None:
+            return arguments
+        try:  # inspect's binding, for its error messages and the rare signatures
+            bound = self.signature.bind_partial(*args, **kwargs)
+        except TypeError as err:
+            raise TypeError(
+                f"Task {self.name!r}: {err}. Its run() signature is {self.signature}."
+            ) from err
+        arguments = dict(bound.arguments)
+        for name, parameter in self.signature.parameters.items():
+            if parameter.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
+                arguments.update(arguments.pop(name))
+        return arguments
+
+    def __getitem__(self, key: Any) -> Task:
+        """A task returning ``self``'s result indexed by ``key`` (e.g. ``rows[0]``)."""
+        from orchestrator.dag.collections import GetItem
+
+        item: Task = GetItem(name=f"{self.name}[{key!r}]")(
+            task_result=self, key=key, flow=self._resolve_flow(None, "index")
+        )
+        return item
+
+    # ---- imperative API ---------------------------------------------------------------------
+    def set_upstream(
+        self, task: Any, flow: Flow | None = None, key: str | None = None, mapped: bool = False
+    ) -> None:
+        """Make ``task`` an upstream of this task (passing its result as ``key`` if given)."""
+        target = self._resolve_flow(flow, "set_upstream")
+        target.set_dependencies(
+            self,
+            upstream_tasks=[task] if key is None else None,
+            keyword_tasks={key: task} if key is not None else None,
+            mapped=mapped,
+        )
+
+    def set_downstream(
+        self, task: Task, flow: Flow | None = None, key: str | None = None, mapped: bool = False
+    ) -> None:
+        """Make ``task`` a downstream of this task (receiving its result as ``key`` if given)."""
+        target = self._resolve_flow(flow, "set_downstream")
+        target.set_dependencies(
+            task,
+            upstream_tasks=[self] if key is None else None,
+            keyword_tasks={key: self} if key is not None else None,
+            mapped=mapped,
+        )
+
+    def depends_on(self, *dependencies: Dependency) -> Task:
+        """Declare upstream dependencies; they become edges in every flow this task joins."""
+        for dependency in dependencies:
+            if not isinstance(dependency, Dependency):
+                raise TypeError(
+                    f"Task {self.name!r}: depends_on() takes Dependency objects, got "
+                    f"{dependency!r}. Write task.depends_on(Dependency(other))."
+                )
+            self.dependencies.append(dependency)
+        flow = self._flow_ref() if self._flow_ref is not None else None
+        if flow is not None and self in flow.tasks:
+            flow.resolve_dependencies(self)
+        return self
+
+    def _resolve_flow(self, flow: Flow | None, action: str) -> Flow:
+        target = flow or active.building_flow.get()
+        if target is None and self._flow_ref is not None:
+            target = self._flow_ref()
+        if target is None:
+            raise ValueError(
+                f"Task {self.name!r}: {action} needs a flow. Call it inside "
+                f"`with Flow('name'):`, pass flow=..., or add the task to a flow first."
+            )
+        return target
+
+
+class FunctionTask(Task):
+    """A task whose ``run`` is a plain function (what ``@task`` builds)."""
+
+    def __init__(self, fn: Callable[..., Any], name: str | None = None, **options: Any) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task needs a function, got {fn!r}")
+        self.run = fn  # type: ignore[method-assign]  # the function is this task's body
+        self.__wrapped__ = fn
+        self.__doc__ = fn.__doc__
+        super().__init__(name=name or getattr(fn, "__name__", type(fn).__name__), **options)
+
+
+def task(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Make a function a task: ``@task`` or ``@task(name=..., max_retries=..., ...)``.
+
+    >>> @task(name="Add")
+    ... def add_task(x, y):
+    ...     return x + y
+    >>> add_task
+    <Task: Add>
+    >>> add_task.run(1, 2)
+    3
+    """
+    if fn is None:
+        return lambda f: FunctionTask(f, **options)
+    return FunctionTask(fn, **options)
+
+
+class Dependency:
+    """An upstream dependency declared with ``task.depends_on(Dependency(other, key=...))``.
+
+    Passed as an argument (``consumer(Dependency(producer, key="rows"))``) it delivers
+    ``producer``'s result, or its item ``key`` when a key is given.
+    """
+
+    def __init__(self, task: Task, key: Any = None) -> None:
+        if not isinstance(task, Task):
+            raise TypeError(f"Dependency needs a Task, got {task!r}")
+        self.task = task
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"Dependency({self.task!r}, key={self.key!r})"
+
+
+# ---- copies and argument binding ------------------------------------------------------------
+_slugs = random.Random()  # not uuid4(): its os.urandom call costs more than the rest of a copy
+os.register_at_fork(after_in_child=_slugs.seed)
+
+
+def _new_slug(name: str) -> str:
+    """``{name}-{8 random hex digits}``."""
+    return f"{name}-{_slugs.getrandbits(32):08x}"
+
+
+def argument_layout(task_obj: Task) -> ArgumentLayout:
+    """The argument layout of ``task_obj``'s current ``signature`` (kept on the task, so
+    its copies share it)."""
+    signature = task_obj.signature
+    layout: ArgumentLayout | None = task_obj.__dict__.get("_arguments")
+    if layout is None or layout.signature is not signature:
+        layout = task_obj._arguments = ArgumentLayout(signature)
+    return layout
+
+
+def _shallow_copy(task_obj: Task) -> Task:
+    """``copy.copy(task_obj)``, without its generic machinery when the class keeps the
+    default pickling protocol (the copy is then the same: a new object, the same dict)."""
+    cls = type(task_obj)
+    plain = _PLAIN_COPY.get(cls)
+    if plain is None:
+        plain = _PLAIN_COPY[cls] = (
+            cls.__reduce_ex__ is object.__reduce_ex__
+            and cls.__reduce__ is object.__reduce__
+            and cls.__getstate__ is Task.__getstate__
+            and getattr(cls, "__copy__", None) is None
+            and getattr(cls, "__setstate__", None) is None
+            and cls not in copyreg.dispatch_table
+        )
+    if not plain:
+        return copy.copy(task_obj)
+    new = cls.__new__(cls)
+    new.__dict__.update(task_obj.__dict__)
+    return new
+
+
+#: per task class: whether ``copy.copy`` would copy it the plain way (decided at its first copy)
+_PLAIN_COPY: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()

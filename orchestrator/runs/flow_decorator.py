@@ -1,0 +1,164 @@
+"""``@flow``: a plain Python function whose task calls become task runs with futures.
+
+    @flow(name="Add Projects to DB", task_runner=ConcurrentTaskRunner())
+    def main(project_names, db_file="/tmp/example.db"):
+        table = create_tables(db_file)
+        for name in project_names:
+            add_project(db_file, name, wait_for=[table])
+
+    state = main(["orion", "critically-important"])   # blocks; returns the final State
+    run = main.submit(["orion"])                       # background: a FlowRun to inspect
+
+Arguments are checked against the function's signature before anything runs. Each
+call gets its own copy of the task runner, so one flow may run several times at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from orchestrator.errors import ParameterError
+from orchestrator.runs.flow_run import FlowRun
+from orchestrator.task_runners.base import BaseTaskRunner
+from orchestrator.task_runners.sequential import SequentialTaskRunner
+from taskrun.states import State
+
+#: a task runner, a task-runner class (instantiated with no arguments), or None (sequential)
+RunnerOption = BaseTaskRunner | type[BaseTaskRunner] | None
+
+
+class FlowParameterError(ParameterError, TypeError):
+    """A ``@flow`` was called with arguments its function does not accept."""
+
+    def __init__(self, flow_name: str, problem: str, signature: str) -> None:
+        Exception.__init__(self, flow_name, problem, signature)
+        self.flow_name, self.problem, self.signature = flow_name, problem, signature
+        self.missing, self.unknown, self.known = [], [], []
+
+    def __str__(self) -> str:
+        return (
+            f"Flow {self.flow_name!r}: {self.problem}. Its parameters are {self.signature}; "
+            "pass each one by position or by name."
+        )
+
+
+class FlowFunction:
+    """A function run as a flow: calling it runs a flow run and returns its final ``State``."""
+
+    #: lets tools (the CLI) find flows in a module
+    is_flow = True
+
+    def __init__(
+        self, fn: Callable[..., Any], name: str | None = None, task_runner: RunnerOption = None
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@flow needs a function, got {fn!r}")
+        self.fn = fn
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
+        try:
+            self.signature = inspect.signature(fn)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"Flow {self.name!r}: the signature of {fn!r} cannot be inspected "
+                f"({err}); wrap it in a plain def function."
+            ) from err
+        if isinstance(task_runner, type):
+            task_runner = task_runner()
+        if task_runner is not None and not isinstance(task_runner, BaseTaskRunner):
+            raise TypeError(
+                f"Flow {self.name!r}: task_runner must be a task runner such as "
+                f"SequentialTaskRunner(), ConcurrentTaskRunner() or DaskTaskRunner(), "
+                f"got {task_runner!r}."
+            )
+        self.task_runner: BaseTaskRunner = task_runner or SequentialTaskRunner()
+        functools.update_wrapper(self, fn)  # keeps __doc__, __name__, __wrapped__
+
+    def __call__(self, *args: Any, **kwargs: Any) -> State:
+        """Run the flow to the end (blocking) and return its final state."""
+        return self._new_run(args, kwargs).run()
+
+    def submit(self, *args: Any, **kwargs: Any) -> FlowRun:
+        """Start a flow run in a background thread and return it at once.
+
+        The returned ``FlowRun`` lists its ``futures`` as they are submitted (each can be
+        asked ``get_state()`` while it runs); ``wait()`` gives the final state.
+        """
+        return self._new_run(args, kwargs).start()
+
+    def run(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        task_runner: BaseTaskRunner | None = None,
+        progress: Any = False,
+    ) -> State:
+        """Run with keyword ``parameters`` (the DAG ``Flow.run`` spelling); returns the state.
+
+        ``progress=True`` (or a display) shows the live progress table while it runs.
+        """
+        configured = self.with_options(task_runner=task_runner)
+        if progress:
+            from orchestrator.progress import run_flow_function
+
+            return run_flow_function(configured, dict(parameters or {}), progress)
+        return configured(**dict(parameters or {}))
+
+    def with_options(
+        self, *, name: str | None = None, task_runner: RunnerOption = None
+    ) -> FlowFunction:
+        """A copy of this flow with another name or task runner."""
+        return FlowFunction(
+            self.fn, name=name or self.name, task_runner=task_runner or self.task_runner
+        )
+
+    def validate_parameters(
+        self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> inspect.BoundArguments:
+        """The call's arguments bound to the function's signature (defaults applied).
+
+        Raises:
+            FlowParameterError: an argument is missing, unknown or given twice.
+        """
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as err:
+            shown = f"{getattr(self.fn, '__name__', 'flow')}{self.signature}"
+            raise FlowParameterError(self.name, str(err), shown) from None
+        bound.apply_defaults()
+        return bound
+
+    def _new_run(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> FlowRun:
+        bound = self.validate_parameters(args, kwargs)
+        runner = copy.copy(self.task_runner)  # a fresh, unstarted runner per run
+        return FlowRun(self.name, self.fn, bound.args, bound.kwargs, runner, dict(bound.arguments))
+
+    def __repr__(self) -> str:
+        return f"<Flow function: {self.name}>"
+
+
+def flow(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    task_runner: RunnerOption = None,
+) -> Any:
+    """Make a function a flow: ``@flow`` or ``@flow(name=..., task_runner=...)``.
+
+    >>> from orchestrator import task
+    >>> @task
+    ... def add(x, y):
+    ...     return x + y
+    >>> @flow(name="Adder")
+    ... def adder(a):
+    ...     return add(a, 1)
+    >>> state = adder(1)
+    >>> state, state.result()
+    (Completed(message=None, type=COMPLETED), 2)
+    """
+    if fn is None:
+        return functools.partial(flow, name=name, task_runner=task_runner)
+    return FlowFunction(fn, name=name, task_runner=task_runner)

@@ -1,0 +1,384 @@
+"""FlowRun: one run of a ``@flow`` function, and the submitter its task calls go to.
+
+The function body runs in the calling thread (or, with ``flow.submit()``, in a
+background thread) while task runs execute on the task runner: in the same thread
+(sequential), a thread pool, or a Dask cluster. Inside the body every task call
+becomes a ``TaskRunCall`` and returns a ``Future`` at once:
+
+    Beginning flow run -> start task runner -> body (task calls -> submit -> Future)
+    -> wait for every submitted run -> shut down task runner -> final state
+
+Logs follow the reference documents, on ``orchestrator.flow_runs`` (the run) and
+``orchestrator.task_runs`` (each task run's final state, logged once, when it is first
+seen: at submission for the sequential runner, else by the ``FinalStateWatcher``, so
+the lines appear as runs finish).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as _dt
+import html
+import inspect
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from orchestrator.dag import active
+from orchestrator.runs.final_states import FinalStateWatcher
+from orchestrator.runs.flow_run_state import (
+    failed_by_exception,
+    flow_state_from,
+    results_to_keep,
+    runs_table_html,
+)
+from orchestrator.runs.futures import Future
+from orchestrator.runs.naming import flow_run_name, task_run_prefix
+from orchestrator.runs.task_calls import (
+    CallParts,
+    call_parts,
+    expand,
+    is_input_future,
+)
+from orchestrator.task_runners.base import BaseTaskRunner, ChildCalls
+from taskrun.context import context, current, date_keys
+from taskrun.states import Cancelled, Failed, Pending, Running, State
+from taskrun.triggers import flattens_upstream
+from taskrun.wire import TaskRunCall
+
+flow_logger = logging.getLogger("orchestrator.flow_runs")
+task_logger = logging.getLogger("orchestrator.task_runs")
+
+
+class FlowRun:
+    """One run of a ``@flow``: call ``run()`` (blocking) or ``start()`` (background).
+
+    Args:
+        flow_name: the flow's name, for logs and context.
+        fn: the flow's function; ``args``/``kwargs`` are its validated arguments.
+        runner: a fresh task runner for this run (started and shut down here).
+        parameters: the arguments by name, for ``context.parameters``.
+    """
+
+    def __init__(
+        self,
+        flow_name: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        runner: BaseTaskRunner,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.flow_name = flow_name
+        self.name = flow_run_name()
+        self.id = str(uuid.uuid4())
+        self.runner = runner
+        self._fn, self._args, self._kwargs = fn, args, dict(kwargs)
+        self.parameters = dict(parameters or {})
+        self._futures: list[Future[Any]] = []
+        self._calls_per_task: dict[Any, int] = {}
+        self._name_prefixes: dict[Any, str] = {}
+        self._lock = threading.Lock()
+        self._state: State = Pending("Flow run has not started.")
+        self._done = threading.Event()
+        self._watcher: FinalStateWatcher | None = None
+        #: the run context every task run of this flow run receives (one shared dict)
+        self._task_keys: dict[str, Any] = {}
+        #: what each future calls with its final state (one bound method for all of them)
+        self._on_final = self._report
+        self._thread: threading.Thread | None = None
+        self.keys: dict[str, Any] = {}
+
+    # ---- the run --------------------------------------------------------------------------------
+    def run(self) -> State:
+        """Run the flow function to the end and return the flow run's final state."""
+        flow_logger.info("Beginning flow run %r for flow %r...", self.name, self.flow_name)
+        self.keys = self._run_context()
+        self._task_keys = {**self.keys, "executor_logs": False}
+        self._state = Running("Flow run is running.")
+        flow_logger.info("Starting task runner `%s`...", self.runner.name)
+        try:
+            self.runner.start()
+        except Exception as err:  # boundary: a backend that cannot start fails the run
+            flow_logger.error("Task runner `%s` failed to start", self.runner.name, exc_info=True)
+            message = (
+                f"Task runner `{self.runner.name}` failed to start: {err!r}. "
+                "Check its address or cluster options."
+            )
+            return self._finish(Failed(message, err))
+        self._watcher = FinalStateWatcher(self.runner, self.name)
+        self._watcher.start()
+        try:
+            final = self._run_body()
+            self._stop_watching()
+            flow_logger.info("Shutting down task runner `%s`...", self.runner.name)
+        except BaseException as err:  # interrupted (Ctrl-C): end the run, then let it propagate
+            self._finish(Cancelled(f"Flow run {self.name!r} was interrupted: {err!r}.", err))
+            raise
+        finally:
+            self._stop_watching()
+            self.runner.shutdown()
+        return self._finish(final)
+
+    def _run_body(self) -> State:
+        token = active.running_flow.set(self)
+        try:
+            with context(self.keys):
+                returned = self._fn(*self._args, **self._kwargs)
+        except Exception as err:  # boundary: the flow function is user code
+            flow_logger.error("Flow run %r encountered exception:", self.name, exc_info=True)
+            self._wait_all()
+            return failed_by_exception(err)
+        finally:
+            active.running_flow.reset(token)
+        self._wait_all()
+        final = flow_state_from(returned, self.futures)
+        self._fetch_results(results_to_keep(final, returned))
+        return final
+
+    def _fetch_results(self, states: list[State]) -> None:
+        """Load results kept on the cluster while the runner is still open."""
+        for state in states:
+            try:
+                state.data  # noqa: B018 - reading it loads and keeps a deferred result
+            except Exception:  # boundary: a lost result must not lose the run's state
+                flow_logger.warning(
+                    "Flow run %r: a result could not be fetched from the task "
+                    "runner before it closed",
+                    self.name,
+                    exc_info=True,
+                )
+
+    def _finish(self, final: State) -> State:
+        flow_logger.log(
+            logging.ERROR if final.is_failed() else logging.INFO,
+            "Flow run %r finished in state %r",
+            self.name,
+            final,
+        )
+        self._state = final
+        self._done.set()
+        return final
+
+    def _wait_all(self) -> None:
+        for future in self.futures:
+            future.wait()
+
+    def _run_context(self) -> dict[str, Any]:
+        """Flow-run keys, seen by the body and shipped with every task run."""
+        keys = {k: v for k, v in current().items() if k != "logger"}
+        keys.update(date_keys(keys.get("today")))
+        keys.update(
+            flow_name=self.flow_name,
+            flow_run_id=self.id,
+            flow_run_name=self.name,
+            parameters=self.parameters,
+            scheduled_start_time=_dt.datetime.now(_dt.UTC),
+        )
+        return keys
+
+    # ---- background use (notebooks) -------------------------------------------------------------
+    def start(self) -> FlowRun:
+        """Run in a background thread and return at once; see ``wait`` and ``futures``."""
+        ctx = contextvars.copy_context()
+        self._thread = threading.Thread(
+            target=ctx.run, args=(self.run,), daemon=True, name=f"orchestrator-flow-run-{self.name}"
+        )
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> State | None:
+        """The final state once the run is over; None if ``timeout`` seconds pass first."""
+        return self._state if self._done.wait(timeout) else None
+
+    def get_state(self) -> State:
+        """The flow run's current state, without blocking."""
+        return self._state
+
+    def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
+        """Wait for the run and return its state's result (re-raising a failure)."""
+        state = self.wait(timeout)
+        if state is None:
+            raise TimeoutError(f"Flow run {self.name!r} did not finish within {timeout} seconds.")
+        return state.result(raise_on_failure=raise_on_failure)
+
+    @property
+    def futures(self) -> list[Future[Any]]:
+        """The futures of the task runs submitted so far, in submission order."""
+        with self._lock:
+            return list(self._futures)
+
+    # ---- task calls (the ``active.TaskSubmitter`` protocol) --------------------------------------
+    def submit_task(
+        self, task: Any, args: tuple[Any, ...], kwargs: dict[str, Any], wait_for: Any, mapped: bool
+    ) -> Any:
+        """Submit a run of ``task`` (or one per mapped element) and return its future(s)."""
+        arguments = task.bind_arguments(args, kwargs)
+        gather = flattens_upstream(task.trigger)
+        if not mapped:
+            _check_required(task, arguments)
+            parts = call_parts(arguments, wait_for, task.name, self._resolve, gather)
+            return self._submit([self._call(task, parts)])[0]
+        expansion = expand(task.name, arguments, self._resolve, self.runner.shape)
+        if expansion.problem is not None:
+            needs = [expansion.culprit, *_listed(wait_for)]
+            parts = call_parts({}, needs, task.name, self._resolve)
+            return self._submit([self._call(task, parts, mapping_problem=expansion.problem)])
+        if expansion.count:
+            _check_required(task, expansion.child(0))  # every child has the same arguments
+        base = self._reserve(task, expansion.count)
+
+        def build(index: int) -> TaskRunCall:
+            parts = call_parts(expansion.child(index), wait_for, task.name, self._resolve, gather)
+            return self._call(task, parts, map_index=index, count=base + index)
+
+        return self._submit_children(ChildCalls(task, expansion.count, build), base)
+
+    def _run_name(self, task: Any, count: int) -> str:
+        """``naming.task_run_name(task, count)``, the task's part worked out once per run."""
+        prefix = self._name_prefixes.get(task)
+        if prefix is None:
+            prefix = self._name_prefixes[task] = task_run_prefix(task)
+        return f"{prefix}{count}"
+
+    def _reserve(self, task: Any, runs: int) -> int:
+        """The call count of the first of ``runs`` new runs of ``task`` (it names them)."""
+        with self._lock:
+            count = self._calls_per_task.get(task, 0)
+            self._calls_per_task[task] = count + runs
+        return count
+
+    def _call(
+        self,
+        task: Any,
+        parts: CallParts,
+        map_index: int | None = None,
+        mapping_problem: str | None = None,
+        count: int | None = None,
+    ) -> TaskRunCall:
+        """A task run of ``task``, named by its call count in this flow run (the next one
+        unless ``count`` was reserved)."""
+        if count is None:
+            count = self._reserve(task, 1)
+        return TaskRunCall(
+            task=task,
+            name=self._run_name(task, count),
+            upstream=tuple(parts.refs),
+            inputs=parts.inputs,
+            map_index=map_index,
+            run_context=self._task_keys,
+            mapping_problem=mapping_problem,
+            templates=parts.templates,
+        )
+
+    def _submit(self, calls: Iterable[TaskRunCall]) -> list[Future[Any]]:
+        """Hand ``calls`` to the runner, one by one."""
+        token = active.running_flow.set(None)  # task bodies calling tasks run them directly,
+        try:  # whether the runner executes here (sequential) or copies this context (threads)
+            futures = []
+            for call in calls:
+                flow_logger.info("Submitting task run %r to task runner...", call.name)
+                futures.append(self._track(call.name, call.task, self.runner.submit(call)))
+            return futures
+        finally:
+            active.running_flow.reset(token)
+
+    def _submit_children(self, calls: ChildCalls, base: int) -> list[Future[Any]]:
+        """Hand a mapped call's children to the runner: together if it batches them, else
+        one by one; each call is built as the runner reads it and dropped once submitted."""
+        if not self.runner.submits_in_bulk:
+            return self._submit(calls)  # read once, in order
+        task = calls.task
+        names = [self._run_name(task, base + index) for index in range(len(calls))]
+        if flow_logger.isEnabledFor(logging.INFO):
+            for name in names:
+                flow_logger.info("Submitting task run %r to task runner...", name)
+        token = active.running_flow.set(None)
+        try:
+            handles = self.runner.submit_many(calls)
+            return [self._track(n, task, h) for n, h in zip(names, handles, strict=True)]
+        finally:
+            active.running_flow.reset(token)
+
+    def _track(self, name: str, task: Any, handle: Any) -> Future[Any]:
+        future: Future[Any] = Future(name, task, self.runner, handle, None, self._on_final)
+        with self._lock:
+            self._futures.append(future)
+        assert self._watcher is not None  # tasks are submitted only while the run runs
+        self._watcher.track(future)
+        return future
+
+    def _resolve(self, value: Any) -> tuple[Any, str]:
+        """A handle on this run's task runner for a future or state used as an input."""
+        if isinstance(value, Future):
+            if value.runner is self.runner:
+                return value.handle, value.name
+            state = value.wait()  # a future of another flow run: its final state is the input
+            assert state is not None
+            return self.runner.given(state), value.name
+        assert is_input_future(value)
+        return self.runner.given(value), f"given {value.name} state"
+
+    # ---- logging final states -------------------------------------------------------------------
+    def _report(self, future: Future[Any], state: State) -> None:
+        failed = state.is_failed()
+        if not task_logger.isEnabledFor(logging.ERROR if failed else logging.INFO):
+            return
+        error = state.data if failed else None  # results stay where they are
+        if isinstance(error, BaseException):
+            task_logger.error(
+                "Task run %r encountered exception:",
+                future.name,
+                exc_info=(type(error), error, error.__traceback__),
+            )
+        task_logger.log(
+            logging.ERROR if failed else logging.INFO,
+            "Task run %r finished in state %r",
+            future.name,
+            state,
+        )
+
+    def _stop_watching(self) -> None:
+        """Stop the watcher before the runner shuts down (it must not ask a closed runner)."""
+        if self._watcher is not None:
+            self._watcher.stop()
+
+    # ---- display --------------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return (
+            f"<FlowRun {self.name!r} of flow {self.flow_name!r}: {self._state!r}, "
+            f"{len(self.futures)} task runs>"
+        )
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the run, its state, and its task runs grouped by current state."""
+        runs = [(f.name, f.get_state()) for f in self.futures]
+        return (
+            f'<div class="orchestrator-flow-run"><b>Flow run {html.escape(self.name)!r}</b> '
+            f"of flow {html.escape(self.flow_name)!r}: {self._state._repr_html_()}"
+            f"{runs_table_html(runs)}</div>"
+        )
+
+
+def _check_required(task: Any, arguments: Mapping[str, Any]) -> None:
+    """A call missing a required argument fails at the call, naming the task."""
+    missing = [
+        name
+        for name, p in task.signature.parameters.items()
+        if p.default is inspect.Parameter.empty
+        and name not in arguments
+        and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    ]
+    if missing:
+        raise TypeError(
+            f"Task {task.name!r}: missing required arguments {missing}. Its run() "
+            f"signature is {task.signature}."
+        )
+
+
+def _listed(wait_for: Any) -> list[Any]:
+    if wait_for is None:
+        return []
+    return [wait_for] if is_input_future(wait_for) else list(wait_for)

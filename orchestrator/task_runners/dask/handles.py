@@ -1,0 +1,202 @@
+"""Handles of the Dask task runner: what it knows about each task run it was given.
+
+A ``DaskHandle`` is one task run. It points at the ``Submitted`` Dask task that runs
+it (alone, or as ``position`` in a batch of mapped children) and holds what the
+worker's summaries said: the live state (Pending, Running, Retrying) and, once it
+arrives, the final record, turned into a ``State`` on first use. A handle made by
+``given()`` holds its state from the start and no Dask task.
+
+A result that stayed on the worker is a ``DaskResult`` in the state: ``result()``
+fetches it from the cluster while the runner's session is open; afterwards it raises
+``ResultNotAvailableError`` saying why and what to do. No Dask imports here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from orchestrator.errors import OrchestratorError
+from taskrun.states import DeferredResult, Pending, Running, State
+
+#: live state of a handle Dask has not started yet
+WAITING = Pending("Task run is waiting for a Dask worker.")
+#: live state of a handle whose task run executes on a worker
+RUNNING = Running("Task run is running on a Dask worker.")
+
+
+class Submitted:
+    """One Dask task: a task run, a batch of mapped children, or a slice of a result."""
+
+    __slots__ = (
+        "function",
+        "future",
+        "handles",
+        "key",
+        "options",
+        "payload",
+        "release_when_final",
+        "replaced_by",
+        "settled",
+        "sources",
+        "task_id",
+        "unfinished",
+        "worker",
+    )
+
+    def __init__(
+        self,
+        key: str,
+        function: Callable[..., Any],
+        payload: tuple[Any, ...],
+        sources: Sequence[Any],
+        task_id: Any = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.key = key
+        #: Dask submit options (resources, worker restrictions)
+        self.options = options or {}
+        #: which task's durations its summaries measure (for batch sizing)
+        self.task_id = task_id
+        #: the ``taskrun.dask.entry`` function and its leading arguments, called as
+        #: ``function(*payload, args)``; kept to resubmit it if an upstream Dask task errs
+        self.function = function
+        self.payload = payload
+        #: what the function's ``args`` are made of: ``Submitted`` (its Dask value) or values
+        self.sources = tuple(sources)
+        #: the Dask future; None once released (or never submitted)
+        self.future: Any = None
+        #: the handles it runs, by position (one for a task run, none for a slice)
+        self.handles: list[DaskHandle] = []
+        #: address of the worker holding its value, from its summaries
+        self.worker: str | None = None
+        #: the Dask task that took over after this one erred (resubmitted, or split)
+        self.replaced_by: Submitted | None = None
+        #: what it amounts to after it erred for good: a state, or a batch's states
+        self.settled: Any = None
+        #: task runs whose final summary has not arrived (set when registered)
+        self.unfinished = 0
+        #: drop the future once every summary arrived (nothing downstream needs it)
+        self.release_when_final = False
+
+    def finished(self) -> None:
+        """Every summary arrived: forget what only a resubmission would need (its plans and
+        upstream links), and the future too if nothing downstream needs it."""
+        self.payload = ()
+        self.sources = ()
+        if self.release_when_final:
+            self.future = None
+
+    def __repr__(self) -> str:
+        return f"<Submitted {self.key} ({len(self.handles)} task runs)>"
+
+
+class DaskHandle:
+    """One task run on the Dask task runner."""
+
+    __slots__ = ("live", "name", "position", "record", "state", "submitted")
+
+    def __init__(
+        self,
+        name: str,
+        submitted: Submitted | None = None,
+        position: int | None = None,
+        state: State | None = None,
+    ) -> None:
+        #: the task-run name, e.g. ``add_one-1f2e3d4c-17``
+        self.name = name
+        self.submitted = submitted
+        self.position = position
+        #: what ``get_state`` shows until the final state is known
+        self.live: State = WAITING
+        #: the final summary record, until it is turned into ``state``
+        self.record: Sequence[Any] | None = None
+        #: the final state (given, failed before submission, or built from ``record``)
+        self.state = state
+
+    @property
+    def key(self) -> str | None:
+        return self.submitted.key if self.submitted is not None else None
+
+    @property
+    def is_final(self) -> bool:
+        return self.state is not None or self.record is not None
+
+    def __repr__(self) -> str:
+        where = f" in {self.key}" if self.key else ""
+        return f"<DaskHandle {self.name}{where}: {(self.state or self.live).name}>"
+
+
+class ResultNotAvailableError(OrchestratorError, LookupError):
+    """A task run's result stayed on the Dask cluster and cannot be fetched any more."""
+
+    def __init__(self, task_run: str, nbytes: int, reason: str) -> None:
+        super().__init__(task_run, nbytes, reason)
+        self.task_run, self.nbytes, self.reason = task_run, nbytes, reason
+
+    def __str__(self) -> str:
+        why = {
+            "closed": "the task runner's connection to the cluster has closed",
+            "released": "it was released from the cluster once every downstream task run had it",
+            "lost": "the cluster lost it",
+        }.get(self.reason, self.reason)
+        return (
+            f"The result of task run {self.task_run!r} ({_size(self.nbytes)}) stayed on the "
+            f"Dask cluster and cannot be fetched: {why}. Results up to the runner's "
+            "inline_result_bytes come back with their states; to read bigger ones, keep the "
+            "runner open around the run (with DaskTaskRunner(...) as runner: state = "
+            "flow.run(task_runner=runner); ...), or return a smaller value."
+        )
+
+
+class DaskResult(DeferredResult):
+    """A result kept in a Dask worker's memory; ``load()`` asks the session for it."""
+
+    __slots__ = (
+        "fetch",
+        "length",
+        "name",
+        "nbytes",
+        "position",
+        "problem",
+        "submitted",
+        "type_name",
+    )
+
+    def __init__(
+        self,
+        fetch: Callable[[DaskResult], Any],
+        submitted: Submitted,
+        position: int | None,
+        name: str,
+        nbytes: int,
+        type_name: str,
+        length: int | None = None,
+        problem: str | None = None,
+    ) -> None:
+        self.fetch = fetch
+        self.submitted = submitted
+        self.position = position
+        self.name = name
+        self.nbytes = nbytes
+        self.type_name = type_name
+        #: the result's mapping shape, from the summary
+        self.length, self.problem = length, problem
+
+    def load(self) -> Any:
+        return self.fetch(self)
+
+    def __repr__(self) -> str:
+        size = _size(self.nbytes)
+        return f"<result of {self.name}: {self.type_name}, {size} on the Dask cluster>"
+
+
+def _size(nbytes: int) -> str:
+    if not isinstance(nbytes, (int, float)):
+        return str(nbytes)
+    size = float(nbytes)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{nbytes} bytes"

@@ -1,0 +1,367 @@
+"""DaskTaskRunner: task runs on a Dask cluster, embedded or remote.
+
+Without an address each session starts a temporary cluster (``LocalCluster``, or
+``cluster_class(**cluster_kwargs)``, adapted with ``adapt_kwargs``) and closes it at
+shutdown; with one it connects to that scheduler. One flow run is one session
+(``start``..``shutdown``); a runner used as a context manager around several runs keeps
+one session open for all of them (nested starts are counted).
+
+How a task run travels (details in ``dask_submit``, ``dask_session``, ``taskrun.dask.entry``):
+
+    submit(call) -> one Dask task ``run_one(task, context, topic, plan, args)`` keyed
+                    ``add_one-1f2e3d4c-17-<run>``, upstream Dask futures in ``args``
+    worker       -> executor runs the task run; its State (result inside) stays in worker
+                    memory; a summary (kind, message, timings, length, small result)
+                    goes to this process as a Dask event
+    wait/shape   -> read the summary; never pull a result to learn a state
+
+Results: a result that pickles to at most ``inline_result_bytes`` (per mapped level, a
+share of 64 times that) comes back with its state; a bigger one stays on the cluster and
+``state.result()`` fetches it while the session is open; after shutdown it raises
+``ResultNotAvailableError`` saying so. ``release(handle)`` (the flow runner calls it
+once every downstream task run was submitted) lets the cluster drop a result.
+
+>>> DaskTaskRunner(address="tcp://127.0.0.1:8786")
+DaskTaskRunner(address='tcp://127.0.0.1:8786')
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from orchestrator.errors import OrchestratorError
+from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
+from orchestrator.task_runners.dask.batching import DurationEstimates
+from orchestrator.task_runners.dask.handles import DaskHandle, ResultNotAvailableError
+from orchestrator.task_runners.dask.session import DaskSession
+from orchestrator.task_runners.dask.submit import Submitter
+from taskrun.states import State
+from taskrun.wire import ResultShape, TaskRunCall
+
+__all__ = ["DaskTaskRunner", "ResultNotAvailableError", "SchedulerUnreachableError"]
+
+logger = logging.getLogger("orchestrator.DaskTaskRunner")
+
+#: seconds to wait for a scheduler before giving up (``client_kwargs={"timeout": ...}`` overrides)
+CONNECT_TIMEOUT = 20.0
+#: largest result (pickled bytes) that comes back with its state
+INLINE_RESULT_BYTES = 1 << 20
+
+
+class SchedulerUnreachableError(OrchestratorError, ConnectionError):
+    """No Dask scheduler answered at the given address in time."""
+
+    def __init__(self, address: str, timeout: float, problem: str) -> None:
+        super().__init__(address, timeout, problem)
+        self.address, self.timeout, self.problem = address, timeout, problem
+
+    def __str__(self) -> str:
+        seconds = f"{self.timeout:g}" if isinstance(self.timeout, (int, float)) else self.timeout
+        return (
+            f"Could not connect to a Dask scheduler at {self.address!r} within {seconds} "
+            f"seconds ({self.problem}). Check that `dask scheduler` runs there and that this "
+            "machine can reach it, or leave out the address to start a local cluster."
+        )
+
+
+class DaskTaskRunner(BaseTaskRunner):
+    """Runs task runs on a Dask cluster: a temporary local one, or the one at ``address``.
+
+    Args:
+        address: a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``.
+        cluster_class: the cluster to start when there is no address (a class, or its
+            import path such as ``"dask_jobqueue.SLURMCluster"``); default ``LocalCluster``.
+        cluster_kwargs: keyword arguments for ``cluster_class``.
+        adapt_kwargs: if given, ``cluster.adapt(**adapt_kwargs)`` (e.g. ``{"maximum": 8}``).
+        client_kwargs: keyword arguments for ``distributed.Client``.
+        inline_result_bytes: results that pickle to at most this many bytes come back with
+            their states; bigger ones stay on the cluster (see the module docstring).
+    """
+
+    submits_in_bulk = True
+
+    def __init__(
+        self,
+        address: str | None = None,
+        cluster_class: Any = None,
+        cluster_kwargs: dict[str, Any] | None = None,
+        adapt_kwargs: dict[str, Any] | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+        *,
+        inline_result_bytes: int = INLINE_RESULT_BYTES,
+    ) -> None:
+        given = [
+            name
+            for name, value in (
+                ("cluster_class", cluster_class),
+                ("cluster_kwargs", cluster_kwargs),
+                ("adapt_kwargs", adapt_kwargs),
+            )
+            if value
+        ]
+        if address is not None and given:
+            raise ValueError(
+                f"DaskTaskRunner(address={address!r}) connects to a running cluster, "
+                f"so {', '.join(given)} cannot apply. Pass either an address or "
+                "cluster options, not both."
+            )
+        self.address = address
+        self.cluster_class = cluster_class
+        self.cluster_kwargs = dict(cluster_kwargs or {})
+        self.adapt_kwargs = dict(adapt_kwargs) if adapt_kwargs is not None else None
+        self.client_kwargs = dict(client_kwargs or {})
+        self.inline_result_bytes = inline_result_bytes
+        #: seconds per mapped child, per task, measured across this runner's sessions
+        self.estimates = DurationEstimates()
+        self._lock = threading.RLock()
+        #: one submission at a time (flow runs sharing an open runner submit from their threads)
+        self._submitting = threading.RLock()
+        self._depth = 0
+        self._session: DaskSession | None = None
+        self._submitter: Submitter | None = None
+        self._threads: tuple[float, int] = (0.0, 1)
+        self._dashboard = ""
+
+    def __copy__(self) -> DaskTaskRunner:
+        """An open runner is shared (its session serves every copy); a closed one is copied
+        unstarted, keeping the measured durations."""
+        if self._depth:
+            return self
+        twin = DaskTaskRunner(
+            self.address,
+            self.cluster_class,
+            self.cluster_kwargs or None,
+            self.adapt_kwargs,
+            self.client_kwargs or None,
+            inline_result_bytes=self.inline_result_bytes,
+        )
+        twin.estimates = self.estimates
+        return twin
+
+    # ---- lifetime ---------------------------------------------------------------------------
+    def start(self) -> None:
+        with self._lock:
+            self._depth += 1
+            if self._depth > 1:
+                return
+            try:
+                self._open()
+            except BaseException:
+                self._depth -= 1
+                raise
+
+    def shutdown(self) -> None:
+        with self._lock:
+            if self._depth == 0:
+                return
+            self._depth -= 1
+            if self._depth == 0:
+                self._close()
+
+    def _open(self) -> None:
+        from taskrun.dask.plugin import OrchestratorPlugin
+
+        client, cluster = self._connect()
+        try:
+            session = DaskSession(
+                client, f"orchestrator-{uuid.uuid4().hex[:12]}", self.estimates, cluster
+            )
+            client.subscribe_topic(session.topic, session.on_event)
+            level = logging.getLogger("orchestrator").getEffectiveLevel()
+            client.register_plugin(OrchestratorPlugin(level=level), name=OrchestratorPlugin.name)
+        except BaseException:
+            _close_quietly(client, cluster)
+            raise
+        try:  # kept on the runner: futures read it for displays after the session closed
+            session.dashboard = self._dashboard = client.dashboard_link or ""
+        except Exception:  # a display detail must not fail anything
+            session.dashboard = ""
+        self._session = session
+        self._submitter = Submitter(session, self.inline_result_bytes, self._thread_count)
+        logger.debug("Connected to Dask scheduler %s", client.scheduler.address)
+
+    def _connect(self) -> tuple[Any, Any]:
+        from distributed import Client as _Client
+        from distributed import LocalCluster
+
+        client_class: Any = _Client  # untyped in distributed
+
+        if self.address is not None:
+            kwargs = {"timeout": CONNECT_TIMEOUT, **self.client_kwargs}
+            try:
+                return client_class(self.address, **kwargs), None
+            except (OSError, TimeoutError) as err:
+                timeout = kwargs["timeout"]
+                seconds = float(timeout) if isinstance(timeout, (int, float)) else CONNECT_TIMEOUT
+                raise SchedulerUnreachableError(
+                    self.address, seconds, f"{type(err).__name__}: {err}"
+                ) from err
+        cluster_class = _resolve_class(self.cluster_class) if self.cluster_class else LocalCluster
+        kwargs = dict(self.cluster_kwargs)
+        if cluster_class is LocalCluster:
+            kwargs.setdefault("dashboard_address", ":0")
+        cluster = cluster_class(**kwargs)
+        try:
+            if self.adapt_kwargs is not None:
+                cluster.adapt(**self.adapt_kwargs)
+            return client_class(cluster, **self.client_kwargs), cluster
+        except BaseException:
+            cluster.close()
+            raise
+
+    def _close(self) -> None:
+        session, self._session, self._submitter = self._session, None, None
+        if session is None:
+            return
+        session.close()
+        client = session.client
+        try:
+            client.unsubscribe_topic(session.topic)
+            client.run_on_scheduler(_forget_topic, topic=session.topic)
+        except Exception:  # the scheduler may be gone already
+            logger.debug("Could not clean up topic %s", session.topic, exc_info=True)
+        _close_quietly(client, session.cluster)
+
+    def _thread_count(self) -> int:
+        """Worker threads in the cluster (asked at most every two seconds)."""
+        checked, count = self._threads
+        if time.monotonic() - checked > 2.0:
+            try:
+                count = max(1, sum(self._open_session().client.nthreads().values()))
+            except Exception:  # a guess serves batching well enough
+                count = max(1, count)
+            self._threads = (time.monotonic(), count)
+        return count
+
+    def _open_session(self) -> DaskSession:
+        session = self._session
+        if session is None:
+            raise RuntimeError(
+                "DaskTaskRunner is not started; use it as a context manager "
+                "(with DaskTaskRunner(...) as runner:) or pass it to a flow run."
+            )
+        return session
+
+    @property
+    def client(self) -> Any:
+        """The session's ``distributed.Client`` (while started)."""
+        return self._open_session().client
+
+    # ---- the task-runner contract ---------------------------------------------------------------
+    def submit(self, call: TaskRunCall) -> DaskHandle:
+        with self._submitting:
+            self._open_session()
+            assert self._submitter is not None
+            return self._submitter.submit(call)
+
+    def submit_many(self, calls: Sequence[TaskRunCall]) -> list[DaskHandle]:
+        with self._submitting:
+            self._open_session()
+            assert self._submitter is not None
+            return self._submitter.submit_many(calls)
+
+    def given(self, state: State) -> DaskHandle:
+        return DaskHandle(f"given {state.name} state", state=state)
+
+    def wait(self, handle: Any, timeout: float | None = None) -> State | None:
+        if handle.state is not None:
+            return handle.state  # type: ignore[no-any-return]
+        return self._session_for(handle).wait(handle, timeout)
+
+    def get_state(self, handle: Any) -> State:
+        if handle.state is not None:
+            return handle.state  # type: ignore[no-any-return]
+        return self._session_for(handle).get_state(handle)
+
+    def shape(self, handle: Any, flattened: bool = False) -> ResultShape:
+        if handle.submitted is None:
+            return super().shape(handle, flattened)
+        return self._open_session().shape(handle, flattened)
+
+    def release(self, handle: Any) -> None:
+        """Nothing downstream will read this run's result from the cluster any more."""
+        session = self._session
+        for item in handle if isinstance(handle, list) else [handle]:
+            submitted = getattr(item, "submitted", None)
+            if session is not None and submitted is not None:
+                session.release(submitted)
+
+    def watch(self, listener: FinalListener) -> Callable[[], None] | None:
+        """Tell ``listener`` of each final summary (from the client's event loop) and of each
+        failure settled here; None while not started."""
+        session = self._session
+        return None if session is None else session.listeners.add(listener)
+
+    def describe(self, handle: Any) -> dict[str, Any]:
+        details: dict[str, Any] = {}
+        if handle.key is not None:
+            details["dask_key"] = handle.key
+        if self._dashboard:
+            details["dashboard"] = self._dashboard
+        return details
+
+    def _session_for(self, handle: DaskHandle) -> DaskSession:
+        session = self._session
+        if session is None:
+            return _ClosedSession()  # type: ignore[return-value]
+        return session
+
+    def __repr__(self) -> str:
+        if self.address is not None:
+            return f"DaskTaskRunner(address={self.address!r})"
+        shown = [f"cluster_class={self.cluster_class!r}"] if self.cluster_class else []
+        shown += [f"cluster_kwargs={self.cluster_kwargs!r}"] if self.cluster_kwargs else []
+        shown += [f"adapt_kwargs={self.adapt_kwargs!r}"] if self.adapt_kwargs is not None else []
+        return f"DaskTaskRunner({', '.join(shown)})"
+
+
+class _ClosedSession:
+    """Answers for handles whose session ended before they finished."""
+
+    def wait(self, handle: DaskHandle, timeout: float | None = None) -> State:
+        return self.get_state(handle)
+
+    def get_state(self, handle: DaskHandle) -> State:
+        from taskrun.states import Cancelled
+
+        if handle.state is None:
+            handle.state = Cancelled(
+                f"Task run {handle.name!r} did not finish before its DaskTaskRunner shut down."
+            )
+        return handle.state
+
+
+def _resolve_class(spec: Any) -> Any:
+    """A class, or one named by its import path (``"dask_jobqueue.SLURMCluster"``)."""
+    if not isinstance(spec, str):
+        return spec
+    module_name, _, name = spec.rpartition(".")
+    if not module_name:
+        raise ValueError(
+            f"cluster_class={spec!r} is not an import path such as 'dask_jobqueue.SLURMCluster'."
+        )
+    return getattr(importlib.import_module(module_name), name)
+
+
+def _forget_topic(dask_scheduler: Any, topic: str) -> None:
+    """Drop a finished session's events from the scheduler's event log."""
+    broker = getattr(dask_scheduler, "_broker", None)
+    topics = getattr(broker, "_topics", None)
+    if isinstance(topics, dict):
+        topics.pop(topic, None)
+
+
+def _close_quietly(client: Any, cluster: Any) -> None:
+    for closable in (client, cluster):
+        if closable is None:
+            continue
+        try:
+            closable.close()
+        except Exception:  # shutting down: report, do not mask the run's outcome
+            logger.warning("Could not close %r cleanly", closable, exc_info=True)

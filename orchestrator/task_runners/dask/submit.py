@@ -1,0 +1,340 @@
+"""Turning ``TaskRunCall`` objects into Dask tasks: the Dask runner's hot path.
+
+For each call (or each mapped level, in one ``client.map``):
+
+1. ship the task and the flow run's context keys once per session (``Shipped`` bytes,
+   cloudpickled here, so an unpicklable task or argument fails *its* task run with a
+   message naming the object, and nothing else);
+2. point every upstream ref at Dask task arguments (``Arguments``): the upstream's Dask
+   future when it is on the cluster (Dask moves the data worker to worker), or its
+   final state when this process has it (given states, small results);
+3. give mapped children their element without shipping the whole list: cut from a
+   result this process holds, or by a ``take_slice`` Dask task that runs where the
+   result lives (``Slicer``);
+4. submit ``run_one`` (one task run) or ``run_batch`` (several mapped children), with
+   readable keys and the task's Dask resources.
+
+Mapped levels are batched (``batching``): a probe measures the children first when
+their duration is unknown. Nothing here waits for a task run except that probe.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from orchestrator.task_runners.base import ChildCalls
+from orchestrator.task_runners.dask import batching
+from orchestrator.task_runners.dask.arguments import Arguments, Batch, Slicer, mapped_owner
+from orchestrator.task_runners.dask.handles import RUNNING, DaskHandle, DaskResult, Submitted
+from orchestrator.task_runners.dask.identity_cache import IdentityCache
+from orchestrator.task_runners.dask.keys import task_run_key
+from orchestrator.task_runners.dask.session import DaskSession
+from orchestrator.task_runners.dask.shipping import Shipper, task_identity
+from taskrun.dask import entry as dask_entry
+from taskrun.dask.shipping import WireEdge, wire_edge
+from taskrun.states import Failed, State
+from taskrun.wire import TaskRunCall, UpstreamRef
+
+logger = logging.getLogger("orchestrator.DaskTaskRunner")
+
+#: pickled bytes a mapped level's results may bring back with their summaries, in all
+LEVEL_INLINE_BUDGET = 64 << 20
+#: ... but each child may bring at least this much (numbers, short strings)
+MIN_CHILD_INLINE = 1 << 10
+#: elements per slice of a big upstream result, for unbatched children
+_SLICES_PER_THREAD = 4
+
+
+#: edges whose wire labels are kept for reuse (the children of a level share one)
+_EDGES_REMEMBERED = 256
+
+
+class Submitter:
+    """Submits task runs of one session to Dask (see the module docstring). Not thread-safe:
+    the runner lets one thread submit at a time."""
+
+    def __init__(self, session: DaskSession, inline_limit: int, threads: Any) -> None:
+        self.session = session
+        self.inline_limit = inline_limit
+        self.threads = threads  # () -> total worker threads
+        self.shipper = Shipper(session.topic)
+        self._edges: IdentityCache[WireEdge] = IdentityCache(_EDGES_REMEMBERED)
+        self._lengths: IdentityCache[list[int]] = IdentityCache()
+
+    # ---- public ---------------------------------------------------------------------------
+    def submit(self, call: TaskRunCall) -> DaskHandle:
+        """One task run as one Dask task."""
+        return self._submit_singles([call], self.inline_limit, Slicer(self, 1))[0]
+
+    def submit_many(self, calls: Sequence[TaskRunCall]) -> list[DaskHandle]:
+        """Many task runs; consecutive children of one mapped task go in one submission,
+        batched unless the task's ``batch_size`` is 1. ``calls`` may build each call when
+        read: each is read once, in order (the children of one task are not scanned)."""
+        if not len(calls):
+            return []
+        if _one_mapped_task(calls):
+            return self._submit_level(calls)
+        handles: list[DaskHandle] = []
+        start = 0
+        while start < len(calls):
+            stop = start + 1
+            first = calls[start]
+            while (
+                stop < len(calls)
+                and first.map_index is not None
+                and calls[stop].task is first.task
+                and calls[stop].map_index is not None
+            ):
+                stop += 1
+            group = calls[start:stop]
+            handles.extend(self._submit_level(group) if len(group) > 1 else [self.submit(first)])
+            start = stop
+        return handles
+
+    # ---- a mapped level ----------------------------------------------------------------------
+    def _submit_level(self, calls: Sequence[TaskRunCall]) -> list[DaskHandle]:
+        count = len(calls)
+        first = calls[0]
+        limit = max(MIN_CHILD_INLINE, min(self.inline_limit, LEVEL_INLINE_BUDGET // count))
+        threads = max(1, int(self.threads()))
+        task_id = task_identity(first.task)
+        decision = batching.decide(
+            count,
+            threads,
+            getattr(first.task, "batch_size", None),
+            self.session.estimates.get(task_id),
+        )
+        handles: list[DaskHandle] = []
+        done = 0
+        if decision.probe:
+            probe = self._submit_singles(
+                [calls[i] for i in range(decision.probe)], limit, Slicer(self, 1)
+            )
+            handles.extend(probe)
+            done = decision.probe
+            seconds = self._measure_probe(probe)
+            size = batching.batch_size_for(count - done, threads, seconds) if seconds else 1
+        else:
+            size = decision.size or 1
+        rest = (calls[i] for i in range(done, count))
+        if size == 1:
+            chunk = max(1, -(-count // (_SLICES_PER_THREAD * threads)))
+            handles.extend(self._submit_singles(rest, limit, Slicer(self, chunk)))
+        elif done < count:
+            handles.extend(self._submit_batches(rest, size, limit, task_id))
+        return handles
+
+    def _measure_probe(self, probe: Sequence[DaskHandle]) -> float | None:
+        """Seconds per child, from the probe's summaries (see ``batching``)."""
+        running_since: dict[int, float] = {}
+        session = self.session
+        while True:
+            now = time.monotonic()
+            finished = [h.record[14] for h in probe if h.record is not None]
+            for h in probe:
+                if h.live is RUNNING and id(h) not in running_since:
+                    running_since[id(h)] = now
+            running = [now - t for t in running_since.values()]
+            if finished or all(h.is_final for h in probe):
+                return batching.estimate_from_probe(finished, running)
+            estimate = batching.estimate_from_probe([], running)
+            if estimate is not None:
+                return estimate
+            if any(
+                h.submitted is not None
+                and h.submitted.future is not None
+                and h.submitted.future.status in ("error", "cancelled")
+                for h in probe
+            ):
+                return None
+            with session.cond:
+                session.cond.wait(0.01)
+
+    # ---- singles and batches ---------------------------------------------------------------------
+    def _submit_singles(
+        self, calls: Iterable[TaskRunCall], limit: int, slicer: Slicer
+    ) -> list[DaskHandle]:
+        """Each call as its own ``run_one`` Dask task (one ``client.map`` for several)."""
+        handles, ready = [], []
+        for call in calls:
+            handle = DaskHandle(call.name)
+            handles.append(handle)
+            shipped = self.shipper.shipment(call, handle)
+            if shipped is None:
+                continue
+            task_shipped, context_shipped, token, options = shipped
+            key = self.session.unique_key(task_run_key(call.name, token))
+            arguments = Arguments(self.session)
+            plan = self.plan(call, key, None, arguments, slicer, limit)
+            submitted = Submitted(
+                key,
+                dask_entry.run_one,
+                (task_shipped, context_shipped, self.session.topic, plan),
+                arguments.sources,
+                task_identity(call.task),
+                options,
+            )
+            submitted.handles = [handle]
+            handle.submitted = submitted
+            ready.append((submitted, arguments))
+        self._send(dask_entry.run_one, ready)
+        return handles
+
+    def _submit_batches(
+        self, calls: Iterable[TaskRunCall], size: int, limit: int, task_id: Any
+    ) -> list[DaskHandle]:
+        """``calls`` in ``run_batch`` Dask tasks of up to ``size`` children (one ``client.map``).
+
+        A batch also ends early (at half its size or more) where the Dask task holding a
+        mapped-over upstream child changes, so that most batches read one upstream batch.
+        """
+        handles: list[DaskHandle] = []
+        ready: list[tuple[Submitted, Arguments]] = []
+        batch = Batch(self, size, limit)
+        shipped = None
+        for call in calls:
+            handle = DaskHandle(call.name)
+            handles.append(handle)
+            if shipped is None:
+                shipped = self.shipper.shipment(call, handle, check_inputs=False)
+                if shipped is None:  # the task cannot ship: every child fails the same way
+                    failure = handle.state
+                    for other in calls:
+                        handles.append(DaskHandle(other.name, state=failure))
+                    return handles
+            problem = self.shipper.inputs_problem(call)
+            if problem is not None:
+                handle.state = problem
+                continue
+            if batch.is_full(mapped_owner(call)) and shipped is not None:
+                ready.append(batch.close(shipped, task_id))
+                batch = Batch(self, size, limit)
+            batch.add(call, handle)
+        if batch.handles and shipped is not None:
+            ready.append(batch.close(shipped, task_id))
+        self._send(dask_entry.run_batch, ready)
+        return handles
+
+    def _send(self, function: Any, ready: list[tuple[Submitted, Arguments]]) -> None:
+        """Submit prepared Dask tasks: one ``client.submit``, or one ``client.map`` for many."""
+        if not ready:
+            return
+        for submitted, _ in ready:
+            self.session.register(submitted)
+        client = self.session.client
+        try:
+            if len(ready) == 1:
+                submitted, arguments = ready[0]
+                submitted.future = client.submit(
+                    function,
+                    *submitted.payload,
+                    arguments.values(),
+                    key=submitted.key,
+                    pure=False,
+                    **submitted.options,
+                )
+                return
+            columns = list(zip(*(s.payload for s, _ in ready), strict=True))
+            futures = client.map(
+                function,
+                *columns,
+                [a.values() for _, a in ready],
+                key=[s.key for s, _ in ready],
+                pure=False,
+                **ready[0][0].options,
+            )
+        except Exception as err:  # boundary: the runs fail, the flow goes on
+            logger.error("Could not submit %d Dask tasks", len(ready), exc_info=True)
+            for submitted, _ in ready:
+                for handle in submitted.handles:
+                    handle.state = Failed(
+                        f"Task run {handle.name!r} could not be submitted to "
+                        f"Dask: {type(err).__name__}: {err}",
+                        err,
+                    )
+                self.session.by_key.pop(submitted.key, None)
+            return
+        for (submitted, _), future in zip(ready, futures, strict=True):
+            submitted.future = future
+
+    # ---- one task run's plan -------------------------------------------------------------------
+    def plan(
+        self,
+        call: TaskRunCall,
+        key: str,
+        position: int | None,
+        arguments: Arguments,
+        slicer: Slicer,
+        limit: int,
+    ) -> tuple[Any, ...]:
+        """The ``RunPlan`` of ``call``, as a plain tuple (see ``RunPlan``)."""
+        refs = tuple(self._ref(ref, arguments, slicer) for ref in call.upstream)
+        return (
+            key,
+            position,
+            call.name,
+            call.map_index,
+            refs,
+            call.inputs,
+            call.templates,
+            call.initial_state,
+            call.is_start_task,
+            call.mapping_problem,
+            limit,
+        )
+
+    def _ref(self, ref: UpstreamRef, arguments: Arguments, slicer: Slicer) -> tuple[Any, ...]:
+        """The ``WireRef`` of ``ref``, as a plain tuple."""
+        edge = self._edge(ref.edge)
+        if ref.index is None:
+            return (edge, arguments.pointers(ref.sources), ref.reduce, None, False)
+        if ref.reduce:  # flattened over a mapped parent: the child holding the element
+            source, index = self._locate(ref.sources, ref.index)
+            return (edge, arguments.pointers((source,)), False, index, False)
+        held, start = slicer.chunk(ref.sources[0], ref.index, ref.flattened)
+        return (edge, (arguments.add(held),), False, ref.index - start, False)
+
+    def _locate(self, children: Sequence[DaskHandle], index: int) -> tuple[DaskHandle, int]:
+        ends = self._ends(children)
+        child = bisect.bisect_right(ends, index)
+        return children[child], index - (ends[child - 1] if child else 0)
+
+    def _ends(self, children: Sequence[DaskHandle]) -> list[int]:
+        """Cumulative lengths of the children's results (each child's end in the flattening)."""
+        return self._lengths.get(children, self._measure_ends, children)
+
+    def _measure_ends(self, children: Sequence[DaskHandle]) -> list[int]:
+        return list(itertools.accumulate(self.session.shape(c).length or 0 for c in children))
+
+    def _edge(self, edge: Any) -> WireEdge:
+        """The wire label of an edge, made once for the children of a level that share it
+        (they are submitted together: only the latest few edges are remembered)."""
+        return self._edges.get(edge, wire_edge, edge)
+
+    # ---- what this process holds -----------------------------------------------------------------
+    def local_state(self, handle: DaskHandle) -> State | None:
+        """The final state of ``handle`` if its result is here (not on a worker), else None."""
+        if not handle.is_final:
+            return None
+        if handle.submitted is not None and handle.submitted.future is not None:
+            record = handle.record
+            if record is not None and record[12] == b"":
+                return None
+        state = self.session.state_of(handle)
+        return None if isinstance(state._result, DaskResult) else state
+
+
+def _one_mapped_task(calls: Sequence[TaskRunCall]) -> bool:
+    """Whether ``calls`` are children of one mapped task (``ChildCalls`` are; a list is
+    checked)."""
+    if isinstance(calls, ChildCalls):
+        return True
+    if len(calls) < 2 or not isinstance(calls, list):
+        return False
+    first = calls[0].task
+    return all(c.task is first and c.map_index is not None for c in calls)

@@ -1,0 +1,165 @@
+"""BatchPlan: the plans of a batch of mapped children, stored column by column.
+
+The children of one mapped task differ in little: the map index, the name made from it,
+and where each upstream state sits (usually member ``j`` of an upstream batch, or element
+``j`` of a slice). A ``BatchPlan`` keeps what they share once and each varying column as
+a pattern, falling back to one value per child, so a batch of 5,000 children travels in
+a few hundred bytes and unfolds into ``RunPlan`` tuples on the worker::
+
+    column          pattern                   child j
+    name            ("stem", stem)            f"{stem}-{map_index}"
+    ints            ("step", first)           first + j
+                    ("same", value)           value
+    ref pointers    ("step", arg, start)      ((arg, start + j),)   member j of a batch
+                    ("args", first)           (first + j,)          argument j
+                    ("same", pointers)        pointers              a reduce, an unmapped input
+    anything        ("each", values)          values[j]
+
+Opaque to Dask (not a tuple or list), so Dask does not search it for futures. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+_SAME, _STEP, _ARGS, _EACH, _STEM = "same", "step", "args", "each", "stem"
+#: RunPlan fields stored as one shared value or one per child
+#: inputs, templates, initial_state, is_start_task, mapping_problem, inline_limit
+_PLAIN_FIELDS = (5, 6, 7, 8, 9, 10)
+
+
+class BatchPlan:
+    """The ``RunPlan``s of one batch (see the module docstring); iterate for the plans."""
+
+    __slots__ = ("columns", "key", "size")
+
+    def __init__(self, key: str, size: int, columns: tuple[Any, ...]) -> None:
+        self.key = key
+        self.size = size
+        #: (names, map indexes, refs, plain fields), or ("plans", explicit plans)
+        self.columns = columns
+
+    @classmethod
+    def pack(cls, key: str, plans: Sequence[Sequence[Any]]) -> BatchPlan:
+        """Store ``plans`` (``RunPlan`` tuples; their key and position are replaced)."""
+        refs = _pack_refs([plan[4] for plan in plans])
+        if refs is None:
+            return cls(key, len(plans), ("plans", tuple(tuple(p) for p in plans)))
+        map_indexes = _pack_values([plan[3] for plan in plans], steps=True)
+        names = _pack_names([plan[2] for plan in plans], [plan[3] for plan in plans])
+        fields = tuple(_pack_values([plan[i] for plan in plans]) for i in _PLAIN_FIELDS)
+        return cls(key, len(plans), (names, map_indexes, refs, fields))
+
+    def rekeyed(self, key: str) -> BatchPlan:
+        return BatchPlan(key, self.size, self.columns)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        """The children's ``RunPlan`` tuples, position ``j`` for child ``j``."""
+        if self.columns[0] == "plans":
+            for position, plan in enumerate(self.columns[1]):
+                yield (self.key, position, *plan[2:])
+            return
+        names, map_indexes, refs, fields = self.columns
+        for j in range(self.size):
+            map_index = _at(map_indexes, j)
+            name = f"{names[1]}-{map_index}" if names[0] == _STEM else names[1][j]
+            plan_refs = tuple(
+                (edge, _pointers(pointers, j), reduce, _at(index, j), flattened)
+                for edge, reduce, flattened, pointers, index in refs
+            )
+            yield (self.key, j, name, map_index, plan_refs, *(_at(f, j) for f in fields))
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BatchPlan, (self.key, self.size, self.columns))
+
+    def __repr__(self) -> str:
+        return f"<BatchPlan {self.key}: {self.size} task runs>"
+
+
+def _at(column: tuple[Any, ...], j: int) -> Any:
+    kind = column[0]
+    if kind == _SAME:
+        return column[1]
+    if kind == _STEP:
+        return column[1] + j
+    return column[1][j]
+
+
+def _pointers(column: tuple[Any, ...], j: int) -> tuple[Any, ...]:
+    kind = column[0]
+    if kind == _STEP:
+        return ((column[1], column[2] + j),)
+    if kind == _ARGS:
+        return (column[1] + j,)
+    return _at(column, j)  # type: ignore[no-any-return]
+
+
+def _pack_values(values: list[Any], steps: bool = False) -> tuple[Any, ...]:
+    first = values[0]
+    if all(v is first for v in values) or _all_equal(values):
+        return (_SAME, first)
+    if (
+        steps
+        and all(type(v) is int for v in values)
+        and all(v == first + j for j, v in enumerate(values))
+    ):
+        return (_STEP, first)
+    return (_EACH, tuple(values))
+
+
+def _all_equal(values: list[Any]) -> bool:
+    first = values[0]
+    if not isinstance(first, (int, str, bool, type(None))):
+        return False
+    return all(type(v) is type(first) and v == first for v in values)
+
+
+def _pack_names(names: list[str], map_indexes: list[Any]) -> tuple[Any, ...]:
+    stem = names[0].rsplit("-", 1)[0]
+    if all(name == f"{stem}-{index}" for name, index in zip(names, map_indexes, strict=True)):
+        return (_STEM, stem)
+    return (_EACH, tuple(names))
+
+
+def _pack_refs(ref_lists: list[Any]) -> tuple[Any, ...] | None:
+    """Per ref: (edge, reduce, flattened, pointers column, index column); None if the
+    children's refs differ in shape (then plans travel as they are)."""
+    first = ref_lists[0]
+    if any(len(refs) != len(first) for refs in ref_lists):
+        return None
+    packed = []
+    for k, (edge, _, reduce, _, flattened) in enumerate(first):
+        column = [refs[k] for refs in ref_lists]
+        if any(r[0] is not edge or r[2] != reduce or r[4] != flattened for r in column):
+            return None
+        packed.append(
+            (
+                edge,
+                reduce,
+                flattened,
+                _pack_pointers([r[1] for r in column]),
+                _pack_values([r[3] for r in column], steps=True),
+            )
+        )
+    return tuple(packed)
+
+
+def _pack_pointers(values: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    first = values[0]
+    if len(first) == 1 and isinstance(first[0], tuple) and len(first[0]) == 2:
+        arg, start = first[0]
+        if all(len(v) == 1 and v[0] == (arg, start + j) for j, v in enumerate(values)):
+            return (_STEP, arg, start)
+    if (
+        len(first) == 1
+        and type(first[0]) is int
+        and all(v == (first[0] + j,) for j, v in enumerate(values))
+    ):
+        return (_ARGS, first[0])
+    if all(v == first for v in values):
+        return (_SAME, first)
+    return (_EACH, tuple(values))
