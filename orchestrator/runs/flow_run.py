@@ -17,7 +17,6 @@ the lines appear as runs finish).
 from __future__ import annotations
 
 import contextvars
-import datetime as _dt
 import html
 import inspect
 import logging
@@ -36,6 +35,7 @@ from orchestrator.runs.flow_run_state import (
 )
 from orchestrator.runs.futures import Future
 from orchestrator.runs.naming import flow_run_name, task_run_prefix
+from orchestrator.runs.run_context import run_context
 from orchestrator.runs.task_calls import (
     CallParts,
     call_parts,
@@ -43,7 +43,7 @@ from orchestrator.runs.task_calls import (
     is_input_future,
 )
 from orchestrator.task_runners.base import BaseTaskRunner, ChildCalls
-from taskrun.context import context, current, date_keys
+from taskrun.context import context
 from taskrun.states import Cancelled, Failed, Pending, Running, State
 from taskrun.triggers import flattens_upstream
 from taskrun.wire import TaskRunCall
@@ -95,7 +95,12 @@ class FlowRun:
     def run(self) -> State:
         """Run the flow function to the end and return the flow run's final state."""
         flow_logger.info("Beginning flow run %r for flow %r...", self.name, self.flow_name)
-        self.keys = self._run_context()
+        self.keys = run_context(
+            flow_name=self.flow_name,
+            flow_run_id=self.id,
+            flow_run_name=self.name,
+            parameters=self.parameters,
+        )
         self._task_keys = {**self.keys, "executor_logs": False}
         self._state = Running("Flow run is running.")
         flow_logger.info("Starting task runner `%s`...", self.runner.name)
@@ -165,19 +170,6 @@ class FlowRun:
     def _wait_all(self) -> None:
         for future in self.futures:
             future.wait()
-
-    def _run_context(self) -> dict[str, Any]:
-        """Flow-run keys, seen by the body and shipped with every task run."""
-        keys = {k: v for k, v in current().items() if k != "logger"}
-        keys.update(date_keys(keys.get("today")))
-        keys.update(
-            flow_name=self.flow_name,
-            flow_run_id=self.id,
-            flow_run_name=self.name,
-            parameters=self.parameters,
-            scheduled_start_time=_dt.datetime.now(_dt.UTC),
-        )
-        return keys
 
     # ---- background use (notebooks) -------------------------------------------------------------
     def start(self) -> FlowRun:

@@ -16,7 +16,6 @@ maps over. At the end it collects every task's state and decides the flow's.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +26,7 @@ from orchestrator.dag.flow import Flow
 from orchestrator.dag.task import Task
 from orchestrator.runs.mapping import shape_problem
 from orchestrator.runs.naming import flow_run_name, task_run_name, task_run_prefix
+from orchestrator.runs.run_context import run_context
 from orchestrator.runs.scheduler import (
     ChildRefs,
     Handles,
@@ -36,7 +36,7 @@ from orchestrator.runs.scheduler import (
 )
 from orchestrator.task_runners.base import BaseTaskRunner, ChildCalls
 from orchestrator.task_runners.sequential import SequentialTaskRunner
-from taskrun.context import context, current, date_keys
+from taskrun.context import context
 from taskrun.execute import reduce_state
 from taskrun.states import Pending, Running, State
 from taskrun.wire import TaskRunCall
@@ -79,7 +79,13 @@ class FlowRunner:
         flow.validate()
         values = check_parameters(flow.name, flow.parameters(), parameters)
         runner = task_runner or self.task_runner or flow.task_runner or SequentialTaskRunner()
-        keys = self._run_context(values, context or {})
+        keys = run_context(
+            context,
+            flow_name=flow.name,
+            flow_run_id=str(uuid.uuid4()),
+            flow_run_name=flow_run_name(),
+            parameters=values,
+        )
         logger.info("Beginning Flow run for %r", flow.name)
         running = flow_handlers.transition(
             flow, Pending("Flow run is pending."), Running("Running flow.")
@@ -108,21 +114,6 @@ class FlowRunner:
         if watch is not None:
             watch.finish(final, states)
         return final
-
-    def _run_context(self, values: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-        """Flow-run keys shipped with every task run (so they reach Dask workers too)."""
-        keys = {k: v for k, v in current().items() if k != "logger"}
-        keys.update(overrides)
-        keys.update(date_keys(keys.get("today")))
-        keys.update(overrides if "date" in overrides else {})
-        keys.update(
-            flow_name=self.flow.name,
-            flow_run_id=str(uuid.uuid4()),
-            flow_run_name=flow_run_name(),
-            parameters=values,
-            scheduled_start_time=_dt.datetime.now(_dt.UTC),
-        )
-        return keys
 
 
 class _Pass:

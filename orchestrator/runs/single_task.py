@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from taskrun.context import context as _context
-from taskrun.context import date_keys
+from orchestrator.runs.run_context import run_context
 from taskrun.execute import run_task
 from taskrun.states import State
 
@@ -43,9 +42,7 @@ class TaskRunner:
             upstream_states: ``{Edge: State}``; data edges pass their results as arguments.
             inputs: extra keyword arguments for the body.
         """
-        keys = {k: v for k, v in _context.to_dict().items() if k != "logger"}
-        keys.update(date_keys((context or {}).get("today") or keys.get("today")))
-        keys.update(context or {})
+        keys = run_context(context)
         return run_task(
             self.task,
             upstream_states or {},
