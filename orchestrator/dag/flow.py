@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any, cast
 from orchestrator.dag import active
 from orchestrator.dag.collections import COLLECTION_TYPES, Constant, Dict, GetItem
 from orchestrator.dag.edge import Edge
+from orchestrator.dag.flow_graph import FlowGraph, append_edge, listed
 from orchestrator.dag.flow_handlers import FlowStateHandler, check_flow_handlers
-from orchestrator.dag.graph import GraphCycle, descendants, topological_order
 from orchestrator.dag.markers import flatten, unmapped
 from orchestrator.dag.parameter import Parameter
 from orchestrator.dag.task import Dependency, Task, argument_layout
-from orchestrator.errors import CycleError, FlowDefinitionError
+from orchestrator.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
     from taskrun.states import State
 
 
-class Flow:
+class Flow(FlowGraph):
     """A named DAG of tasks.
 
     >>> from orchestrator import task
@@ -51,28 +51,17 @@ class Flow:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Flow needs a non-empty name, got {name!r}")
-        self.name = name
+        super().__init__(name)
         self.task_runner = task_runner
         #: called as handler(flow, old_state, new_state) on each flow-run transition
         self.state_handlers = check_flow_handlers(name, state_handlers, on_failure)
         #: called as on_failure(flow, state) when a flow run ends failed
         self.on_failure = on_failure
-        self.tasks: set[Task] = set()
-        self.edges: set[Edge] = set()
         #: constant keyword arguments per task: values that are not tasks
         self.constants: dict[Task, dict[str, Any]] = {}
-        self._order: list[Task] = []  # insertion order, so runs are deterministic
-        #: edges into / out of each task: none (no entry), one (the edge) or a list, so a
-        #: fan-out or chain of N calls does not hold N small lists
-        self._edges_to: dict[Task, _Edges] = {}
-        self._edges_from: dict[Task, _Edges] = {}
-        #: the topological order, kept until a task or an edge is added
-        self._sorted: list[Task] | None = None
         #: argument keys bound by an edge, for tasks with many input edges (a scan of them
         #: per new edge would be O(N^2) for a collection task with N inputs)
         self._edge_keys: dict[Task, set[str]] = {}
-        self._parameters: dict[str, Parameter] = {}
-        self._reference_tasks: set[Task] = set()
         self._build_tokens: list[Any] = []
         for t in tasks or ():
             self.add_task(t)
@@ -157,10 +146,10 @@ class Flow:
             self._check_argument(downstream_task, key)
         self.edges.add(edge)
         self._sorted = None
-        _append(self._edges_to, downstream_task, edge)
+        append_edge(self._edges_to, downstream_task, edge)
         if key is not None and downstream_task in self._edge_keys:
             self._edge_keys[downstream_task].add(key)
-        _append(self._edges_from, upstream_task, edge)
+        append_edge(self._edges_from, upstream_task, edge)
         return edge
 
     def _check_argument(self, task: Task, key: str) -> None:
@@ -178,7 +167,7 @@ class Flow:
             )
 
     def _bound_by_edge(self, task: Task, key: str) -> bool:
-        edges = _listed(self._edges_to.get(task))
+        edges = listed(self._edges_to.get(task))
         if len(edges) < _SCAN_LIMIT:
             return any(e.key == key for e in edges)
         keys = self._edge_keys.get(task)
@@ -265,7 +254,7 @@ class Flow:
         """Turn ``task``'s declared ``Dependency`` objects into edges of this flow."""
         for dependency in task.dependencies:
             upstream = self._find_copy(dependency.task)
-            already = any(e.upstream_task is upstream for e in _listed(self._edges_to.get(task)))
+            already = any(e.upstream_task is upstream for e in listed(self._edges_to.get(task)))
             if not already:
                 self.add_edge(upstream, task)
 
@@ -289,77 +278,6 @@ class Flow:
                 "Add them first (call them inside the flow).",
             )
         self._reference_tasks = chosen
-
-    # ---- reading ------------------------------------------------------------------------------
-    def edges_to(self, task: Task) -> list[Edge]:
-        return list(_listed(self._edges_to.get(task)))
-
-    def edges_from(self, task: Task) -> list[Edge]:
-        return list(_listed(self._edges_from.get(task)))
-
-    def upstream_tasks(self, task: Task) -> set[Task]:
-        return {e.upstream_task for e in _listed(self._edges_to.get(task))}
-
-    def downstream_tasks(self, task: Task) -> set[Task]:
-        return {e.downstream_task for e in _listed(self._edges_from.get(task))}
-
-    def root_tasks(self) -> set[Task]:
-        return {t for t in self.tasks if t not in self._edges_to}
-
-    def terminal_tasks(self) -> set[Task]:
-        return {t for t in self.tasks if t not in self._edges_from}
-
-    def reference_tasks(self) -> set[Task]:
-        return set(self._reference_tasks) or self.terminal_tasks()
-
-    def parameters(self) -> set[Parameter]:
-        return set(self._parameters.values())
-
-    def get_tasks(self, name: str | None = None) -> list[Task]:
-        return [t for t in self._order if name is None or t.name == name]
-
-    def upstream_map(self) -> dict[Task, list[Task]]:
-        """``{task: [upstream tasks]}`` in insertion order, for the graph algorithms."""
-        edges_to = self._edges_to
-        return {t: [e.upstream_task for e in _listed(edges_to.get(t))] for t in self._order}
-
-    def sorted_tasks(self, root_tasks: Iterable[Task] | None = None) -> list[Task]:
-        """Tasks in an order that respects every edge (only downstream of ``root_tasks``)."""
-        order = self._topological_order()
-        if root_tasks is None:
-            return list(order)
-        keep = descendants(self.upstream_map(), root_tasks)
-        return [t for t in order if t in keep]
-
-    def _topological_order(self) -> list[Task]:
-        """The order ``sorted_tasks`` gives, computed once per shape of the graph (a run
-        validates, sorts and collects; each used to walk the whole graph again). Callers
-        must not change the list."""
-        if self._sorted is None:
-            try:
-                self._sorted = topological_order(self.upstream_map())
-            except GraphCycle as cycle:
-                names = [t.name for t in cast(list[Task], cycle.cycle)]
-                raise CycleError(self.name, names) from None
-        return self._sorted
-
-    def _inputs(self, task: Task) -> list[Edge]:
-        """The edges into ``task`` (may be the flow's own list: callers must not change it)."""
-        return _listed(self._edges_to.get(task))
-
-    def _consumers(self, task: Task) -> list[Task]:
-        """The distinct tasks downstream of ``task``, in edge order."""
-        held = self._edges_from.get(task)
-        if held is None or isinstance(held, Edge):
-            return _NO_TASKS if held is None else [held.downstream_task]
-        return list(dict.fromkeys(e.downstream_task for e in held))
-
-    def _producers(self, task: Task) -> list[Task]:
-        """The distinct tasks upstream of ``task``, in edge order."""
-        held = self._edges_to.get(task)
-        if held is None or isinstance(held, Edge):
-            return _NO_TASKS if held is None else [held.upstream_task]
-        return list(dict.fromkeys(e.upstream_task for e in held))
 
     def validate(self) -> None:
         """Check the whole DAG; raise a ``FlowDefinitionError`` naming what is wrong."""
@@ -447,27 +365,7 @@ def _is_taskish(value: Any) -> bool:
     return isinstance(value, (Task, Dependency, dict, *COLLECTION_TYPES))
 
 
-_NO_TASKS: list[Task] = []  # returned for "none" by the private readers: never changed
 #: types of values that are constants as they are (never tasks, collections or markers)
 _PLAIN_VALUES = frozenset({int, float, complex, str, bytes, bool, type(None)})
-#: a task's edges one way: the edge alone, or a list once there are several
-_Edges = Edge | list[Edge]
 #: input edges up to which a key check scans them rather than keep a set of their keys
 _SCAN_LIMIT = 8
-
-
-def _append(index: dict[Task, _Edges], task: Task, edge: Edge) -> None:
-    held = index.get(task)
-    if held is None:
-        index[task] = edge
-    elif isinstance(held, Edge):
-        index[task] = [held, edge]
-    else:
-        held.append(edge)
-
-
-def _listed(held: _Edges | None) -> list[Edge]:
-    """``held`` as a list (a task's own list when it has several edges)."""
-    if held is None:
-        return []
-    return [held] if isinstance(held, Edge) else held
