@@ -41,7 +41,8 @@ class Set(Task):
 class Dict(Task):
     """Builds a dict from a list of keys and a list of values."""
 
-    def run(self, keys: list[Any], values: list[Any]) -> dict[Any, Any]:
+    # each task's run() has its own signature (flows bind arguments by name)
+    def run(self, keys: list[Any], values: list[Any]) -> dict[Any, Any]:  # type: ignore[override]
         return dict(zip(keys, values, strict=True))
 
 
@@ -63,7 +64,8 @@ class Constant(Task):
 class GetItem(Task):
     """Returns ``task_result[key]``."""
 
-    def run(self, task_result: Any, key: Any) -> Any:
+    # each task's run() has its own signature (flows bind arguments by name)
+    def run(self, task_result: Any, key: Any) -> Any:  # type: ignore[override]
         return task_result[key]
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.runs.futures import Future, is_final
-from orchestrator.task_runners.base import BaseTaskRunner
+from orchestrator.task_runners.base import AnyTaskRunner
 
 logger = logging.getLogger("orchestrator.flow_runs")
 
@@ -41,7 +41,7 @@ class FinalStateWatcher:
         run_name: the flow run's name, for the thread's name and debug logs.
     """
 
-    def __init__(self, runner: BaseTaskRunner, run_name: str) -> None:
+    def __init__(self, runner: AnyTaskRunner, run_name: str) -> None:
         self._runner = runner
         self._run_name = run_name
         self._lock = threading.Lock()

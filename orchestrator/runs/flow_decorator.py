@@ -23,12 +23,12 @@ from typing import Any
 
 from orchestrator.errors import ParameterError
 from orchestrator.runs.flow_run import FlowRun
-from orchestrator.task_runners.base import BaseTaskRunner
+from orchestrator.task_runners.base import AnyTaskRunner, BaseTaskRunner
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from taskrun.states import State
 
 #: a task runner, a task-runner class (instantiated with no arguments), or None (sequential)
-RunnerOption = BaseTaskRunner | type[BaseTaskRunner] | None
+RunnerOption = AnyTaskRunner | type[AnyTaskRunner] | None
 
 
 class FlowParameterError(ParameterError, TypeError):
@@ -74,7 +74,7 @@ class FlowFunction:
                 f"SequentialTaskRunner(), ConcurrentTaskRunner() or DaskTaskRunner(), "
                 f"got {task_runner!r}."
             )
-        self.task_runner: BaseTaskRunner = task_runner or SequentialTaskRunner()
+        self.task_runner: AnyTaskRunner = task_runner or SequentialTaskRunner()
         functools.update_wrapper(self, fn)  # keeps __doc__, __name__, __wrapped__
 
     def __call__(self, *args: Any, **kwargs: Any) -> State:
@@ -93,7 +93,7 @@ class FlowFunction:
         self,
         parameters: Mapping[str, Any] | None = None,
         *,
-        task_runner: BaseTaskRunner | None = None,
+        task_runner: AnyTaskRunner | None = None,
         progress: Any = False,
     ) -> State:
         """Run with keyword ``parameters`` (the DAG ``Flow.run`` spelling); returns the state.

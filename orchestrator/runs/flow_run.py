@@ -42,7 +42,7 @@ from orchestrator.runs.task_calls import (
     expand,
     is_input_future,
 )
-from orchestrator.task_runners.base import BaseTaskRunner, ChildCalls
+from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
 from taskrun.context import context
 from taskrun.states import Cancelled, Failed, Pending, Running, State
 from taskrun.triggers import flattens_upstream
@@ -68,7 +68,7 @@ class FlowRun:
         fn: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
-        runner: BaseTaskRunner,
+        runner: AnyTaskRunner,
         parameters: Mapping[str, Any] | None = None,
     ) -> None:
         self.flow_name = flow_name

@@ -34,7 +34,7 @@ from orchestrator.runs.scheduler import (
     decide_flow_state,
     upstream_refs,
 )
-from orchestrator.task_runners.base import BaseTaskRunner, ChildCalls
+from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from taskrun.context import context
 from taskrun.execute import reduce_state
@@ -47,14 +47,14 @@ logger = logging.getLogger("orchestrator.FlowRunner")
 class FlowRunner:
     """Runs a ``Flow`` once: ``FlowRunner(flow=f).run(parameters=...)`` returns its state."""
 
-    def __init__(self, flow: Flow, task_runner: BaseTaskRunner | None = None) -> None:
+    def __init__(self, flow: Flow, task_runner: AnyTaskRunner | None = None) -> None:
         self.flow = flow
         self.task_runner = task_runner
 
     def run(
         self,
         parameters: Mapping[str, Any] | None = None,
-        task_runner: BaseTaskRunner | None = None,
+        task_runner: AnyTaskRunner | None = None,
         context: Mapping[str, Any] | None = None,
         task_states: Mapping[Task, State] | None = None,
         start_tasks: Iterable[Task] | None = None,
@@ -122,7 +122,7 @@ class _Pass:
     def __init__(
         self,
         flow: Flow,
-        runner: BaseTaskRunner,
+        runner: AnyTaskRunner,
         keys: dict[str, Any],
         task_states: dict[Task, State],
         start_tasks: Iterable[Task] | None,

@@ -4,20 +4,24 @@ A task runner turns ``TaskRunCall`` objects into *handles* (its own futures) and
 answers questions about them. The DAG flow runner and ``@flow`` runs speak only
 this contract, so every backend (sequential, threads, Dask) runs the same flows.
 Handles are opaque to callers; upstream refs inside a call hold handles of the
-same runner.
+same runner. Each runner says what its handles are (``BaseTaskRunner[DoneHandle]``,
+``BaseTaskRunner[DaskHandle]``, ...), so its methods are checked against its own handle
+type; code that drives any runner holds them as ``AnyTaskRunner``.
 """
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Self, overload
+from typing import Any, ClassVar, Generic, Self, TypeAlias, TypeVar, overload
 
 from taskrun.states import State
 from taskrun.wire import ResultShape, TaskRunCall
 
+#: a runner's handle type: what ``submit`` returns and every other method takes back
+HandleT = TypeVar("HandleT")
 #: told a handle whose run became final (see ``BaseTaskRunner.watch``)
-FinalListener = Callable[[Any], None]
+FinalListener = Callable[[HandleT], None]
 
 
 class ChildCalls(Sequence[TaskRunCall]):
@@ -48,8 +52,11 @@ class ChildCalls(Sequence[TaskRunCall]):
         return self._build(index)
 
 
-class BaseTaskRunner(abc.ABC):
-    """Executes task runs; a context manager that starts and shuts down its resources."""
+class BaseTaskRunner(abc.ABC, Generic[HandleT]):
+    """Executes task runs; a context manager that starts and shuts down its resources.
+
+    ``HandleT`` is the runner's own handle type.
+    """
 
     #: ``submit_many`` submits a mapped task's children together (the flow runner then hands
     #: them over in one call instead of one by one)
@@ -66,17 +73,17 @@ class BaseTaskRunner(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
-    def start(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+    def start(self) -> None:
         """Acquire resources (threads, a cluster); called once per flow run."""
 
-    def shutdown(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+    def shutdown(self) -> None:
         """Release what ``start`` acquired."""
 
     @abc.abstractmethod
-    def submit(self, call: TaskRunCall) -> Any:
+    def submit(self, call: TaskRunCall) -> HandleT:
         """Start the task run (or queue it behind its upstream) and return a handle."""
 
-    def submit_many(self, calls: Sequence[TaskRunCall]) -> list[Any]:
+    def submit_many(self, calls: Sequence[TaskRunCall]) -> list[HandleT]:
         """Submit several task runs (a mapped task's children) and return a handle for each,
         in order. A backend may batch them; by default each is submitted on its own.
 
@@ -85,24 +92,24 @@ class BaseTaskRunner(abc.ABC):
         """
         return [self.submit(call) for call in calls]
 
-    def release(self, handle: Any) -> None:  # noqa: B027 - optional hook, a no-op by default
+    def release(self, handle: HandleT | Sequence[HandleT]) -> None:
         """A hint that no task run will be submitted with ``handle`` (or, for a list, these
         handles) as an upstream any more: a backend may then forget the result where it
         lives. The handle's state stays available."""
 
     @abc.abstractmethod
-    def given(self, state: State) -> Any:
+    def given(self, state: State) -> HandleT:
         """A handle for a state known up front (``task_states`` of a run)."""
 
     @abc.abstractmethod
-    def wait(self, handle: Any, timeout: float | None = None) -> State | None:
+    def wait(self, handle: HandleT, timeout: float | None = None) -> State | None:
         """The final state of the run behind ``handle``; None if ``timeout`` passes first."""
 
     @abc.abstractmethod
-    def get_state(self, handle: Any) -> State:
+    def get_state(self, handle: HandleT) -> State:
         """The current state without blocking (Pending, Running or final)."""
 
-    def shape(self, handle: Any, flattened: bool = False) -> ResultShape:
+    def shape(self, handle: HandleT, flattened: bool = False) -> ResultShape:
         """Mapping metadata of a finished run (blocks until it finishes)."""
         from taskrun.wire import shape_of
 
@@ -110,11 +117,11 @@ class BaseTaskRunner(abc.ABC):
         assert state is not None
         return shape_of(state, flattened)
 
-    def describe(self, handle: Any) -> dict[str, Any]:
+    def describe(self, handle: HandleT) -> dict[str, Any]:
         """Backend details for displays (e.g. a Dask key and dashboard link)."""
         return {}
 
-    def watch(self, listener: FinalListener) -> Callable[[], None] | None:
+    def watch(self, listener: FinalListener[HandleT]) -> Callable[[], None] | None:
         """Call ``listener(handle)`` whenever a task run submitted from now on becomes final,
         so a caller learns of finished runs without polling every handle.
 
@@ -130,3 +137,7 @@ class BaseTaskRunner(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{self.name}()"
+
+
+#: a task runner of any kind, as code that drives runners without knowing which holds it
+AnyTaskRunner: TypeAlias = BaseTaskRunner[Any]

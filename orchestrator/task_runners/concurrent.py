@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextvars
-from typing import Any
+from collections.abc import Callable
 
 from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
 from orchestrator.task_runners.listeners import Listeners
@@ -27,7 +27,7 @@ class ThreadHandle:
         self.live = live or Pending()
 
 
-class ConcurrentTaskRunner(BaseTaskRunner):
+class ConcurrentTaskRunner(BaseTaskRunner[ThreadHandle]):
     """Runs task runs concurrently on ``max_workers`` threads."""
 
     def __init__(self, max_workers: int | None = None) -> None:
@@ -57,7 +57,7 @@ class ConcurrentTaskRunner(BaseTaskRunner):
             handle.future.add_done_callback(lambda _: self._listeners.tell(handle))
         return handle
 
-    def watch(self, listener: FinalListener) -> Any:
+    def watch(self, listener: FinalListener[ThreadHandle]) -> Callable[[], None]:
         return self._listeners.add(listener)
 
     def _execute(self, call: TaskRunCall, handle: ThreadHandle) -> State:
@@ -70,7 +70,7 @@ class ConcurrentTaskRunner(BaseTaskRunner):
     def given(self, state: State) -> ThreadHandle:
         return ThreadHandle(None, state)
 
-    def wait(self, handle: Any, timeout: float | None = None) -> State | None:
+    def wait(self, handle: ThreadHandle, timeout: float | None = None) -> State | None:
         if handle.future is None:
             return handle.live
         try:
@@ -78,7 +78,7 @@ class ConcurrentTaskRunner(BaseTaskRunner):
         except cf.TimeoutError:
             return None
 
-    def get_state(self, handle: Any) -> State:
+    def get_state(self, handle: ThreadHandle) -> State:
         return handle.live
 
     def __repr__(self) -> str:

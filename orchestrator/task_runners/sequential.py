@@ -6,8 +6,6 @@ returns, the run is over, so waiting never blocks.
 
 from __future__ import annotations
 
-from typing import Any
-
 from orchestrator.task_runners.base import BaseTaskRunner
 from taskrun.states import State
 from taskrun.wire import TaskRunCall, execute_call
@@ -25,7 +23,7 @@ class DoneHandle:
         return f"<DoneHandle {self.state!r}>"
 
 
-class SequentialTaskRunner(BaseTaskRunner):
+class SequentialTaskRunner(BaseTaskRunner[DoneHandle]):
     """Runs task runs one at a time, in order of submission, in this process."""
 
     def submit(self, call: TaskRunCall) -> DoneHandle:
@@ -36,8 +34,8 @@ class SequentialTaskRunner(BaseTaskRunner):
     def given(self, state: State) -> DoneHandle:
         return DoneHandle(state)
 
-    def wait(self, handle: Any, timeout: float | None = None) -> State:
+    def wait(self, handle: DoneHandle, timeout: float | None = None) -> State:
         return handle.state
 
-    def get_state(self, handle: Any) -> State:
+    def get_state(self, handle: DoneHandle) -> State:
         return handle.state

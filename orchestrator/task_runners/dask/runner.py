@@ -70,7 +70,7 @@ class SchedulerUnreachableError(OrchestratorError, ConnectionError):
         )
 
 
-class DaskTaskRunner(BaseTaskRunner):
+class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
     """Runs task runs on a Dask cluster: a temporary local one, or the one at ``address``.
 
     Args:
@@ -269,22 +269,22 @@ class DaskTaskRunner(BaseTaskRunner):
     def given(self, state: State) -> DaskHandle:
         return DaskHandle(f"given {state.name} state", state=state)
 
-    def wait(self, handle: Any, timeout: float | None = None) -> State | None:
+    def wait(self, handle: DaskHandle, timeout: float | None = None) -> State | None:
         if handle.state is not None:
-            return handle.state  # type: ignore[no-any-return]
+            return handle.state
         return self._session_for(handle).wait(handle, timeout)
 
-    def get_state(self, handle: Any) -> State:
+    def get_state(self, handle: DaskHandle) -> State:
         if handle.state is not None:
-            return handle.state  # type: ignore[no-any-return]
+            return handle.state
         return self._session_for(handle).get_state(handle)
 
-    def shape(self, handle: Any, flattened: bool = False) -> ResultShape:
+    def shape(self, handle: DaskHandle, flattened: bool = False) -> ResultShape:
         if handle.submitted is None:
             return super().shape(handle, flattened)
         return self._open_session().shape(handle, flattened)
 
-    def release(self, handle: Any) -> None:
+    def release(self, handle: DaskHandle | Sequence[DaskHandle]) -> None:
         """Nothing downstream will read this run's result from the cluster any more."""
         session = self._session
         for item in handle if isinstance(handle, list) else [handle]:
@@ -292,13 +292,13 @@ class DaskTaskRunner(BaseTaskRunner):
             if session is not None and submitted is not None:
                 session.release(submitted)
 
-    def watch(self, listener: FinalListener) -> Callable[[], None] | None:
+    def watch(self, listener: FinalListener[DaskHandle]) -> Callable[[], None] | None:
         """Tell ``listener`` of each final summary (from the client's event loop) and of each
         failure settled here; None while not started."""
         session = self._session
         return None if session is None else session.listeners.add(listener)
 
-    def describe(self, handle: Any) -> dict[str, Any]:
+    def describe(self, handle: DaskHandle) -> dict[str, Any]:
         details: dict[str, Any] = {}
         if handle.key is not None:
             details["dask_key"] = handle.key
