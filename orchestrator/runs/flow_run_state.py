@@ -1,7 +1,9 @@
 """The final state of a ``@flow`` run, decided from what its function returned.
 
     returned nothing            -> the task-run states: Failed('k/n states failed.') if k
-                                   of the n failed, else Completed('All states completed.')
+                                   of the n failed, else Cancelled('k/n states were
+                                   cancelled.') if k were cancelled, else
+                                   Completed('All states completed.')
     a future or a state         -> that (final) state
     a list/tuple/set of them    -> as for nothing, over just those
     any other value             -> Completed holding it
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orchestrator.runs.futures import Future, present_state
-from taskrun.states import Completed, Failed, State
+from taskrun.states import Cancelled, Completed, Failed, State
 
 
 class TaskRunStates(list[State]):
@@ -83,6 +85,9 @@ def aggregate(states: Sequence[State], names: Sequence[str] = ()) -> State:
             "did not complete.",
             collected,
         )
+    cancelled = sum(1 for s in states if s.is_cancelled())
+    if cancelled:  # never a success: the runs were stopped before they finished
+        return Cancelled(f"{cancelled}/{len(states)} states were cancelled.", collected)
     return Completed("All states completed.", collected)
 
 

@@ -15,7 +15,7 @@ from orchestrator.dag.edge import Edge
 from orchestrator.dag.parameter import Parameter
 from orchestrator.dag.task import Task
 from orchestrator.errors import ParameterError
-from taskrun.states import Failed, Paused, Pending, State, Success
+from taskrun.states import Cancelled, Failed, Paused, Pending, State, Success
 from taskrun.triggers import flatten_upstream
 from taskrun.wire import UpstreamRef
 
@@ -97,34 +97,50 @@ def decide_flow_state(
 ) -> State:
     """The flow run's state once its pass is over.
 
-    Paused (a task waits to be resumed) or Pending while a terminal task is unfinished;
-    else Failed if a reference task failed, else Success. Tasks that were not part of
-    the run (upstream of its start tasks, with no state given) do not keep it open.
+    The rule, in order:
+
+    1. Failed when a reference task failed, even while another task waits paused (a paused
+       run must not hide a failure; the message names the paused tasks too, and the
+       finished states are kept, so resuming works as for a paused run).
+    2. Paused (a task waits to be resumed) or Pending while a terminal task is unfinished.
+    3. Cancelled when a reference task was cancelled: a cancelled run never counts as a
+       success.
+    4. Success when every reference task succeeded.
+
+    Tasks that were not part of the run (upstream of its start tasks, with no state given)
+    do not keep it open.
 
     Args:
         terminal_tasks: the tasks whose being finished ends the run (default: all).
     """
     ends = states.keys() if terminal_tasks is None else set(terminal_tasks) | set(reference_tasks)
     unfinished = [(t, states[t]) for t in ends if t in states and not _all_finished(states[t])]
+    paused = sorted(t.name for t, s in states.items() if _any_paused(s)) if unfinished else []
+    reference: dict[Any, State] = {t: states[t] for t in reference_tasks if t in states}
+    failed = sorted({_name(e) for e, s in flatten_upstream(reference) if s.is_failed()})
+    if failed:
+        also = f" Paused: {', '.join(map(repr, paused))}." if paused else ""
+        return Failed(
+            f"Some reference tasks failed: {', '.join(map(repr, failed))}.{also}", dict(returned)
+        )
+    if paused:
+        shown = ", ".join(map(repr, paused))
+        return Paused(
+            f"Flow run paused: {shown} paused. Resume with flow.run(task_states="
+            "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task]) "
+            "so the finished tasks' results are reused.",
+            dict(returned),
+        )
     if unfinished:
-        paused = sorted(t.name for t, s in states.items() if _any_paused(s))
-        if paused:
-            shown = ", ".join(map(repr, paused))
-            return Paused(
-                f"Flow run paused: {shown} paused. Resume with flow.run(task_states="
-                "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task]) "
-                "so the finished tasks' results are reused.",
-                dict(returned),
-            )
         names = sorted(t.name for t, _ in unfinished)
         return Pending(
             f"Flow run incomplete: {', '.join(map(repr, names))} did not finish.", dict(returned)
         )
-    reference: dict[Any, State] = {t: states[t] for t in reference_tasks if t in states}
-    failed = sorted({_name(e) for e, s in flatten_upstream(reference) if s.is_failed()})
-    if failed:
-        return Failed(
-            f"Some reference tasks failed: {', '.join(map(repr, failed))}.", dict(returned)
+    cancelled = sorted({_name(e) for e, s in flatten_upstream(reference) if s.is_cancelled()})
+    if cancelled:
+        return Cancelled(
+            f"Some reference tasks were cancelled: {', '.join(map(repr, cancelled))}.",
+            dict(returned),
         )
     return Success("All reference tasks succeeded.", dict(returned))
 

@@ -13,7 +13,16 @@ from orchestrator.runs.scheduler import (
     decide_flow_state,
     upstream_refs,
 )
-from taskrun.states import Failed, Mapped, Paused, Pending, Skipped, Success, TriggerFailed
+from taskrun.states import (
+    Cancelled,
+    Failed,
+    Mapped,
+    Paused,
+    Pending,
+    Skipped,
+    Success,
+    TriggerFailed,
+)
 from taskrun.wire import UpstreamRef
 
 
@@ -125,6 +134,42 @@ def test_a_paused_task_makes_the_flow_paused_and_says_how_to_resume():
     assert isinstance(final, Paused)
     assert "'a' paused" in final.message
     assert "task_states={**paused_flow_state.result(), task: Resume()}" in final.message
+
+
+def test_a_failed_reference_task_fails_the_flow_even_while_another_task_is_paused():
+    a, b = tasks("a", "b")
+    states = {a: Failed(), b: Paused()}
+    final = decide_flow_state(states, [a, b], states, terminal_tasks=[a, b])
+    assert isinstance(final, Failed)
+    assert final.message == "Some reference tasks failed: 'a'. Paused: 'b'."
+    assert final.result(raise_on_failure=False) == states  # resumable as a paused run
+
+
+@pytest.mark.parametrize(
+    "cancelled_state", [Cancelled(), Mapped(map_states=[Success(), Cancelled()])]
+)
+def test_a_cancelled_reference_task_never_counts_as_success(cancelled_state):
+    a, b = tasks("a", "b")
+    states = {a: cancelled_state, b: Success()}
+    final = decide_flow_state(states, [a, b], states, terminal_tasks=[a, b])
+    assert isinstance(final, Cancelled)
+    assert not final.is_successful()
+    assert final.message == "Some reference tasks were cancelled: 'a'."
+
+
+def test_a_flow_whose_only_task_was_cancelled_is_not_successful_in_process():
+    from orchestrator import Flow, task
+    from orchestrator.engine import signals
+
+    @task
+    def stopped():
+        raise signals.ENDRUN(Cancelled("stopped on request"))
+
+    with Flow("cancelled") as flow:
+        stopped()
+    state = flow.run()
+    assert isinstance(state, Cancelled)
+    assert state.message == "Some reference tasks were cancelled: 'stopped'."
 
 
 def test_a_task_left_out_of_the_run_does_not_keep_it_open_once_terminal_tasks_finished():
