@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.dag.task import GetItem as GetItem  # lives with Task: task[key] builds it
 from orchestrator.dag.task import Task
 
 
@@ -59,14 +60,6 @@ class Constant(Task):
 
     def run(self) -> Any:
         return self.value
-
-
-class GetItem(Task):
-    """Returns ``task_result[key]``."""
-
-    # each task's run() has its own signature (flows bind arguments by name)
-    def run(self, task_result: Any, key: Any) -> Any:  # type: ignore[override]
-        return task_result[key]
 
 
 COLLECTION_TYPES: dict[type, type[Task]] = {list: List, tuple: Tuple, set: Set, frozenset: Set}

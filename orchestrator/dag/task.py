@@ -36,25 +36,11 @@ if TYPE_CHECKING:
 #: attributes ``Task.__init__`` sets; missing ones mean a subclass skipped it
 _INIT_ATTRIBUTES = frozenset(
     {
-        "name",
-        "slug",
-        "tags",
-        "max_retries",
-        "retry_delay",
-        "retry_on",
-        "timeout",
-        "trigger",
-        "skip_on_upstream_skip",
-        "state_handlers",
-        "on_failure",
-        "log_stdout",
-        "batch_size",
-        "dependencies",
-        "_template",
-        "_flow_ref",
-        "signature",
+        "name", "slug", "tags", "max_retries", "retry_delay", "retry_on", "timeout", "trigger",
+        "skip_on_upstream_skip", "state_handlers", "on_failure", "log_stdout", "batch_size",
+        "dependencies", "_template", "_flow_ref", "signature",
     }
-)
+)  # fmt: skip
 StateHandler = Callable[[Any, Any, Any], Any]
 
 
@@ -250,8 +236,6 @@ class Task:
 
     def __getitem__(self, key: Any) -> Task:
         """A task returning ``self``'s result indexed by ``key`` (e.g. ``rows[0]``)."""
-        from orchestrator.dag.collections import GetItem
-
         item: Task = GetItem(name=f"{self.name}[{key!r}]")(
             task_result=self, key=key, flow=self._resolve_flow(None, "index")
         )
@@ -306,6 +290,14 @@ class Task:
                 f"`with Flow('name'):`, pass flow=..., or add the task to a flow first."
             )
         return target
+
+
+class GetItem(Task):
+    """Returns ``task_result[key]``: the task ``task[key]`` adds (here, as ``Task`` builds it)."""
+
+    # each task's run() has its own signature (flows bind arguments by name)
+    def run(self, task_result: Any, key: Any) -> Any:  # type: ignore[override]
+        return task_result[key]
 
 
 class FunctionTask(Task):
