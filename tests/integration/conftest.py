@@ -2,7 +2,8 @@
 
 Each fixture starts only what its tests ask for and closes it after:
 
-- ``inproc_address``: one ``LocalCluster(processes=False)`` for the whole session;
+- ``inproc_address`` (in ``tests/conftest.py``, shared with the contract suite): one
+  ``LocalCluster(processes=False)`` for the whole session;
 - ``process_address``: one ``LocalCluster(processes=True)`` (two worker processes);
 - ``remote_cluster``: the processes of ``docker-compose.yml`` -- ``dask scheduler`` and two
   ``python -m workers`` -- started from the compose file's own commands, host names and
@@ -26,17 +27,6 @@ from .cluster_support import (
     wait_for_port,
     worker_env,
 )
-
-
-@pytest.fixture(scope="session")
-def inproc_address() -> Iterator[str]:
-    """A scheduler whose two workers live in this process (2 threads each)."""
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=False, dashboard_address=":0"
-    ) as cluster:
-        yield cluster.scheduler_address
 
 
 @pytest.fixture(scope="session")

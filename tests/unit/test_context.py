@@ -10,17 +10,7 @@ import pytest
 
 from orchestrator import Flow, context, task
 from orchestrator.engine import TaskRunner
-from taskrun.context import current, date_keys, load_config_context, reload_config
-
-
-@pytest.fixture
-def config_file(tmp_path, monkeypatch):
-    """A config file named by $ORCHESTRATOR_CONFIG; the config layer is restored afterwards."""
-    path = tmp_path / "config.toml"
-    monkeypatch.setenv("ORCHESTRATOR_CONFIG", str(path))
-    yield path
-    monkeypatch.undo()
-    reload_config()
+from taskrun.context import date_keys, load_config_context, reload_config
 
 
 # ---- the API -------------------------------------------------------------------------------------
@@ -135,19 +125,6 @@ def test_a_context_entry_that_is_not_a_table_is_an_error(config_file):
         reload_config()
 
 
-def test_config_keys_reach_task_runs(config_file, task_runner):
-    config_file.write_text("[context]\nbucket = 's3://data'\n")
-    reload_config()
-
-    @task
-    def read():
-        return context.bucket
-
-    with Flow("f") as flow:
-        result = read()
-    assert flow.run(task_runner=task_runner).result()[result].result() == "s3://data"
-
-
 # ---- keys supplied by runs -----------------------------------------------------------------------
 def test_date_keys_shift_yesterday_and_tomorrow_with_today():
     keys = date_keys("2020-03-01")
@@ -170,17 +147,6 @@ def test_a_bad_today_is_a_value_error_showing_the_expected_form():
         date_keys("soon")
 
 
-def test_flow_run_context_today_gives_yesterday(task_runner):
-    @task
-    def read():
-        return context.yesterday
-
-    with Flow("f") as flow:
-        result = read()
-    state = flow.run(context={"today": "2020-03-02"}, task_runner=task_runner)
-    assert state.result()[result].result() == "2020-03-01"
-
-
 def test_a_bad_today_fails_the_run_before_anything_runs(record):
     @task
     def body():
@@ -191,29 +157,6 @@ def test_a_bad_today_fails_the_run_before_anything_runs(record):
     with pytest.raises(ValueError, match="context key 'today'"):
         flow.run(context={"today": "03/02/2020"})
     assert record.events == []
-
-
-def test_run_context_is_gone_after_the_run(task_runner):
-    @task
-    def body():
-        return context.task_name
-
-    with Flow("f") as flow:
-        result = body()
-    assert flow.run(task_runner=task_runner, context={"a": 1}).result()[result].result() == "body"
-    assert "task_name" not in context
-    assert "a" not in context
-    assert current().get("flow_name") is None
-
-
-def test_the_logger_in_context_is_the_tasks_logger(task_runner):
-    @task
-    def body():
-        return context.logger.name
-
-    with Flow("f") as flow:
-        result = body()
-    assert flow.run(task_runner=task_runner).result()[result].result() == "orchestrator.Task: body"
 
 
 def test_task_runner_context_keys_reach_the_body():

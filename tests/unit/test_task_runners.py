@@ -1,7 +1,8 @@
-"""The task-runner contract, checked against both in-process runners.
+"""What the in-process task runners show beyond the shared contract: the thread pool's
+non-blocking ``get_state`` and parallelism, reprs, and subclassing ``BaseTaskRunner``.
 
-``TaskRunCall`` in, handles out; ``wait``/``get_state``/``shape`` answer about them.
-The flow runner speaks only this contract, so the same flows run on every runner.
+The contract every runner meets (``submit``/``wait``/``get_state``/``shape``/``given``)
+is checked in ``tests/contract/test_task_runner_protocol.py``.
 """
 
 from __future__ import annotations
@@ -11,57 +12,13 @@ import threading
 import pytest
 
 from orchestrator import Flow, Task, task
-from orchestrator.core import Edge
-from orchestrator.engine.state import Failed, Success
 from orchestrator.task_runners import BaseTaskRunner, ConcurrentTaskRunner, SequentialTaskRunner
-from taskrun.wire import ResultShape, TaskRunCall, UpstreamRef
+from taskrun.wire import TaskRunCall
 
 
 @task
 def produce():
     return [1, 2, 3]
-
-
-@task
-def consume(x):
-    return sum(x)
-
-
-def test_submit_returns_a_handle_whose_wait_gives_the_final_state(task_runner):
-    with task_runner:
-        handle = task_runner.submit(TaskRunCall(task=produce, name="produce-0"))
-        state = task_runner.wait(handle)
-    assert isinstance(state, Success)
-    assert state.result() == [1, 2, 3]
-
-
-def test_upstream_handles_in_a_call_feed_the_downstream_run(task_runner):
-    edge = Edge(produce, consume, key="x")
-    with task_runner:
-        upstream = task_runner.submit(TaskRunCall(task=produce, name="produce-0"))
-        downstream = task_runner.submit(
-            TaskRunCall(task=consume, name="consume-0", upstream=(UpstreamRef(edge, (upstream,)),))
-        )
-        assert task_runner.wait(downstream).result() == 6
-
-
-def test_given_wraps_a_known_state(task_runner):
-    with task_runner:
-        handle = task_runner.given(Failed("known"))
-        assert task_runner.wait(handle).message == "known"
-        assert task_runner.get_state(handle).message == "known"
-
-
-def test_shape_reports_the_length_of_a_result_without_the_data(task_runner):
-    with task_runner:
-        handle = task_runner.submit(TaskRunCall(task=produce, name="produce-0"))
-        assert task_runner.shape(handle) == ResultShape(True, 3)
-        failed = task_runner.given(Failed("no"))
-        assert task_runner.shape(failed) == ResultShape(False)
-        scalar = task_runner.given(Success(result=5))
-        shape = task_runner.shape(scalar)
-        assert (shape.successful, shape.length) == (True, None)
-        assert "its value 5 is not a sequence" in shape.problem
 
 
 def test_get_state_does_not_block_while_a_run_executes():
