@@ -8,6 +8,7 @@ code keeps working; each carries structured fields and builds its text in
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 from taskrun.transitions import InvalidTransitionError as InvalidTransitionError
@@ -87,5 +88,33 @@ class ParameterError(OrchestratorError, ValueError):
         return (
             f"Flow {self.flow_name!r}: "
             + "; ".join(parts)
-            + f". The flow's parameters are: {known}; pass them as parameters={{name: value}}."
+            + "."
+            + _did_you_mean(self.unknown, self.known)
+            + f" The flow's parameters are: {known}; pass them as parameters={{name: value}}."
         )
+
+
+def _did_you_mean(unknown: Sequence[str], known: Sequence[str]) -> str:
+    """`` Did you mean 'limit' (for 'limt')?`` for each unknown name with a near known one."""
+    pairs = []
+    for name in sorted(unknown):
+        near = difflib.get_close_matches(name, known, n=1)
+        if near:
+            pairs.append(f"{near[0]!r} (for {name!r})" if len(unknown) > 1 else repr(near[0]))
+    return f" Did you mean {', '.join(pairs)}?" if pairs else ""
+
+
+class RunOptionError(OrchestratorError, TypeError, ValueError):
+    """An option of a flow run (``parameters=``, ``task_runner=``, ``task_states=``, an
+    unknown keyword, ...) cannot work; raised before anything runs. ``option`` names it.
+
+    A wrong type or a wrong value, so both ``except TypeError`` and ``except ValueError``
+    catch it (Python raises ``TypeError`` for an unknown keyword argument).
+    """
+
+    def __init__(self, flow_name: str, option: str, problem: str, fix: str) -> None:
+        super().__init__(flow_name, option, problem, fix)
+        self.flow_name, self.option, self.problem, self.fix = flow_name, option, problem, fix
+
+    def __str__(self) -> str:
+        return f"Flow {self.flow_name!r}: {self.problem} {self.fix}"

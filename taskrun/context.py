@@ -13,6 +13,13 @@ The config layer is read once, when this module is imported. ``reload_config()``
 reads the file again (after ``$ORCHESTRATOR_CONFIG`` changed, say); code outside
 any ``with context(...)`` block sees the new keys at once, while open blocks and
 runs already started keep the keys they began with.
+
+A config file that cannot be read (broken TOML, a ``[context]`` that is not a table, no
+permission) must not stop ``import orchestrator``, ``orchestrator --help`` or a worker
+from starting: at import the module logs one warning naming the file and the problem,
+and the config layer is empty, so runs see none of the file's keys (as if it were
+missing) until it is fixed and read again. ``reload_config()``, an explicit request,
+raises instead.
 """
 
 from __future__ import annotations
@@ -34,9 +41,20 @@ CONFIG_ENV = "ORCHESTRATOR_CONFIG"
 DEFAULT_CONFIG = Path("~/.orchestrator/config.toml")
 
 
+def config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The config file: ``path``, else ``$ORCHESTRATOR_CONFIG``, else the default."""
+    return Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).expanduser()
+
+
 def load_config_context(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Read the ``[context]`` table of the user config file (missing file: empty)."""
-    target = Path(path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG).expanduser()
+    """Read the ``[context]`` table of the user config file (missing file: empty).
+
+    Raises:
+        tomllib.TOMLDecodeError: the file is not TOML (a note names the file).
+        ValueError: its ``[context]`` is not a table.
+        OSError: the file exists but cannot be read.
+    """
+    target = config_path(path)
     try:
         with target.open("rb") as handle:
             document = tomllib.load(handle)
@@ -51,8 +69,24 @@ def load_config_context(path: str | os.PathLike[str] | None = None) -> dict[str,
     return table
 
 
+def _load_config_at_import() -> Mapping[str, Any]:
+    """The config layer at import: the file's ``[context]``, or empty (and one warning)
+    when the file cannot be read, so a broken file does not break every import."""
+    try:
+        return MappingProxyType(load_config_context())
+    except (OSError, ValueError) as err:  # TOMLDecodeError is a ValueError
+        problem = " ".join(f"{type(err).__name__}: {err}".split())
+        logger.warning(
+            "Ignoring the orchestrator config file %r (%s): runs see none of its [context] "
+            "keys until it is fixed and read again (reload_config() or a restart).",
+            str(config_path()),
+            problem,
+        )
+        return MappingProxyType({})
+
+
 #: the ``[context]`` table of the config file: what is seen outside every ``with`` block
-_config: Mapping[str, Any] = MappingProxyType(load_config_context())
+_config: Mapping[str, Any] = _load_config_at_import()
 #: the keys of the innermost ``with context(...)`` block or run; None outside all of them
 _values: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "orchestrator_context", default=None
@@ -69,6 +103,10 @@ def reload_config(path: str | os.PathLike[str] | None = None) -> Mapping[str, An
     Returns:
         The new config layer. Blocks already open (and runs already started) keep
         the keys they copied when they began.
+
+    Raises:
+        tomllib.TOMLDecodeError, ValueError, OSError: as ``load_config_context``; the
+            config layer stays as it was.
     """
     global _config
     _config = MappingProxyType(load_config_context(path))
@@ -172,7 +210,14 @@ class Context:
         return dict(current())
 
     def __call__(self, *args: Mapping[str, Any], **kwargs: Any) -> _Override:
-        """Override keys inside a ``with`` block; the old values come back afterwards."""
+        """Override keys inside a ``with`` block; the old values come back afterwards.
+
+        Raises:
+            TypeError: a positional argument is not a mapping, or has a key that is not a
+                string (at this call, not when the block opens).
+        """
+        for mapping in args:
+            _check_override(mapping)
         return _Override(self, args, kwargs)
 
     def __repr__(self) -> str:
@@ -181,6 +226,25 @@ class Context:
 
 
 context = Context()
+
+
+def non_string_keys(mapping: Mapping[Any, Any]) -> list[Any]:
+    """The keys of ``mapping`` that are not strings (context keys are names)."""
+    return [key for key in mapping if not isinstance(key, str)]
+
+
+def _check_override(mapping: Any) -> None:
+    if not isinstance(mapping, Mapping):
+        raise TypeError(
+            f"context(...) takes mappings and keywords, got {mapping!r} (a "
+            f"{type(mapping).__name__}). Write context(key=value) or context({{'key': value}})."
+        )
+    bad = non_string_keys(mapping)
+    if bad:
+        raise TypeError(
+            f"context keys must be strings (tasks read them as context.key or "
+            f"context['key']); got {bad[:10]!r}. Write context({{'key': value}})."
+        )
 
 
 def date_keys(

@@ -13,6 +13,9 @@ Its own log lines can be turned off per run with the run-context key
 unchanged in-process and inside a Dask worker; only ``sleep`` differs (a Dask worker
 passes one that secedes from its thread pool while it waits).
 
+The task is read through ``TaskLike`` (``task_protocol``); the body is called by
+``body_call``; the errors it puts in states are in ``taskrun.errors``.
+
 This is the hot path of every task run (a few microseconds of it per run matter on
 maps of a million children), hence: one context dict per run set straight on the
 ContextVar (``run_keys``), one pass over the upstream kinds for the three upstream
@@ -22,25 +25,21 @@ and no initial ``Pending`` built when no state handler can see it.
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextvars
 import datetime as _dt
-import logging
-import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from taskrun import signals
+from taskrun.body_call import call_body, logger
 from taskrun.context import current, enter, leave
-from taskrun.logs import capture_stdout, task_logger
+from taskrun.errors import MissingInputError, TriggerFailedError
 from taskrun.run_keys import run_keys
 from taskrun.states import (
     FINISHED,
     SUCCESSFUL,
     Failed,
-    Mapped,
     Paused,
     Pending,
     Retrying,
@@ -48,10 +47,9 @@ from taskrun.states import (
     Skipped,
     State,
     StateKind,
-    Success,
-    TimedOut,
     TriggerFailed,
 )
+from taskrun.task_protocol import TaskLike
 from taskrun.transitions import check_transition
 from taskrun.triggers import (
     Decision,
@@ -61,8 +59,6 @@ from taskrun.triggers import (
     flatten_upstream,
     upstream_kinds,
 )
-
-logger = logging.getLogger("orchestrator.TaskRunner")
 
 Sleep = Callable[[float], None]
 Kinds = set[StateKind]
@@ -74,40 +70,6 @@ _SKIPPED = StateKind.SKIPPED
 _UNSEEN_PENDING = Pending()
 
 
-class TriggerFailedError(Exception):
-    """The result of a ``TriggerFailed`` state: why the trigger did not pass."""
-
-    def __init__(self, task_name: str, reason: str) -> None:
-        super().__init__(task_name, reason)
-        self.task_name = task_name
-        self.reason = reason
-
-    def __str__(self) -> str:
-        return f"Task {self.task_name!r}: trigger did not pass. {self.reason}"
-
-
-class MissingInputError(Exception):
-    """The result of a start or resumed task's ``Failed`` state when its data is unknown.
-
-    A start task skips the upstream checks, but a data edge still needs the upstream
-    result: an earlier run's state passed in ``task_states``.
-    """
-
-    def __init__(self, task_name: str, missing: list[tuple[str, str]]) -> None:
-        super().__init__(task_name, missing)
-        self.task_name = task_name
-        #: (argument, upstream task) pairs whose upstream has no finished state
-        self.missing = missing
-
-    def __str__(self) -> str:
-        shown = ", ".join(f"argument {arg!r} from task {up}" for arg, up in self.missing)
-        return (
-            f"Task {self.task_name!r}: cannot start without its inputs: {shown} did not "
-            "finish in this flow run. Pass the earlier run's states, e.g. flow.run(task_states="
-            "{**paused_flow_state.result(), task: Resume()}, start_tasks=[task])."
-        )
-
-
 class _HandlerFailed(Exception):
     """A state handler raised; carries the Failed state the task ends in."""
 
@@ -117,7 +79,7 @@ class _HandlerFailed(Exception):
 
 
 def run_task(
-    task: Any,
+    task: TaskLike,
     upstream_states: Mapping[Hashable, State] | None = None,
     *,
     inputs: Mapping[str, Any] | None = None,
@@ -155,7 +117,7 @@ def run_task(
 
 
 def execute_task_run(
-    task: Any,
+    task: TaskLike,
     upstream_states: Mapping[Hashable, State] | None,
     *,
     inputs: Mapping[str, Any] | None,
@@ -201,7 +163,7 @@ class _TaskRun:
 
     def __init__(
         self,
-        task: Any,
+        task: TaskLike,
         upstream_states: Mapping[Hashable, State],
         inputs: Mapping[str, Any],
         map_index: int | None,
@@ -228,7 +190,7 @@ class _TaskRun:
         if initial is not None:
             state = initial
         else:  # a fresh Pending only when a handler will see it as the first old state
-            state = Pending() if getattr(self.task, "state_handlers", None) else _UNSEEN_PENDING
+            state = Pending() if self.task.state_handlers else _UNSEEN_PENDING
         if state.is_finished():
             return state
         try:
@@ -268,9 +230,9 @@ class _TaskRun:
             return None
         missing = sorted(
             {
-                (edge.key, edge_label(edge))
+                (key, edge_label(edge))
                 for edge, upstream in flatten_upstream(self.upstream_states)
-                if getattr(edge, "key", None) is not None and not upstream.is_finished()
+                if (key := getattr(edge, "key", None)) is not None and not upstream.is_finished()
             }
         )
         if not missing:
@@ -279,12 +241,12 @@ class _TaskRun:
         return self.transition(state, Failed(str(error), error))
 
     def check_upstream_skipped(self, state: State, kinds: Kinds) -> State | None:
-        if _SKIPPED not in kinds or not getattr(self.task, "skip_on_upstream_skip", True):
+        if _SKIPPED not in kinds or not self.task.skip_on_upstream_skip:
             return None
         return self.transition(state, Skipped("Upstream task was skipped; skipping this task."))
 
     def check_trigger(self, state: State, kinds: Kinds) -> State | None:
-        trigger = getattr(self.task, "trigger", None)
+        trigger = self.task.trigger
         if trigger is None:
             trigger = all_successful
         if trigger is all_successful and kinds <= SUCCESSFUL:
@@ -312,14 +274,14 @@ class _TaskRun:
                 return state
             started = time.perf_counter()
             if run_count == self.run_count:
-                outcome, retryable = self.call_body(kwargs)
+                outcome, retryable = call_body(self.task, self.label, kwargs, self.verbose)
             else:  # user code sees which attempt this is
                 token = enter({**current(), "task_run_count": run_count})
                 try:
-                    outcome, retryable = self.call_body(kwargs)
+                    outcome, retryable = call_body(self.task, self.label, kwargs, self.verbose)
                 finally:
                     leave(token)
-            outcome.duration = time.perf_counter() - started
+            outcome = outcome.evolve(duration=time.perf_counter() - started)
             state = self.transition(state, outcome)
             delay = self.retry_delay(state, run_count) if retryable else None
             if delay is None:
@@ -327,8 +289,10 @@ class _TaskRun:
             start_time = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=delay)
             if not state.is_retrying():
                 message = f"Retrying task {self.label!r} (attempt {run_count + 1})."
-                state = self.transition(state, Retrying(message, start_time=start_time))
-            state.run_count = run_count
+                retrying = Retrying(message, start_time=start_time, run_count=run_count)
+                state = self.transition(state, retrying)  # handlers see the attempts made
+            if state.run_count != run_count:  # a RETRY signal's state, or a handler's
+                state = state.evolve(run_count=run_count)
             if delay > 0:
                 self.sleep(delay)
 
@@ -337,49 +301,16 @@ class _TaskRun:
         if not state.is_retrying():
             if not state.is_failed() or state.is_trigger_failed():
                 return None
-            if run_count > (getattr(self.task, "max_retries", 0) or 0):
+            if run_count > (self.task.max_retries or 0):
                 return None
-            retry_on = getattr(self.task, "retry_on", None)
+            retry_on = self.task.retry_on
             error = state.data
             if retry_on and not (
                 isinstance(error, BaseException) and isinstance(error, tuple(retry_on))
             ):
                 return None
-        configured = getattr(self.task, "retry_delay", None)
+        configured = self.task.retry_delay
         return configured.total_seconds() if configured is not None else 0.0
-
-    def call_body(self, kwargs: dict[str, Any]) -> tuple[State, bool]:
-        """Call the body; return the outcome state and whether retries may apply."""
-        task = self.task
-        timeout = getattr(task, "timeout", None)
-        try:
-            if timeout is None and not getattr(task, "log_stdout", False):
-                value = task.run(**kwargs)  # the usual case, without the call_user frame
-            elif timeout is None:
-                value = self.call_user(kwargs)
-            else:
-                value = _call_with_timeout(self.call_user, kwargs, timeout)
-        except concurrent.futures.TimeoutError:
-            message = (
-                f"Task {self.label!r} timed out after {timeout} seconds; raise its "
-                "'timeout' if it needs longer."
-            )
-            return TimedOut(message, TimeoutError(message)), True
-        except signals.ENDRUN as signal:
-            return signal.state, False
-        except signals.Signal as signal:
-            return signals.state_for_signal(signal), not isinstance(signal, signals.TRIGGERFAIL)
-        except Exception as err:
-            if self.verbose:
-                logger.error("Task %r: run raised %r", self.label, err, exc_info=True)
-            return Failed("Task run encountered an exception.", err), True
-        return Success("Task run succeeded.", value), True
-
-    def call_user(self, kwargs: dict[str, Any]) -> Any:
-        if getattr(self.task, "log_stdout", False):
-            with capture_stdout(task_logger(self.task.name)):
-                return self.task.run(**kwargs)
-        return self.task.run(**kwargs)
 
     # ---- inputs --------------------------------------------------------------------------------
     def collect_inputs(self, state: State | None = None) -> dict[str, Any]:
@@ -397,7 +328,7 @@ class _TaskRun:
     def transition(self, old: State, new: State) -> State:
         """Move to ``new`` through the state handlers; a raising handler fails the task."""
         check_transition(self.label, old, new)
-        for handler in getattr(self.task, "state_handlers", None) or ():
+        for handler in self.task.state_handlers or ():
             try:
                 returned = handler(self.task, old, new)
             except Exception as err:
@@ -408,7 +339,7 @@ class _TaskRun:
                 )
                 raise _HandlerFailed(failed) from err
             new = returned if isinstance(returned, State) else new
-        on_failure = getattr(self.task, "on_failure", None)
+        on_failure = self.task.on_failure
         if on_failure is not None and new.is_failed():
             try:
                 on_failure(self.task, new)
@@ -447,29 +378,3 @@ def _evaluate_trigger(
     return TriggerResult(
         Decision.FAIL, f"Trigger {getattr(trigger, '__name__', trigger)!r} returned False."
     )
-
-
-def _call_with_timeout(
-    call: Callable[[dict[str, Any]], Any], kwargs: dict[str, Any], timeout: float
-) -> Any:
-    """Run ``call`` in a daemon thread (context copied) and wait at most ``timeout`` seconds.
-
-    A timed-out body cannot be killed from Python; its thread is abandoned and its
-    result ignored.
-    """
-    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-    ctx = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            future.set_result(ctx.run(call, kwargs))
-        except BaseException as err:
-            future.set_exception(err)
-
-    threading.Thread(target=target, daemon=True, name="orchestrator-timeout").start()
-    return future.result(timeout=timeout)
-
-
-def reduce_state(children: list[State]) -> State:
-    """The state a reducing downstream sees for a mapped upstream: its children."""
-    return Mapped("Mapped children finished.", map_states=children)

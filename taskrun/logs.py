@@ -1,4 +1,5 @@
-"""Task-run logging: the per-task logger and per-thread capture of ``print`` output.
+"""Task-run logging: the per-task logger, the filter tagging records with their task run,
+and per-thread capture of ``print`` output.
 
 ``sys.stdout`` is process-wide, so ``contextlib.redirect_stdout`` would mix the
 prints of tasks running in parallel threads. Instead one ``_StdoutRouter`` is
@@ -17,6 +18,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from taskrun.context import current
+
 _capture: contextvars.ContextVar[logging.Logger | None] = contextvars.ContextVar(
     "orchestrator_stdout_capture", default=None
 )
@@ -24,6 +27,19 @@ _install_lock = threading.Lock()
 #: task name -> its logger; ``logging.getLogger`` keeps every logger forever too, so this
 #: holds nothing longer, and spares each task run its lock and name formatting
 _task_loggers: dict[str, logging.Logger] = {}
+
+
+def stamp_task_run(record: logging.LogRecord) -> bool:
+    """Logging filter: tag a record with the task run (``record.task_run_name``) it comes from."""
+    if not hasattr(record, "task_run_name"):
+        record.task_run_name = current().get("task_run_name")
+    return True
+
+
+def stamp_logger(logger: logging.Logger) -> None:
+    """Tag ``logger``'s records with their task run (once: the filter is added only once)."""
+    if stamp_task_run not in logger.filters:
+        logger.addFilter(stamp_task_run)
 
 
 def task_logger(task_name: str) -> logging.Logger:

@@ -17,6 +17,7 @@ from typing import Any
 from taskrun.context import current
 from taskrun.logs import task_logger
 from taskrun.states import State
+from taskrun.task_protocol import TaskLike
 
 _ids = random.Random()
 os.register_at_fork(after_in_child=_ids.seed)
@@ -35,7 +36,7 @@ def new_run_id() -> str:
 
 
 def run_keys(
-    task: Any,
+    task: TaskLike,
     label: str,
     map_index: int | None,
     run_context: Mapping[str, Any],
@@ -49,10 +50,10 @@ def run_keys(
     if task_run_name is not None:
         keys["task_run_name"] = task_run_name
     name = task.name
-    tags = getattr(task, "tags", None)
+    tags = task.tags
     keys["task_name"] = name
     keys["task_full_name"] = label
-    keys["task_slug"] = getattr(task, "slug", None) or name
+    keys["task_slug"] = task.slug or name
     keys["task_tags"] = sorted(tags) if tags else []
     keys["task_run_id"] = run_context.get("task_run_id") or new_run_id()
     keys["map_index"] = map_index

@@ -1,8 +1,9 @@
 """States of task runs and flow runs: small immutable values with predicates.
 
-The public classes exist because users ``isinstance`` them; every predicate is
-answered from one place, the ``StateKind`` groups below, so a new state only
-has to be placed in the right groups.
+The public classes exist because users ``isinstance`` them; their predicates are
+answered from ``StateKind`` groups (``taskrun.state_kinds``), so a new state only has
+to be placed in the right groups. A state never changes once built
+(``taskrun.state_fields``): ``evolve``, ``with_result`` and ``recast`` make changed copies.
 
     State
     ├── Pending ── Scheduled ── Retrying, Resume;  Paused
@@ -11,154 +12,67 @@ has to be placed in the right groups.
         ├── Success ── Completed, Cached, Mapped, Skipped
         ├── Failed ── TriggerFailed, TimedOut
         └── Cancelled
+
+``StateKind``, ``StateType``, the kind groups and ``DeferredResult`` are re-exported here:
+``from taskrun.states import X`` is the core's public path for all of them.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import enum
 import html
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from taskrun.deferred_result import DeferredResult
+from taskrun.state_fields import StateFields
+from taskrun.state_kinds import (
+    _MAPPED,
+    FAILED,
+    FINISHED,
+    PENDING_KINDS,
+    SCHEDULED_KINDS,
+    SUCCESSFUL,
+    K,
+    KindPredicates,
+    StateKind,
+    StateType,
+)
 
-class StateType(enum.Enum):
-    """The coarse type shown in reprs: what a user asks first about a run."""
-
-    PENDING = "PENDING"
-    SCHEDULED = "SCHEDULED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-    PAUSED = "PAUSED"
-
-    def __repr__(self) -> str:
-        return self.value
-
-
-class StateKind(enum.Enum):
-    """One member per state class; the groups below answer the predicates."""
-
-    PENDING = "Pending"
-    SCHEDULED = "Scheduled"
-    RETRYING = "Retrying"
-    RESUME = "Resume"
-    PAUSED = "Paused"
-    RUNNING = "Running"
-    FINISHED = "Finished"
-    SUCCESS = "Success"
-    CACHED = "Cached"
-    MAPPED = "Mapped"
-    SKIPPED = "Skipped"
-    FAILED = "Failed"
-    TRIGGER_FAILED = "TriggerFailed"
-    TIMED_OUT = "TimedOut"
-    CANCELLED = "Cancelled"
-
-    # Members are singletons compared by identity, so the identity hash is consistent with
-    # equality; Enum's own ``__hash__`` is Python code, and every ``is_finished()`` and
-    # transition check hashes a kind (about 12 per task run).
-    __hash__ = object.__hash__
+__all__ = [
+    "ALL_STATE_CLASSES", "FAILED", "FINISHED", "PENDING_KINDS", "SCHEDULED_KINDS", "SUCCESSFUL",
+    "Cached", "Cancelled", "Completed", "DeferredResult", "Failed", "Finished", "K", "Mapped",
+    "Paused", "Pending", "Resume", "Retrying", "Running", "Scheduled", "Skipped", "State",
+    "StateKind", "StateType", "Success", "TimedOut", "TriggerFailed",
+]  # fmt: skip
 
 
-K = StateKind
-# The predicates compare with these module constants: ``StateKind.RUNNING`` is a class
-# attribute lookup through the Enum metaclass, several times slower than a global.
-_RETRYING, _PAUSED, _RESUME, _RUNNING, _MAPPED = (
-    K.RETRYING, K.PAUSED, K.RESUME, K.RUNNING, K.MAPPED,
-)  # fmt: skip
-_SKIPPED, _CACHED, _CANCELLED, _TIMED_OUT, _TRIGGER_FAILED = (
-    K.SKIPPED, K.CACHED, K.CANCELLED, K.TIMED_OUT, K.TRIGGER_FAILED,
-)  # fmt: skip
-PENDING_KINDS = frozenset({K.PENDING, K.SCHEDULED, K.RETRYING, K.RESUME, K.PAUSED})
-SCHEDULED_KINDS = frozenset({K.SCHEDULED, K.RETRYING, K.RESUME})
-SUCCESSFUL = frozenset({K.SUCCESS, K.CACHED, K.MAPPED, K.SKIPPED})
-FAILED = frozenset({K.FAILED, K.TRIGGER_FAILED, K.TIMED_OUT})
-FINISHED = SUCCESSFUL | FAILED | frozenset({K.FINISHED, K.CANCELLED})
-
-
-class DeferredResult:
-    """A result kept elsewhere (a Dask worker's memory) and loaded when first asked for.
-
-    Task runners that keep results out of this process put one in a state;
-    ``State.result()`` and ``State.data`` load it once and keep the value. It pickles
-    as the value itself.
-    """
-
-    __slots__ = ()
-
-    #: the result's type name, for displays that must not load it
-    type_name = "object"
-
-    def load(self) -> Any:
-        """The value; raises an error saying why when it cannot be had any more."""
-        raise NotImplementedError
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_loaded, (self.load(),))
-
-
-def _loaded(value: Any) -> Any:
-    return value
-
-
-_now = _dt.datetime.now
-_UTC = _dt.UTC
-
-
-class State:
+class State(StateFields, KindPredicates):
     """A task run's or flow run's state at one moment; never mutated after creation.
 
     Args:
         message: why the run is in this state, for people.
         result: the run's return value, or the exception for failed states.
         name: display name (``Completed`` is how the futures API shows ``Success``).
+        map_states: a mapped task's child states, in map-index order.
+        start_time: when a Scheduled/Retrying state becomes due.
+        run_count: attempts made so far, carried by Retrying states.
+        cached_inputs: inputs a Paused task would have received, reused on resume.
+        timestamp: when the run entered the state; now if not given.
+        duration: seconds the run's body took, set on final task-run states.
+
+    Writing an attribute raises ``AttributeError``; derive a changed copy instead:
+
+    >>> done = Success("Task run succeeded.", 3)
+    >>> done.evolve(message="Reused.").message, done.message
+    ('Reused.', 'Task run succeeded.')
+
+    A subclass may add attributes of its own in its ``__init__``; afterwards they are as
+    fixed as the rest, and copies and pickles carry them over.
     """
 
-    kind: ClassVar[StateKind] = K.PENDING
     type: ClassVar[StateType] = StateType.PENDING
     color: ClassVar[str] = "#828282"
 
-    # slots: a map over a million children holds a few states per child
-    __slots__ = (
-        "_map_states",
-        "_result",
-        "cached_inputs",
-        "duration",
-        "message",
-        "name",
-        "run_count",
-        "start_time",
-        "timestamp",
-    )
-
-    def __init__(
-        self,
-        message: str | None = None,
-        result: Any = None,
-        *,
-        name: str | None = None,
-        map_states: Sequence[State] | None = None,
-        start_time: _dt.datetime | None = None,
-        run_count: int = 0,
-        cached_inputs: dict[str, Any] | None = None,
-        timestamp: _dt.datetime | None = None,
-        duration: float | None = None,
-    ) -> None:
-        self.message = message
-        self._result = result
-        self.name = name or type(self).__name__
-        self._map_states: list[State] | None = list(map_states) if map_states else None
-        #: when a Scheduled/Retrying state becomes due
-        self.start_time = start_time
-        #: attempts made so far, carried by Retrying states
-        self.run_count = run_count
-        #: inputs a Paused task would have received, reused on resume
-        self.cached_inputs = cached_inputs
-        self.timestamp = timestamp or _now(_UTC)
-        #: seconds the run's body took, set on final task-run states
-        self.duration = duration
+    __slots__ = ()
 
     # ---- result ---------------------------------------------------------------------------
     def result(self, raise_on_failure: bool = True) -> Any:
@@ -168,9 +82,11 @@ class State:
         ``@flow`` with no return value holds its task-run states; failing, it re-raises the
         first failed one's exception.
         """
-        if self.kind is _MAPPED and self._result is None:
+        value = self._result
+        if value is None and self.kind is _MAPPED:
             return [s.result(raise_on_failure=raise_on_failure) for s in self.map_states]
-        value = self.data
+        if isinstance(value, DeferredResult):
+            value = self.data
         if raise_on_failure and self.is_failed():
             if isinstance(value, BaseException):
                 raise value
@@ -182,92 +98,19 @@ class State:
 
     @property
     def data(self) -> Any:
-        """The stored value as is: no re-raising, no mapping (a deferred result is loaded)."""
+        """The stored value as is: no re-raising, no mapping (a deferred result is loaded).
+
+        Internal memo: the first load of a ``DeferredResult`` replaces the reference with
+        the loaded value inside this state, the one write after construction. It does not
+        change the state's value (the reference stood for exactly that value); it keeps
+        ``result()`` from fetching again and the value readable after the task runner that
+        held it has closed. It does change what ``==`` can see without I/O (``__eq__``).
+        """
         value = self._result
         if isinstance(value, DeferredResult):
-            value = self._result = value.load()  # kept: the value does not change
+            value = value.load()
+            self._keep_loaded(value)
         return value
-
-    @property
-    def map_states(self) -> list[State]:
-        """Child states of a mapped task, in map-index order (empty for other states)."""
-        children = self._map_states
-        return children if children is not None else []
-
-    def with_result(self, result: Any) -> State:
-        """A copy of this state holding ``result`` (same class, message, name)."""
-        clone = self.recast(type(self))
-        clone._result = result
-        return clone
-
-    def recast(self, cls: type[State]) -> State:
-        """A copy of this state as an instance of ``cls``, every field carried over as is
-        (a deferred result is not loaded)."""
-        clone = object.__new__(cls)
-        clone.message, clone._result, clone.name = self.message, self._result, self.name
-        clone._map_states, clone.start_time, clone.run_count = (
-            self._map_states,
-            self.start_time,
-            self.run_count,
-        )
-        clone.cached_inputs, clone.timestamp, clone.duration = (
-            self.cached_inputs,
-            self.timestamp,
-            self.duration,
-        )
-        extra = getattr(self, "__dict__", None)  # a user's subclass may add attributes
-        if extra:
-            clone.__dict__.update(extra)
-        return clone
-
-    # ---- predicates -----------------------------------------------------------------------
-    def is_pending(self) -> bool:
-        return self.kind in PENDING_KINDS
-
-    def is_scheduled(self) -> bool:
-        return self.kind in SCHEDULED_KINDS
-
-    def is_retrying(self) -> bool:
-        return self.kind is _RETRYING
-
-    def is_paused(self) -> bool:
-        return self.kind is _PAUSED
-
-    def is_resume(self) -> bool:
-        return self.kind is _RESUME
-
-    def is_running(self) -> bool:
-        return self.kind is _RUNNING
-
-    def is_finished(self) -> bool:
-        return self.kind in FINISHED
-
-    def is_successful(self) -> bool:
-        return self.kind in SUCCESSFUL
-
-    def is_failed(self) -> bool:
-        return self.kind in FAILED
-
-    def is_skipped(self) -> bool:
-        return self.kind is _SKIPPED
-
-    def is_mapped(self) -> bool:
-        return self.kind is _MAPPED
-
-    def is_cached(self) -> bool:
-        return self.kind is _CACHED
-
-    def is_cancelled(self) -> bool:
-        return self.kind is _CANCELLED
-
-    def is_completed(self) -> bool:
-        return self.is_successful()
-
-    def is_timed_out(self) -> bool:
-        return self.kind is _TIMED_OUT
-
-    def is_trigger_failed(self) -> bool:
-        return self.kind is _TRIGGER_FAILED
 
     # ---- display --------------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -300,18 +143,36 @@ class State:
         )
 
     def __eq__(self, other: object) -> bool:
-        """Equal when class, message and result agree (timestamps are ignored)."""
+        """Equal when class, message, name and result agree (timestamps are ignored).
+
+        Never does I/O: results are compared as this process holds them. Two deferred
+        results are equal when they refer to the same stored value
+        (``DeferredResult.is_same_reference``); a deferred result never equals a value held
+        here, whose counterpart is not known here (compare ``result()``s to compare values).
+        A state that has loaded its deferred result holds the value and compares by it.
+        """
         if type(self) is not type(other):
             return NotImplemented
         assert isinstance(other, State)
-        mine, theirs = self.data, other.data
-        try:
-            same_result = bool(mine == theirs)
-        except Exception:
-            same_result = mine is theirs
-        return self.message == other.message and same_result and self.name == other.name
+        return (
+            self.message == other.message
+            and self.name == other.name
+            and _same_result(self._result, other._result)
+        )
 
     __hash__ = object.__hash__
+
+
+def _same_result(mine: Any, theirs: Any) -> bool:
+    """Whether two stored results agree, without loading a deferred one (``State.__eq__``)."""
+    if isinstance(mine, DeferredResult) or isinstance(theirs, DeferredResult):
+        if isinstance(mine, DeferredResult) and isinstance(theirs, DeferredResult):
+            return mine.is_same_reference(theirs)
+        return False
+    try:
+        return bool(mine == theirs)
+    except Exception:  # a value whose == is not a bool (an array, a data frame)
+        return mine is theirs
 
 
 class Pending(State):

@@ -22,7 +22,7 @@ import cloudpickle
 import msgpack
 
 from taskrun import states as _states
-from taskrun.execute import Sleep, execute_task_run, reduce_state
+from taskrun.execute import Sleep, execute_task_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,13 @@ def shape_of(state: _states.State, flattened: bool = False) -> ResultShape:
         return ResultShape(True, mapped_length(state.result(raise_on_failure=False), flattened))
     except TypeError as err:
         return ResultShape(True, None, str(err))
+
+
+def reduce_state(
+    children: Sequence[_states.State], message: str = "Mapped children finished."
+) -> _states.State:
+    """The state a reducing downstream sees for a mapped upstream: its children."""
+    return _states.Mapped(message, map_states=children)
 
 
 def resolve_upstream(ref: UpstreamRef, source_states: Sequence[_states.State]) -> _states.State:

@@ -52,7 +52,8 @@ def load_flow(target: str) -> LoadedFlow:
     """The flow ``target`` names (``PATH.py`` or ``PATH.py:NAME``).
 
     Raises:
-        CommandError: no such file, the file fails to import, or no single flow matches.
+        CommandError: no such file, the file fails to import (or calls ``sys.exit``), or no
+            single flow matches.
     """
     path_text, _, variable = target.partition(":")
     path = Path(path_text)
@@ -94,6 +95,13 @@ def import_file(path: Path) -> types.ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except SystemExit as err:  # a script's sys.exit(): no traceback, and not our exit status
+        del sys.modules[name]
+        raise CommandError(
+            f"{str(path)!r} called sys.exit({err.code!r}) while being imported, so it defines "
+            "no flow to run. Move that code under `if __name__ == '__main__':` (the command "
+            "imports the file without running that block)."
+        ) from None
     except Exception as err:
         del sys.modules[name]
         traceback.print_exc()

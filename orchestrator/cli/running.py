@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from typing import Any
 
 from rich.console import Console
@@ -32,12 +33,17 @@ def run_command(args: argparse.Namespace) -> int:
         )
     if args.workers is not None and args.workers < 1:
         raise CommandError(f"--workers needs at least 1 worker, got {args.workers}")
+    if args.connect_timeout is not None and args.address is None:
+        raise CommandError("--connect-timeout only applies with --address ADDRESS")
+    if args.connect_timeout is not None and not 0 < args.connect_timeout < math.inf:
+        raise CommandError(
+            f"--connect-timeout needs a positive number of seconds, got {args.connect_timeout:g}"
+        )
+    # Built first: a malformed --address is refused before the flow's file runs.
+    runner = make_task_runner(args.address, args.local_cluster, args.workers, args.connect_timeout)
     loaded = load_flow(args.target)
     params = collect_params(args.param, args.params_file)
     check_flow_params(loaded, params)
-    if args.connect_timeout is not None and args.address is None:
-        raise CommandError("--connect-timeout only applies with --address ADDRESS")
-    runner = make_task_runner(args.address, args.local_cluster, args.workers, args.connect_timeout)
     if args.quiet:
         logging.getLogger("orchestrator").setLevel(logging.WARNING)
     display = None if args.quiet else ProgressDisplay(console=Console())
@@ -63,7 +69,12 @@ def make_task_runner(
     workers: int | None,
     connect_timeout: float | None = None,
 ) -> Any:
-    """A ``DaskTaskRunner`` for ``--address``/``--local-cluster``; None keeps the flow's own."""
+    """A ``DaskTaskRunner`` for ``--address``/``--local-cluster``; None keeps the flow's own.
+
+    Raises:
+        SchedulerAddressError: ``address`` is not of the form ``tcp://HOST:PORT`` (or
+            another Dask scheme); nothing has connected yet.
+    """
     if address is None and not local_cluster:
         return None
     try:

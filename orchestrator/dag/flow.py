@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from orchestrator.dag import active
+from orchestrator.dag.argument_checks import check_required_arguments, flow_value_error
 from orchestrator.dag.collections import COLLECTION_TYPES, Constant, Dict, GetItem
 from orchestrator.dag.edge import Edge
 from orchestrator.dag.flow_graph import FlowGraph, append_edge, listed
@@ -215,6 +216,8 @@ class Flow(FlowGraph):
                 self.constants.setdefault(task, {})[key] = raw
                 return
         is_mapped, flat, value = _unwrap(raw, mapped)
+        if isinstance(value, FlowGraph):  # it would become a constant, never run
+            raise flow_value_error(self.name, task.name, key, value)
         if flat and not is_mapped:
             raise FlowDefinitionError(
                 self.name,
@@ -280,7 +283,11 @@ class Flow(FlowGraph):
         self._reference_tasks = chosen
 
     def validate(self) -> None:
-        """Check the whole DAG; raise a ``FlowDefinitionError`` naming what is wrong."""
+        """Check the whole DAG; raise a ``FlowDefinitionError`` naming what is wrong.
+
+        Checks every edge's ends, cycles, the reference tasks, and that every required
+        argument of each task's ``run()`` is bound by an edge or a constant.
+        """
         for edge in self.edges:
             for end in (edge.upstream_task, edge.downstream_task):
                 if end not in self.tasks:
@@ -294,6 +301,7 @@ class Flow(FlowGraph):
             raise FlowDefinitionError(
                 self.name, f"reference task {task.name!r} is not in the flow."
             )
+        check_required_arguments(self)
 
     def copy(self) -> Flow:
         """A shallow copy: same task objects, separate graph containers."""

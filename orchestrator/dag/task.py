@@ -19,12 +19,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.dag import active
+from orchestrator.dag.argument_checks import refuse_flow_values
 from orchestrator.dag.argument_layout import ArgumentLayout
 from orchestrator.dag.task_options import (
-    check_callables,
+    check_copied_options,
+    check_on_failure,
     check_retries,
     check_retry_on,
+    check_state_handlers,
     check_timeout,
+    check_trigger,
     run_signature,
 )
 from orchestrator.errors import TaskDefinitionError
@@ -76,12 +80,15 @@ class Task:
         self.max_retries, self.retry_delay = check_retries(self.name, max_retries, retry_delay)
         self.retry_on = check_retry_on(self.name, retry_on)
         self.timeout = check_timeout(self.name, timeout)
+        check_trigger(self.name, trigger)
         self.trigger = trigger if trigger is not None else all_successful
         self.skip_on_upstream_skip = skip_on_upstream_skip
-        self.state_handlers = check_callables(self.name, "state_handlers", state_handlers)
-        self.on_failure = on_failure
+        self.state_handlers = check_state_handlers(self.name, state_handlers)
+        self.on_failure = check_on_failure(self.name, on_failure)
         self.log_stdout = log_stdout
-        if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+        ):
             raise TaskDefinitionError(
                 self.name,
                 f"batch_size={batch_size!r} is not a positive int.",
@@ -146,10 +153,8 @@ class Task:
             setattr(new, key, set(value) if key == "tags" else value)
         if "slug" not in task_args:
             new.slug = _new_slug(new.name)
-        if "retry_delay" in task_args or "max_retries" in task_args:
-            new.max_retries, new.retry_delay = check_retries(
-                new.name, new.max_retries, new.retry_delay
-            )
+        if task_args:
+            check_copied_options(new, task_args)
         return new
 
     # ---- functional API ---------------------------------------------------------------------
@@ -171,6 +176,7 @@ class Task:
                 given = [] if wait_for is None else wait_for if listed else [wait_for]
                 wait_for = [*given, *upstream_tasks]
             target_task = self.copy(**task_args) if task_args else self
+            refuse_flow_values(getattr(submitter, "flow_name", "?"), target_task, args, kwargs)
             return submitter.submit_task(target_task, args, kwargs, wait_for, mapped)
         target = flow or active.building_flow.get()
         if target is None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
-from collections.abc import Iterable
+import math
 from typing import Any
 
 from orchestrator.errors import TaskDefinitionError
 
-#: keywords a task call takes for itself; a ``run`` argument cannot use them
-RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow")
+#: keywords a task call takes for itself (``Task.__call__``, ``Task.map``, ``@flow`` calls);
+#: a ``run`` argument cannot use them
+RESERVED_ARGUMENTS = ("upstream_tasks", "mapped", "task_args", "flow", "wait_for")
 
 
 def run_signature(task_obj: Any) -> inspect.Signature:
@@ -39,8 +40,9 @@ def run_signature(task_obj: Any) -> inspect.Signature:
         if parameter.name in RESERVED_ARGUMENTS:
             raise TaskDefinitionError(
                 name,
-                f"argument {parameter.name!r} is reserved ({', '.join(RESERVED_ARGUMENTS)}).",
-                "Rename it.",
+                f"argument {parameter.name!r} is reserved: a task call takes "
+                f"{parameter.name}= itself (reserved: {', '.join(RESERVED_ARGUMENTS)}).",
+                f"Rename it, e.g. to {parameter.name}_value.",
             )
     return signature
 
@@ -49,6 +51,12 @@ def check_retries(
     name: str, max_retries: int | None, retry_delay: Any
 ) -> tuple[int, _dt.timedelta | None]:
     if isinstance(retry_delay, (int, float)) and not isinstance(retry_delay, bool):
+        if not math.isfinite(retry_delay):
+            raise TaskDefinitionError(
+                name,
+                f"retry_delay={retry_delay!r} is not a finite number of seconds.",
+                "Pass e.g. retry_delay=10 or datetime.timedelta(seconds=10).",
+            )
         retry_delay = _dt.timedelta(seconds=retry_delay)
     if retry_delay is not None and not isinstance(retry_delay, _dt.timedelta):
         raise TaskDefinitionError(
@@ -56,7 +64,16 @@ def check_retries(
             f"retry_delay={retry_delay!r} is not a timedelta.",
             "Pass retry_delay=datetime.timedelta(seconds=10).",
         )
-    if max_retries is not None and (not isinstance(max_retries, int) or max_retries < 0):
+    if retry_delay is not None and retry_delay < _dt.timedelta(0):
+        raise TaskDefinitionError(
+            name,
+            f"retry_delay={retry_delay.total_seconds():g} seconds is negative.",
+            "Pass a delay >= 0, e.g. retry_delay=datetime.timedelta(seconds=10) (0 means "
+            "retry at once).",
+        )
+    if max_retries is not None and (
+        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+    ):
         raise TaskDefinitionError(
             name,
             f"max_retries={max_retries!r} is not a count >= 0.",
@@ -90,7 +107,11 @@ def check_timeout(name: str, timeout: Any) -> float | None:
         timeout = timeout.total_seconds()
     if timeout is None:
         return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not timeout > 0  # NaN too
+    ):
         raise TaskDefinitionError(
             name,
             f"timeout={timeout!r} is not a positive number of seconds.",
@@ -99,13 +120,99 @@ def check_timeout(name: str, timeout: Any) -> float | None:
     return float(timeout)
 
 
-def check_callables(name: str, option: str, values: Iterable[Any] | None) -> list[Any]:
+#: how the executor calls each handler, for the messages and the arity check
+_STATE_HANDLER = "handler(task, old_state, new_state) -> state"
+_ON_FAILURE = "on_failure(task, state)"
+
+
+def check_state_handlers(name: str, values: Any) -> list[Any]:
+    """``state_handlers`` as a list; each must be callable as the executor calls it."""
+    if callable(values):
+        raise TaskDefinitionError(
+            name,
+            f"state_handlers={values!r} is a single function, not a list of them.",
+            f"Pass a list: state_handlers=[{getattr(values, '__name__', 'handler')}].",
+        )
+    if isinstance(values, (str, bytes)) or (values is not None and not _iterable(values)):
+        raise TaskDefinitionError(
+            name,
+            f"state_handlers={values!r} is not a list of functions.",
+            f"Pass state_handlers=[handler] with functions {_STATE_HANDLER}.",
+        )
     handlers = list(values or ())
     bad = [h for h in handlers if not callable(h)]
     if bad:
         raise TaskDefinitionError(
             name,
-            f"{option} contains non-callables {bad!r}.",
-            "Pass functions handler(task, old_state, new_state) -> state.",
+            f"state_handlers contains non-callables {bad!r}.",
+            f"Pass functions {_STATE_HANDLER}.",
         )
+    for handler in handlers:
+        _check_arity(name, "state_handlers", handler, 3, _STATE_HANDLER)
     return handlers
+
+
+def check_on_failure(name: str, on_failure: Any) -> Any:
+    """``on_failure`` if it is None or callable as ``on_failure(task, state)``."""
+    if on_failure is None:
+        return None
+    if not callable(on_failure):
+        raise TaskDefinitionError(
+            name,
+            f"on_failure={on_failure!r} is not callable.",
+            f"Pass a function {_ON_FAILURE}.",
+        )
+    _check_arity(name, "on_failure", on_failure, 2, _ON_FAILURE)
+    return on_failure
+
+
+def check_trigger(name: str, trigger: Any) -> None:
+    """A trigger must be callable (``all_successful``, ``any_failed``, ... or your own)."""
+    if trigger is not None and not callable(trigger):
+        raise TaskDefinitionError(
+            name,
+            f"trigger={trigger!r} is not callable.",
+            "Pass a trigger function such as orchestrator.triggers.all_finished.",
+        )
+
+
+def _check_arity(name: str, option: str, handler: Any, arity: int, call: str) -> None:
+    """Refuse ``handler`` if its signature cannot take ``arity`` positional arguments."""
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # builtins and the like: leave them to run time
+        return
+    try:
+        signature.bind(*range(arity))
+    except TypeError as err:
+        shown = getattr(handler, "__name__", repr(handler))
+        raise TaskDefinitionError(
+            name,
+            f"{option} {shown}{signature} cannot be called as {call} ({err}).",
+            f"Give it {arity} parameters: {call}.",
+        ) from None
+
+
+def _iterable(value: Any) -> bool:
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return True
+
+
+def check_copied_options(new: Any, task_args: dict[str, Any]) -> None:
+    """The creation-time checks of the options ``task.copy(**task_args)`` changed on ``new``."""
+    name = new.name
+    if "retry_delay" in task_args or "max_retries" in task_args:
+        new.max_retries, new.retry_delay = check_retries(name, new.max_retries, new.retry_delay)
+    if "timeout" in task_args:
+        new.timeout = check_timeout(name, new.timeout)
+    if "retry_on" in task_args:
+        new.retry_on = check_retry_on(name, new.retry_on)
+    if "trigger" in task_args:
+        check_trigger(name, new.trigger)
+    if "state_handlers" in task_args:
+        new.state_handlers = check_state_handlers(name, task_args["state_handlers"])
+    if "on_failure" in task_args:
+        new.on_failure = check_on_failure(name, new.on_failure)

@@ -23,12 +23,11 @@ from typing import Any
 
 from orchestrator.errors import ParameterError
 from orchestrator.runs.flow_run import FlowRun
-from orchestrator.task_runners.base import AnyTaskRunner, BaseTaskRunner
+from orchestrator.runs.run_options import parameters_dict, refuse_unknown_keywords
+from orchestrator.task_runners.base import AnyTaskRunner
+from orchestrator.task_runners.choice import RunnerOption, resolve_task_runner
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from taskrun.states import State
-
-#: a task runner, a task-runner class (instantiated with no arguments), or None (sequential)
-RunnerOption = AnyTaskRunner | type[AnyTaskRunner] | None
 
 
 class FlowParameterError(ParameterError, TypeError):
@@ -66,15 +65,8 @@ class FlowFunction:
                 f"Flow {self.name!r}: the signature of {fn!r} cannot be inspected "
                 f"({err}); wrap it in a plain def function."
             ) from err
-        if isinstance(task_runner, type):
-            task_runner = task_runner()
-        if task_runner is not None and not isinstance(task_runner, BaseTaskRunner):
-            raise TypeError(
-                f"Flow {self.name!r}: task_runner must be a task runner such as "
-                f"SequentialTaskRunner(), ConcurrentTaskRunner() or DaskTaskRunner(), "
-                f"got {task_runner!r}."
-            )
-        self.task_runner: AnyTaskRunner = task_runner or SequentialTaskRunner()
+        chosen = resolve_task_runner(task_runner, self.name)
+        self.task_runner: AnyTaskRunner = chosen or SequentialTaskRunner()
         functools.update_wrapper(self, fn)  # keeps __doc__, __name__, __wrapped__
 
     def __call__(self, *args: Any, **kwargs: Any) -> State:
@@ -93,19 +85,24 @@ class FlowFunction:
         self,
         parameters: Mapping[str, Any] | None = None,
         *,
-        task_runner: AnyTaskRunner | None = None,
+        task_runner: RunnerOption = None,
         progress: Any = False,
+        **unknown: Any,
     ) -> State:
         """Run with keyword ``parameters`` (the DAG ``Flow.run`` spelling); returns the state.
 
         ``progress=True`` (or a display) shows the live progress table while it runs.
         """
+        refuse_unknown_keywords(
+            self.name, "run()", unknown, ("parameters", "task_runner", "progress")
+        )
+        values = parameters_dict(self.name, parameters)
         configured = self.with_options(task_runner=task_runner)
         if progress:
             from orchestrator.progress import run_flow_function
 
-            return run_flow_function(configured, dict(parameters or {}), progress)
-        return configured(**dict(parameters or {}))
+            return run_flow_function(configured, values, progress)
+        return configured(**values)
 
     def with_options(
         self, *, name: str | None = None, task_runner: RunnerOption = None

@@ -19,14 +19,19 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.dag import flow_handlers
-from orchestrator.dag.flow import Flow
 from orchestrator.dag.task import Task
 from orchestrator.runs.mapping import shape_problem
 from orchestrator.runs.naming import flow_run_name, task_run_name, task_run_prefix
 from orchestrator.runs.run_context import run_context
+from orchestrator.runs.run_options import (
+    context_dict,
+    refuse_unknown_keywords,
+    task_states_dict,
+    tasks_set,
+)
 from orchestrator.runs.scheduler import (
     ChildRefs,
     Handles,
@@ -35,11 +40,14 @@ from orchestrator.runs.scheduler import (
     upstream_refs,
 )
 from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
+from orchestrator.task_runners.choice import RunnerOption, resolve_task_runner
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from taskrun.context import context
-from taskrun.execute import reduce_state
 from taskrun.states import Pending, Running, State
-from taskrun.wire import TaskRunCall
+from taskrun.wire import TaskRunCall, reduce_state
+
+if TYPE_CHECKING:
+    from orchestrator.dag.flow import Flow  # Flow.run imports this module
 
 logger = logging.getLogger("orchestrator.FlowRunner")
 
@@ -47,23 +55,29 @@ logger = logging.getLogger("orchestrator.FlowRunner")
 class FlowRunner:
     """Runs a ``Flow`` once: ``FlowRunner(flow=f).run(parameters=...)`` returns its state."""
 
-    def __init__(self, flow: Flow, task_runner: AnyTaskRunner | None = None) -> None:
+    def __init__(self, flow: Flow, task_runner: RunnerOption = None) -> None:
         self.flow = flow
-        self.task_runner = task_runner
+        self.task_runner = resolve_task_runner(task_runner, flow.name)
 
     def run(
         self,
         parameters: Mapping[str, Any] | None = None,
-        task_runner: AnyTaskRunner | None = None,
+        task_runner: RunnerOption = None,
         context: Mapping[str, Any] | None = None,
         task_states: Mapping[Task, State] | None = None,
         start_tasks: Iterable[Task] | None = None,
         return_tasks: Iterable[Task] | None = None,
         progress: Any = False,
+        **unknown: Any,
     ) -> State:
         """Run every task (or those downstream of ``start_tasks``) and return the flow state.
 
+        Every option is checked before anything runs (a ``RunOptionError`` names the flow,
+        the option and the fix; an unknown keyword gets a "did you mean").
+
         Args:
+            task_runner: a task runner, a task-runner class, or "sequential",
+                "concurrent", "dask" (see ``task_runners.choice``); default the flow's own.
             task_states: initial states; finished ones are kept, ``Resume`` resumes a task.
                 Resuming a paused task reuses the paused run's results: pass
                 ``task_states={**paused_state.result(), t: Resume()}``. A start or resumed
@@ -76,9 +90,14 @@ class FlowRunner:
                 runs live while the flow runs, then a summary table.
         """
         flow = self.flow
+        refuse_unknown_keywords(flow.name, "run()", unknown, _RUN_OPTIONS)
         flow.validate()
         values = check_parameters(flow.name, flow.parameters(), parameters)
-        runner = task_runner or self.task_runner or flow.task_runner or SequentialTaskRunner()
+        context = context_dict(flow.name, context)
+        task_states = task_states_dict(flow, task_states)
+        start_tasks = tasks_set(flow, "start_tasks", start_tasks)
+        chosen = tasks_set(flow, "return_tasks", return_tasks)
+        runner = _runner(flow, task_runner, self.task_runner)
         keys = run_context(
             context,
             flow_name=flow.name,
@@ -93,15 +112,12 @@ class FlowRunner:
         if running.is_finished():  # a state handler failed or ended the run before it began
             return running
         logger.info("Starting flow run.")
-        with _context_scope(context or {}), runner:
-            plan = _Pass(flow, runner, keys, dict(task_states or {}), start_tasks)
+        with _context_scope(context), runner:
+            plan = _Pass(flow, runner, keys, task_states, start_tasks)
             with _watch(progress, plan) as watch:
                 states = plan.execute()
-        if return_tasks is None:
-            returned = states  # decide_flow_state copies it into the flow state
-        else:
-            chosen = set(return_tasks)
-            returned = {t: s for t, s in states.items() if t in chosen}
+        # decide_flow_state copies ``returned`` into the flow state
+        returned = states if chosen is None else {t: s for t, s in states.items() if t in chosen}
         final = decide_flow_state(
             states, flow.reference_tasks(), returned, terminal_tasks=flow.terminal_tasks()
         )
@@ -277,14 +293,30 @@ class _Pass:
         if isinstance(handle, list):
             children = [self._wait(h) for h in handle]
             mapped = reduce_state(children)
-            mapped.message = f"Mapped {len(children)} children."
-            return mapped
+            return mapped.evolve(message=f"Mapped {len(children)} children.")
         return self._wait(handle)
 
     def _wait(self, handle: Any) -> State:
         state = self.runner.wait(handle)
         assert state is not None, "wait() without a timeout returns a state"
         return state
+
+
+#: the keywords ``FlowRunner.run`` (and ``Flow.run``) take, for "did you mean" messages
+_RUN_OPTIONS = (
+    "parameters", "task_runner", "context", "task_states", "start_tasks", "return_tasks",
+    "progress",
+)  # fmt: skip
+
+
+def _runner(flow: Flow, *options: RunnerOption) -> AnyTaskRunner:
+    """The first task runner given (the run's, the FlowRunner's, the flow's), else sequential."""
+    for option in (*options, flow.task_runner):
+        if option is not None:
+            runner = resolve_task_runner(option, flow.name)
+            assert runner is not None
+            return runner
+    return SequentialTaskRunner()
 
 
 def _is_done(state: State) -> bool:

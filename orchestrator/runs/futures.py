@@ -24,11 +24,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from taskrun.execute import TriggerFailedError
+from taskrun.errors import TriggerFailedError
 from taskrun.states import Completed, DeferredResult, Pending, State, Success, TriggerFailed
 
 if TYPE_CHECKING:
-    from orchestrator.task_runners.base import BaseTaskRunner
+    from orchestrator.task_runners.base import AnyTaskRunner
 
 T = TypeVar("T")
 
@@ -59,10 +59,7 @@ def present_state(state: State) -> State:
 def _recast(state: State, cls: type[State], message: str | None) -> State:
     """``state`` as an instance of ``cls``; its result is carried over unread (as
     ``State.with_result`` copies a state), so a deferred result is not loaded."""
-    clone = state.recast(cls)
-    clone.message = message
-    clone.name = cls.__name__
-    return clone
+    return state.recast(cls, message=message, name=cls.__name__)
 
 
 def result_type_name(state: State) -> str | None:
@@ -97,7 +94,7 @@ class Future(Generic[T]):
         self,
         name: str,
         task: Any,
-        runner: BaseTaskRunner,
+        runner: AnyTaskRunner,
         handle: Any,
         details: Mapping[str, Any] | None = None,
         on_final: FinalCallback | None = None,

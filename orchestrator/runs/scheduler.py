@@ -15,6 +15,7 @@ from orchestrator.dag.edge import Edge
 from orchestrator.dag.parameter import Parameter
 from orchestrator.dag.task import Task
 from orchestrator.errors import ParameterError
+from orchestrator.runs.run_options import parameters_dict
 from taskrun.states import Cancelled, Failed, Paused, Pending, State, Success
 from taskrun.triggers import flatten_upstream
 from taskrun.wire import UpstreamRef
@@ -26,8 +27,9 @@ Handles = Any
 def check_parameters(
     flow_name: str, declared: Iterable[Parameter], given: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """The parameter values of a run; raises ``ParameterError`` before anything runs."""
-    given = dict(given or {})
+    """The parameter values of a run; raises ``ParameterError`` before anything runs
+    (``RunOptionError`` when ``given`` is not a mapping of names)."""
+    given = parameters_dict(flow_name, given)
     by_name = {p.name: p for p in declared}
     unknown = [name for name in given if name not in by_name]
     missing = [name for name, p in by_name.items() if p.required and name not in given]

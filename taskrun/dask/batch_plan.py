@@ -4,7 +4,7 @@ The children of one mapped task differ in little: the map index, the name made f
 and where each upstream state sits (usually member ``j`` of an upstream batch, or element
 ``j`` of a slice). A ``BatchPlan`` keeps what they share once and each varying column as
 a pattern, falling back to one value per child, so a batch of 5,000 children travels in
-a few hundred bytes and unfolds into ``RunPlan`` tuples on the worker::
+a few hundred bytes and unfolds into ``RunPlan``s on the worker::
 
     column          pattern                   child j
     name            ("stem", stem)            f"{stem}-{map_index}"
@@ -23,10 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from taskrun.dask.shipping import RunPlan, WireRef
+
 _SAME, _STEP, _ARGS, _EACH, _STEM = "same", "step", "args", "each", "stem"
 #: RunPlan fields stored as one shared value or one per child
-#: inputs, templates, initial_state, is_start_task, mapping_problem, inline_limit
-_PLAIN_FIELDS = (5, 6, 7, 8, 9, 10)
+_PLAIN_FIELDS = (
+    "inputs", "templates", "initial_state", "is_start_task", "mapping_problem", "inline_limit",
+)  # fmt: skip
 
 
 class BatchPlan:
@@ -42,23 +45,26 @@ class BatchPlan:
 
     @classmethod
     def pack(cls, key: str, plans: Sequence[Sequence[Any]]) -> BatchPlan:
-        """Store ``plans`` (``RunPlan`` tuples; their key and position are replaced)."""
-        refs = _pack_refs([plan[4] for plan in plans])
+        """Store ``plans`` (``RunPlan``s or their plain tuples; their key and position are
+        replaced)."""
+        column = _columns(plans, RunPlan._fields)
+        refs = _pack_refs(column["refs"])
         if refs is None:
             return cls(key, len(plans), ("plans", tuple(tuple(p) for p in plans)))
-        map_indexes = _pack_values([plan[3] for plan in plans], steps=True)
-        names = _pack_names([plan[2] for plan in plans], [plan[3] for plan in plans])
-        fields = tuple(_pack_values([plan[i] for plan in plans]) for i in _PLAIN_FIELDS)
+        map_indexes = _pack_values(column["map_index"], steps=True)
+        names = _pack_names(column["name"], column["map_index"])
+        fields = tuple(_pack_values(column[name]) for name in _PLAIN_FIELDS)
         return cls(key, len(plans), (names, map_indexes, refs, fields))
 
     def rekeyed(self, key: str) -> BatchPlan:
         return BatchPlan(key, self.size, self.columns)
 
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        """The children's ``RunPlan`` tuples, position ``j`` for child ``j``."""
+    def __iter__(self) -> Iterator[RunPlan]:
+        """The children's ``RunPlan``s (their refs as plain tuples), position ``j`` for
+        child ``j``."""
         if self.columns[0] == "plans":
             for position, plan in enumerate(self.columns[1]):
-                yield (self.key, position, *plan[2:])
+                yield RunPlan._make(plan)._replace(key=self.key, position=position)
             return
         names, map_indexes, refs, fields = self.columns
         for j in range(self.size):
@@ -68,7 +74,7 @@ class BatchPlan:
                 (edge, _pointers(pointers, j), reduce, _at(index, j), flattened)
                 for edge, reduce, flattened, pointers, index in refs
             )
-            yield (self.key, j, name, map_index, plan_refs, *(_at(f, j) for f in fields))
+            yield RunPlan(self.key, j, name, map_index, plan_refs, *(_at(f, j) for f in fields))
 
     def __len__(self) -> int:
         return self.size
@@ -78,6 +84,11 @@ class BatchPlan:
 
     def __repr__(self) -> str:
         return f"<BatchPlan {self.key}: {self.size} task runs>"
+
+
+def _columns(rows: Sequence[Sequence[Any]], fields: tuple[str, ...]) -> dict[str, tuple[Any, ...]]:
+    """Each field of ``rows`` (tuples in ``fields`` order): its values, row by row."""
+    return dict(zip(fields, zip(*rows, strict=True), strict=True))
 
 
 def _at(column: tuple[Any, ...], j: int) -> Any:
@@ -98,7 +109,7 @@ def _pointers(column: tuple[Any, ...], j: int) -> tuple[Any, ...]:
     return _at(column, j)  # type: ignore[no-any-return]
 
 
-def _pack_values(values: list[Any], steps: bool = False) -> tuple[Any, ...]:
+def _pack_values(values: Sequence[Any], steps: bool = False) -> tuple[Any, ...]:
     first = values[0]
     if all(v is first for v in values) or _all_equal(values):
         return (_SAME, first)
@@ -111,44 +122,49 @@ def _pack_values(values: list[Any], steps: bool = False) -> tuple[Any, ...]:
     return (_EACH, tuple(values))
 
 
-def _all_equal(values: list[Any]) -> bool:
+def _all_equal(values: Sequence[Any]) -> bool:
     first = values[0]
     if not isinstance(first, (int, str, bool, type(None))):
         return False
     return all(type(v) is type(first) and v == first for v in values)
 
 
-def _pack_names(names: list[str], map_indexes: list[Any]) -> tuple[Any, ...]:
+def _pack_names(names: Sequence[str], map_indexes: Sequence[Any]) -> tuple[Any, ...]:
     stem = names[0].rsplit("-", 1)[0]
     if all(name == f"{stem}-{index}" for name, index in zip(names, map_indexes, strict=True)):
         return (_STEM, stem)
     return (_EACH, tuple(names))
 
 
-def _pack_refs(ref_lists: list[Any]) -> tuple[Any, ...] | None:
+def _pack_refs(ref_lists: Sequence[Sequence[Any]]) -> tuple[Any, ...] | None:
     """Per ref: (edge, reduce, flattened, pointers column, index column); None if the
     children's refs differ in shape (then plans travel as they are)."""
     first = ref_lists[0]
     if any(len(refs) != len(first) for refs in ref_lists):
         return None
     packed = []
-    for k, (edge, _, reduce, _, flattened) in enumerate(first):
-        column = [refs[k] for refs in ref_lists]
-        if any(r[0] is not edge or r[2] != reduce or r[4] != flattened for r in column):
+    for k in range(len(first)):
+        ref = WireRef._make(first[k])
+        column = _columns([refs[k] for refs in ref_lists], WireRef._fields)
+        if (
+            any(edge is not ref.edge for edge in column["edge"])
+            or any(reduce != ref.reduce for reduce in column["reduce"])
+            or any(flattened != ref.flattened for flattened in column["flattened"])
+        ):
             return None
         packed.append(
             (
-                edge,
-                reduce,
-                flattened,
-                _pack_pointers([r[1] for r in column]),
-                _pack_values([r[3] for r in column], steps=True),
+                ref.edge,
+                ref.reduce,
+                ref.flattened,
+                _pack_pointers(column["pointers"]),
+                _pack_values(column["item"], steps=True),
             )
         )
     return tuple(packed)
 
 
-def _pack_pointers(values: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+def _pack_pointers(values: Sequence[tuple[Any, ...]]) -> tuple[Any, ...]:
     first = values[0]
     if len(first) == 1 and isinstance(first[0], tuple) and len(first[0]) == 2:
         arg, start = first[0]

@@ -32,18 +32,18 @@ from distributed import get_worker
 from taskrun.dask import records as summary
 from taskrun.dask.batch_plan import BatchPlan
 from taskrun.dask.outbox import Outbox, active_run, outbox_for
-from taskrun.dask.plugin import stamp_logger
 from taskrun.dask.shipping import RunPlan, Shipped, WireRef, cut, source_states
-from taskrun.logs import task_logger
+from taskrun.logs import stamp_logger, task_logger
 from taskrun.states import Failed, State
 from taskrun.wire import ResultShape, TaskRunCall, UpstreamRef, execute_call, shape_of
 
 
 def run_one(
-    task: Shipped, run_context: Shipped, topic: str, plan: RunPlan, args: Sequence[Any]
+    task: Shipped, run_context: Shipped, topic: str, plan: Sequence[Any], args: Sequence[Any]
 ) -> State:
-    """Run one task run; returns its state (kept by Dask as this task's value)."""
-    return _run_plans(task, run_context, topic, (plan,), args)[0]
+    """Run one task run (its ``RunPlan`` came as a plain tuple); returns its state (kept by
+    Dask as this task's value)."""
+    return _run_plans(task, run_context, topic, (RunPlan._make(plan),), args)[0]
 
 
 def run_batch(
@@ -57,7 +57,7 @@ def _run_plans(
     shipped_task: Shipped,
     shipped_context: Shipped,
     topic: str,
-    plans: Iterable[Sequence[Any]],
+    plans: Iterable[RunPlan],
     args: Sequence[Any],
 ) -> list[State]:
     outbox = outbox_for(get_worker())
@@ -65,11 +65,11 @@ def _run_plans(
         task = shipped_task.load()
         keys = shipped_context.load()
     except Exception as err:  # boundary: the task runs fail, saying why; the worker goes on
-        return [_not_loaded(RunPlan._make(plan), err, outbox, topic) for plan in plans]
+        return [_not_loaded(plan, err, outbox, topic) for plan in plans]
     stamp_logger(task_logger(task.name))
     token = active_run.set((outbox, topic))
     try:
-        return [_run_plan(task, keys, RunPlan._make(plan), args, outbox, topic) for plan in plans]
+        return [_run_plan(task, keys, plan, args, outbox, topic) for plan in plans]
     finally:
         active_run.reset(token)
 
@@ -114,7 +114,7 @@ def _run_plan(
         _sizeof,
     )
     if state.is_failed() and isinstance(state.data, BaseException):
-        summary.attach_traceback(record, state.data)
+        record = summary.attach_traceback(record, state.data)
     outbox.put(topic, record)
     return state
 
@@ -188,12 +188,14 @@ def pick_result(value: Any, position: int | None = None) -> Any:
 
 def summaries(
     value: Any, key: str, positions: Sequence[int | None], names: Sequence[str], inline_limit: int
-) -> list[list[Any]]:
-    """Final records of a finished Dask task, again (for a summary lost on its way)."""
+) -> list[tuple[Any, ...]]:
+    """Final records of a finished Dask task, again (for a summary lost on its way), as the
+    plain tuples an event carries."""
     records = []
     for position, name in zip(positions, names, strict=True):
         state = value if position is None else value[position]
-        records.append(summary.summarize(key, position, name, state, inline_limit, 0.0, _sizeof)[1])
+        _, record = summary.summarize(key, position, name, state, inline_limit, 0.0, _sizeof)
+        records.append(tuple(record))
     return records
 
 

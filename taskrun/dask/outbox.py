@@ -12,8 +12,10 @@ small messages, not 200,000, and no task run waits for the orchestrator.
                   -> scheduler -> orchestrator's subscribe_topic handler
 
 Records travel pickled in one bytes object per event: Dask's comms and event log then
-handle a single blob instead of walking thousands of small lists. One outbox per
-``Worker`` object (an in-process cluster has several in one process).
+handle a single blob instead of walking thousands of small tuples. Each record goes as
+the plain tuple of its fields (pickle calls no Python code for those, and the receiver
+needs no record class to read them: ``records.named`` names the fields again). One
+outbox per ``Worker`` object (an in-process cluster has several in one process).
 Imports Dask: only runs inside a worker.
 """
 
@@ -23,6 +25,7 @@ import contextvars
 import pickle
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 #: how long a record may wait for company before the outbox publishes it
@@ -44,11 +47,11 @@ class Outbox:
 
     def __init__(self, worker: Any) -> None:
         self.worker = worker
-        self._records: dict[str, list[Any]] = {}
+        self._records: dict[str, list[tuple[Any, ...]]] = {}
         self._lock = threading.Lock()
         self._scheduled = False
 
-    def put(self, topic: str, record: list[Any]) -> None:
+    def put(self, topic: str, record: tuple[Any, ...]) -> None:
         """Buffer ``record`` for ``topic``; the worker's event loop publishes it shortly."""
         with self._lock:
             self._records.setdefault(topic, []).append(record)
@@ -72,12 +75,14 @@ class Outbox:
                 self.worker.log_event(topic, {"packed": packed, "worker": address})
 
 
-def pack(records: list[Any]) -> bytes:
-    return pickle.dumps(records, protocol=5)
+def pack(records: Sequence[tuple[Any, ...]]) -> bytes:
+    """One event's records (``taskrun.dask.records`` named tuples), as plain tuples pickled."""
+    return pickle.dumps([tuple(record) for record in records], protocol=5)
 
 
-def unpack(packed: bytes) -> list[Any]:
-    """The records of a published event (the orchestrator trusts its cluster, as Dask does)."""
+def unpack(packed: bytes) -> list[tuple[Any, ...]]:
+    """The records of a published event, as plain tuples (the orchestrator trusts its
+    cluster, as Dask does)."""
     return pickle.loads(packed)  # type: ignore[no-any-return]
 
 

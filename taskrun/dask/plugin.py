@@ -28,8 +28,9 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from taskrun.dask.outbox import active_run
+from taskrun.dask.records import LOG, ForwardedLog
+from taskrun.logs import stamp_logger, stamp_task_run
 
-LOG_RECORD = "l"
 _ROOT = "orchestrator"
 
 _installed = 0
@@ -56,13 +57,13 @@ class ForwardingHandler(logging.Handler):
             self.handleError(record)
 
 
-def log_record(record: logging.LogRecord) -> list[Any]:
+def log_record(record: logging.LogRecord) -> ForwardedLog:
     """The msgpack-able form of ``record`` (message already formatted)."""
     exc_text = record.exc_text
     if record.exc_info and not exc_text:
         exc_text = logging.Formatter().formatException(record.exc_info)
-    return [
-        LOG_RECORD,
+    return ForwardedLog(
+        LOG,
         record.name,
         record.levelno,
         record.getMessage(),
@@ -70,16 +71,7 @@ def log_record(record: logging.LogRecord) -> list[Any]:
         getattr(record, "task_run_name", None),
         exc_text,
         record.threadName,
-    ]
-
-
-def stamp_task_run(record: logging.LogRecord) -> bool:
-    """Logging filter: tag a record with the task run (``record.task_run_name``) it comes from."""
-    if not hasattr(record, "task_run_name"):
-        from taskrun.context import current
-
-        record.task_run_name = current().get("task_run_name")
-    return True
+    )
 
 
 class OrchestratorPlugin(WorkerPlugin):
@@ -121,11 +113,6 @@ class OrchestratorPlugin(WorkerPlugin):
 def stamp_executor_logs() -> None:
     """Tag the executor's own records with their task run (task loggers are tagged as used)."""
     stamp_logger(logging.getLogger("orchestrator.TaskRunner"))
-
-
-def stamp_logger(logger: logging.Logger) -> None:
-    if stamp_task_run not in logger.filters:
-        logger.addFilter(stamp_task_run)
 
 
 def _install_forwarding() -> None:

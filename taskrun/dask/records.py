@@ -6,14 +6,17 @@ final record back into a state of the right class. A result travels inside the r
 only when it pickles to at most the run's ``inline_limit`` bytes; a bigger one stays
 in worker memory, and the orchestrator's state gets a placeholder it can fetch on demand.
 
-    running   ["r", key, position]
-    retrying  ["y", key, position, message, delay_seconds, run_count]
-    final     ["f", key, position, class, name, message, duration, run_count, timestamp,
-               length, problem, nbytes, result_blob, extras_blob, elapsed, result_type]
+    RunningRecord   ("r", key, position)
+    RetryingRecord  ("y", key, position, message, delay, run_count)
+    FinalRecord     ("f", key, position, state_class, name, message, duration, run_count,
+                     timestamp, length, problem, nbytes, result_blob, extras_blob, elapsed,
+                     result_type)
+    ForwardedLog    ("l", logger, levelno, message, created, task_run_name, exc_text, thread)
 
-``length``/``problem`` are the mapping shape (``wire.ResultShape``); ``nbytes`` the
-result's size estimate; ``elapsed`` the seconds the run took on the worker, executor
-included (what batch sizing measures). Pure: no Dask here.
+Each record is a ``NamedTuple``: built and read by field name, yet a plain tuple of
+atomic values on the wire. Pickle (``outbox.pack``) and msgpack carry no class, so the
+receiving side names a record again with ``named(raw)``: the kind tag, field 0 of every
+record, picks the class. Pure: no Dask here.
 """
 
 from __future__ import annotations
@@ -23,19 +26,109 @@ import pickle
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple, TypeAlias
 
 import cloudpickle
 
 from taskrun import states as _states
 from taskrun.wire import ResultShape, shape_of
 
-RUNNING, RETRYING, FINAL = "r", "y", "f"
+RUNNING, RETRYING, FINAL, LOG = "r", "y", "f", "l"
 
 #: result_blob of a result that stayed on the worker (None: the state holds no result)
 ON_WORKER = b""
 
 _CLASSES: dict[str, type[_states.State]] = {c.__name__: c for c in _states.ALL_STATE_CLASSES}
+
+
+class RunningRecord(NamedTuple):
+    """A task run started on a worker (or again, after a retry delay)."""
+
+    #: ``RUNNING``
+    kind: str
+    #: the Dask key of the Dask task that runs it
+    key: str
+    #: its place in a batch; None when the Dask task runs it alone
+    position: int | None
+
+
+class RetryingRecord(NamedTuple):
+    """A task run waits for its next attempt."""
+
+    #: ``RETRYING``
+    kind: str
+    key: str
+    position: int | None
+    message: str | None
+    #: seconds until the next attempt
+    delay: float
+    run_count: int
+
+
+class FinalRecord(NamedTuple):
+    """A task run's final (or paused) state, its result inside when small enough."""
+
+    #: ``FINAL``
+    kind: str
+    key: str
+    position: int | None
+    #: the state's class name (``Success``, ``TriggerFailed``, ...)
+    state_class: str
+    #: the state's display name (``Completed`` for a ``Success`` of the futures API)
+    name: str
+    message: str | None
+    duration: float | None
+    run_count: int
+    #: the state's timestamp, in POSIX seconds
+    timestamp: float
+    #: the result's mapping shape (``wire.ResultShape``), for a successful state
+    length: int | None
+    problem: str | None
+    #: the result's size estimate in bytes
+    nbytes: int
+    #: the pickled result (the error, for a failed state); ``ON_WORKER`` when it stayed on
+    #: the worker; None when the state holds no result
+    result_blob: bytes | None
+    #: a pickled dict of what else the state carries (``cached_inputs``, ``start_time``,
+    #: the worker-side ``traceback``); None when nothing
+    extras_blob: bytes | None
+    #: seconds the run took on the worker, executor included (what batch sizing measures)
+    elapsed: float
+    #: the result's type name (shown for a result that stayed on the worker)
+    result_type: str
+
+
+class ForwardedLog(NamedTuple):
+    """A log record emitted inside a task run on a worker (message already formatted)."""
+
+    #: ``LOG``
+    kind: str
+    #: the logger's name
+    logger: str
+    levelno: int
+    message: str
+    #: ``logging.LogRecord.created``
+    created: float
+    task_run_name: str | None
+    exc_text: str | None
+    thread: str | None
+
+
+WireRecord: TypeAlias = RunningRecord | RetryingRecord | FinalRecord | ForwardedLog
+
+_BY_KIND: dict[str, type[WireRecord]] = {
+    RUNNING: RunningRecord,
+    RETRYING: RetryingRecord,
+    FINAL: FinalRecord,
+    LOG: ForwardedLog,
+}
+
+
+def named(raw: Sequence[Any]) -> WireRecord | None:
+    """The record ``raw`` (a plain tuple or list, as pickle or msgpack deliver it) with its
+    fields named again; None for a kind this process does not know."""
+    cls = _BY_KIND.get(raw[0])  # the kind tag: field 0 of every record
+    return None if cls is None else cls._make(raw)
 
 
 class UnpicklableResultError(TypeError):
@@ -67,14 +160,14 @@ def loads(blob: bytes) -> Any:
     return pickle.loads(blob)
 
 
-def running(key: str, position: int | None) -> list[Any]:
-    return [RUNNING, key, position]
+def running(key: str, position: int | None) -> RunningRecord:
+    return RunningRecord(RUNNING, key, position)
 
 
 def retrying(
     key: str, position: int | None, message: str | None, delay: float, run_count: int
-) -> list[Any]:
-    return [RETRYING, key, position, message, delay, run_count]
+) -> RetryingRecord:
+    return RetryingRecord(RETRYING, key, position, message, delay, run_count)
 
 
 def summarize(
@@ -85,7 +178,7 @@ def summarize(
     inline_limit: int,
     elapsed: float,
     sizeof: Callable[[Any], int] = sys.getsizeof,
-) -> tuple[_states.State, list[Any]]:
+) -> tuple[_states.State, FinalRecord]:
     """The final record of ``state``, and the state to keep: ``Failed`` when its result
     cannot pickle (it could travel nowhere)."""
     value = state.data
@@ -112,7 +205,8 @@ def summarize(
         except Exception:  # inputs of a paused run that cannot travel
             extras = None
     shape = shape_of(state) if state.is_successful() else None
-    record = [
+    # positional, in field order: a third of the keyword call's cost, once per task run
+    record = FinalRecord(
         FINAL,
         key,
         position,
@@ -129,7 +223,7 @@ def summarize(
         extras,
         elapsed,
         type(value).__name__,
-    ]
+    )
     return state, record
 
 
@@ -147,53 +241,51 @@ def _size(value: Any, sizeof: Callable[[Any], int]) -> int:
         return sys.getsizeof(value, 0)
 
 
-def has_result_on_worker(record: Sequence[Any]) -> bool:
+def has_result_on_worker(record: FinalRecord) -> bool:
     """Whether the result stayed on the worker (picklable but over the inline limit)."""
-    return bool(record[12] == ON_WORKER)
+    return record.result_blob == ON_WORKER
 
 
 def state_from_record(
-    record: Sequence[Any], remote: Callable[[Sequence[Any]], Any] | None = None
+    record: FinalRecord, remote: Callable[[FinalRecord], Any] | None = None
 ) -> _states.State:
     """The state a final record describes; ``remote(record)`` gives the placeholder of a
     result that stayed on the worker."""
-    cls = _CLASSES.get(record[3], _states.State)
-    blob = record[12]
+    cls = _CLASSES.get(record.state_class, _states.State)
+    blob = record.result_blob
     if blob == ON_WORKER:
         result = remote(record) if remote is not None else None
     else:
         result = loads(blob) if blob is not None else None
-    state = cls(
-        record[5],
+    extras = loads(record.extras_blob) if record.extras_blob is not None else {}
+    if extras.get("traceback") and isinstance(result, BaseException):
+        result.add_note(f"Traceback on the Dask worker:\n{extras['traceback']}")
+    return cls(
+        record.message,
         result,
-        name=record[4],
-        run_count=record[7],
-        duration=record[6],
-        timestamp=_dt.datetime.fromtimestamp(record[8], _dt.UTC),
+        name=record.name,
+        run_count=record.run_count,
+        duration=record.duration,
+        timestamp=_dt.datetime.fromtimestamp(record.timestamp, _dt.UTC),
+        start_time=extras.get("start_time"),
+        cached_inputs=extras.get("cached_inputs"),
     )
-    if record[13] is not None:
-        extras = loads(record[13])
-        state.cached_inputs = extras.get("cached_inputs")
-        state.start_time = extras.get("start_time")
-        if extras.get("traceback") and isinstance(result, BaseException):
-            result.add_note(f"Traceback on the Dask worker:\n{extras['traceback']}")
-    return state
 
 
-def attach_traceback(record: list[Any], error: BaseException) -> None:
-    """Add the worker-side traceback of ``error`` to a final record (exceptions travel
-    without their traceback objects)."""
+def attach_traceback(record: FinalRecord, error: BaseException) -> FinalRecord:
+    """``record`` with the worker-side traceback of ``error`` added (exceptions travel
+    without their traceback objects); ``record`` itself when ``error`` has none."""
     if error.__traceback__ is None:
-        return
-    extras = loads(record[13]) if record[13] is not None else {}
+        return record
+    extras = loads(record.extras_blob) if record.extras_blob is not None else {}
     lines = traceback.format_exception(type(error), error, error.__traceback__)
     extras["traceback"] = "".join(lines)[-20_000:]
-    record[13] = dumps(extras)
+    return record._replace(extras_blob=dumps(extras))
 
 
-def shape_from_record(record: Sequence[Any]) -> ResultShape:
+def shape_from_record(record: FinalRecord) -> ResultShape:
     """The ``ResultShape`` of a final record (unflattened only; flattened needs the data)."""
-    cls = _CLASSES.get(record[3], _states.State)
+    cls = _CLASSES.get(record.state_class, _states.State)
     if cls.kind not in _states.SUCCESSFUL:
         return ResultShape(False)
-    return ResultShape(True, record[9], record[10])
+    return ResultShape(True, record.length, record.problem)

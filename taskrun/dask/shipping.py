@@ -168,7 +168,8 @@ class RunPlan(NamedTuple):
     #: task-run name, e.g. ``add_one-1f2e3d4c-17``
     name: str
     map_index: int | None
-    refs: tuple[WireRef, ...]
+    #: one ``WireRef`` per upstream edge, as its plain tuple
+    refs: tuple[tuple[Any, ...], ...]
     inputs: Mapping[str, Any]
     templates: Mapping[str, Any]
     initial_state: State | None
@@ -178,13 +179,12 @@ class RunPlan(NamedTuple):
     inline_limit: int
 
 
-def rekeyed(plan: Sequence[Any], key: str, position: int | str | None = "keep") -> tuple[Any, ...]:
-    """A plan (plain tuple) moved to another Dask task: new key, and position if given."""
-    fields = list(plan)
-    fields[0] = key
-    if position != "keep":
-        fields[1] = position
-    return tuple(fields)
+def rekeyed(plan: Sequence[Any], key: str, alone: bool = False) -> tuple[Any, ...]:
+    """A plan moved to the Dask task ``key`` (of its own, out of its batch, when ``alone``),
+    as the plain tuple plans travel as."""
+    named = RunPlan._make(plan)
+    moved = named._replace(key=key, position=None) if alone else named._replace(key=key)
+    return tuple(moved)
 
 
 def cut(value: Sequence[Any], start: int, stop: int, flattened: bool = False) -> list[Any]:

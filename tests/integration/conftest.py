@@ -7,26 +7,18 @@ Each fixture starts only what its tests ask for and closes it after:
 - ``process_address``: one ``LocalCluster(processes=True)`` (two worker processes);
 - ``remote_cluster``: the processes of ``docker-compose.yml`` -- ``dask scheduler`` and two
   ``python -m workers`` -- started from the compose file's own commands, host names and
-  ports swapped for local ones (``cluster_support.compose_command``).
+  ports swapped for local ones (``cluster_support.compose_command``), run and cleaned up
+  by ``faults.processes.Processes``.
 """
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
+from faults.processes import Processes, free_port, wait_for_port, wait_for_workers
 
-from .cluster_support import (
-    CLUSTER_SERVICES,
-    ROOT,
-    RemoteCluster,
-    compose_command,
-    free_port,
-    stop,
-    wait_for_port,
-    worker_env,
-)
+from .cluster_support import CLUSTER_SERVICES, RemoteCluster, compose_command
 
 
 @pytest.fixture(scope="session")
@@ -43,35 +35,18 @@ def process_address() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def remote_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteCluster]:
     """``dask scheduler`` and two ``python -m workers`` processes, as docker-compose runs them."""
-    from distributed import Client
-
-    logs = tmp_path_factory.mktemp("remote-cluster")
+    processes = Processes(tmp_path_factory.mktemp("remote-cluster"))
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
-    opened = []
-
-    def start(service: str) -> subprocess.Popen[bytes]:
-        log = (logs / f"{service}.log").open("wb")
-        opened.append(log)
-        return subprocess.Popen(
-            compose_command(service, address, port),
-            cwd=ROOT,
-            env=worker_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
     first, *others = CLUSTER_SERVICES
-    scheduler = start(first)
-    cluster = RemoteCluster(address, scheduler, logs=logs)
     try:
-        wait_for_port(port, scheduler)
-        cluster.workers = [start(service) for service in others]
-        with Client(address, timeout=30) as client:
-            client.wait_for_workers(2, timeout=60)
+        scheduler = processes.start(first, compose_command(first, address, port))
+        wait_for_port(port, scheduler.process)
+        cluster = RemoteCluster(address, scheduler)
+        cluster.workers = [
+            processes.start(service, compose_command(service, address, port)) for service in others
+        ]
+        wait_for_workers(address, 2)
         yield cluster
     finally:
-        for process in [*cluster.workers, scheduler]:
-            stop(process)
-        for log in opened:
-            log.close()
+        processes.stop_all(grace=15)

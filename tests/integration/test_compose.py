@@ -43,6 +43,10 @@ def test_worker_services_run_python_m_workers_against_the_scheduler(service: str
         "tcp://127.0.0.1:1234",
     ]
     assert "scheduler" in compose_services()[service]["depends_on"]
+    # the scheduler container connects back to the workers over the compose network
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    local = compose_command(service, "tcp://127.0.0.1:1234")
+    assert local[local.index("--host") + 1] == "127.0.0.1"
 
 
 def test_the_flow_service_runs_the_map_reduce_example_against_the_scheduler() -> None:

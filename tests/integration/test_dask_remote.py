@@ -20,20 +20,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from faults.processes import ROOT, Processes, free_port, wait_for_workers, worker_env
 
 from orchestrator import Flow, context, task
 from orchestrator.task_runners import DaskTaskRunner
 from orchestrator.task_runners.dask.runner import SchedulerUnreachableError
 
-from .cluster_support import (
-    ROOT,
-    RemoteCluster,
-    compose_command,
-    free_port,
-    stop,
-    wait_for_port,
-    worker_env,
-)
+from .cluster_support import RemoteCluster, compose_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -119,44 +112,19 @@ def test_the_compose_flow_service_runs_the_example_against_the_cluster(
 
 
 @pytest.fixture(scope="module")
-def plain_dask_worker() -> Iterator[str]:
+def plain_dask_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A scheduler with one plain ``dask worker`` (no orchestrator plugin of its own)."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    scheduler = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dask",
-            "scheduler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dashboard-address",
-            ":0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    worker = None
+    processes = Processes(tmp_path_factory.mktemp("plain-dask-worker"))
     try:
-        wait_for_port(port, scheduler)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "dask", "worker", address, "--nthreads", "2"],
-            env=worker_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        scheduler = processes.scheduler()
+        processes.start(
+            "dask-worker",
+            [sys.executable, "-m", "dask", "worker", scheduler.address, "--nthreads", "2"],
         )
-        from distributed import Client
-
-        with Client(address, timeout=30) as client:
-            client.wait_for_workers(1, timeout=60)
-        yield address
+        wait_for_workers(scheduler.address, 1)
+        yield scheduler.address
     finally:
-        for process in (worker, scheduler):
-            if process is not None:
-                stop(process)
+        processes.stop_all(grace=15)
 
 
 def test_plain_dask_workers_serve_flows_and_forward_logs(

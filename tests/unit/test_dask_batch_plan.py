@@ -6,7 +6,7 @@ import pickle
 from typing import Any
 
 from taskrun.dask.batch_plan import BatchPlan
-from taskrun.dask.shipping import RunPlan, WireEdge
+from taskrun.dask.shipping import RunPlan, WireEdge, WireRef
 
 EDGE = WireEdge("numbers", "x", mapped=True)
 REDUCE = WireEdge("config", "config")
@@ -35,7 +35,8 @@ def plan(
 def comparable(plan_: Any) -> RunPlan:
     """A plan with its edges (compared by identity, and copied by pickling) as text."""
     fields = RunPlan._make(plan_)
-    return fields._replace(refs=tuple((repr(r[0]), *r[1:]) for r in fields.refs))
+    refs = (WireRef._make(ref) for ref in fields.refs)
+    return fields._replace(refs=tuple(ref._replace(edge=repr(ref.edge)) for ref in refs))
 
 
 def unpacked(plans: list[tuple[Any, ...]]) -> list[RunPlan]:
@@ -78,5 +79,5 @@ def test_children_with_different_refs_travel_as_plain_plans() -> None:
 
 def test_a_rekeyed_plan_names_the_new_key() -> None:
     packed = BatchPlan.pack("k", [plan(j, ((1, j),)) for j in range(3)]).rekeyed("k-again")
-    assert {p[0] for p in packed} == {"k-again"}
+    assert {p.key for p in packed} == {"k-again"}
     assert len(packed) == 3

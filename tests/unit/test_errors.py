@@ -27,7 +27,7 @@ from orchestrator.errors import (
     TaskDefinitionError,
 )
 from orchestrator.runs.mapping import MappingError
-from taskrun.execute import MissingInputError, TriggerFailedError
+from taskrun.errors import MissingInputError, TriggerFailedError
 from taskrun.states import Failed
 
 

@@ -12,7 +12,7 @@ from orchestrator import flow, task
 from orchestrator.runs.flow_run_state import TaskRunStates, aggregate
 from orchestrator.runs.futures import Future, present_state, result_type_name
 from orchestrator.task_runners import ConcurrentTaskRunner, SequentialTaskRunner
-from taskrun.execute import TriggerFailedError
+from taskrun.errors import TriggerFailedError
 from taskrun.states import (
     Completed,
     DeferredResult,

@@ -19,7 +19,7 @@ from orchestrator.task_runners.dask.keys import batch_key, slice_key
 from orchestrator.task_runners.dask.repair import argument
 from taskrun.dask import entry as dask_entry
 from taskrun.dask.batch_plan import BatchPlan
-from taskrun.dask.shipping import Pointer, cut
+from taskrun.dask.shipping import Pointer, RunPlan, cut
 from taskrun.wire import TaskRunCall
 
 if TYPE_CHECKING:
@@ -141,15 +141,15 @@ class Slicer:
             None,
             options,
         )
-        session.register(submitted)
-        submitted.future = session.client.submit(
-            dask_entry.take_slice,
-            *submitted.payload,
-            (source.future,),
-            key=key,
-            pure=False,
-            **options,
-        )
+        if session.register(submitted):  # else refused (cluster lost): settled as failed
+            submitted.future = session.client.submit(
+                dask_entry.take_slice,
+                *submitted.payload,
+                (source.future,),
+                key=key,
+                pure=False,
+                **options,
+            )
         return submitted
 
 
@@ -161,7 +161,7 @@ class Batch:
         self.arguments = Arguments(submitter.session)
         self.slicer = Slicer(submitter, size)
         self.handles: list[DaskHandle] = []
-        self.plans: list[tuple[Any, ...]] = []
+        self.plans: list[RunPlan] = []
         self.map_indexes: list[int] = []
         self.owner: Any = None
 
@@ -189,7 +189,7 @@ class Batch:
 
     def close(self, shipped: Shipment, task_id: Any) -> tuple[Submitted, Arguments]:
         task_shipped, context_shipped, token, options = shipped
-        first_name = self.plans[0][2]
+        first_name = self.plans[0].name
         key = self.submitter.session.unique_key(
             batch_key(first_name, self.map_indexes[0], self.map_indexes[-1], token)
         )

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
+from taskrun.dask.records import FinalRecord
 from taskrun.states import DeferredResult, Pending, Running, State
 
 #: live state of a handle Dask has not started yet
@@ -29,6 +30,8 @@ class Submitted:
     """One Dask task: a task run, a batch of mapped children, or a slice of a result."""
 
     __slots__ = (
+        "causes",
+        "erred",
         "function",
         "future",
         "handles",
@@ -37,6 +40,8 @@ class Submitted:
         "payload",
         "release_when_final",
         "replaced_by",
+        "running_on",
+        "serial",
         "settled",
         "sources",
         "task_id",
@@ -78,6 +83,16 @@ class Submitted:
         self.unfinished = 0
         #: drop the future once every summary arrived (nothing downstream needs it)
         self.release_when_final = False
+        #: the worker its latest Running summary came from while it runs (None once its
+        #: worker died or it waits for a retry): evidence of who was running at a death
+        self.running_on: str | None = None
+        #: Dask erred on it and it was settled (failed, resubmitted or split)
+        self.erred = False
+        #: its place in the session's submission order, which is Dask's priority order
+        self.serial = 0
+        #: why earlier Dask tasks of these task runs were resubmitted (never twice for one
+        #: cause, and only a few times in all: see ``repair``)
+        self.causes: tuple[str, ...] = ()
 
     def finished(self) -> None:
         """Every summary arrived: forget what only a resubmission would need (its plans and
@@ -109,8 +124,9 @@ class DaskHandle:
         self.position = position
         #: what ``get_state`` shows until the final state is known
         self.live: State = WAITING
-        #: the final summary record, until it is turned into ``state``
-        self.record: Sequence[Any] | None = None
+        #: the final summary record as it arrived (a plain tuple, see ``final_record``),
+        #: until it is turned into ``state``
+        self.record: tuple[Any, ...] | None = None
         #: the final state (given, failed before submission, or built from ``record``)
         self.state = state
 
@@ -121,6 +137,12 @@ class DaskHandle:
     @property
     def is_final(self) -> bool:
         return self.state is not None or self.record is not None
+
+    def final_record(self) -> FinalRecord | None:
+        """The final summary record, its fields named (None before it arrives, and once it
+        became ``state``)."""
+        record = self.record
+        return None if record is None else FinalRecord._make(record)
 
     def __repr__(self) -> str:
         where = f" in {self.key}" if self.key else ""

@@ -2,9 +2,13 @@
 
 Without an address each session starts a temporary cluster (``LocalCluster``, or
 ``cluster_class(**cluster_kwargs)``, adapted with ``adapt_kwargs``) and closes it at
-shutdown; with one it connects to that scheduler. One flow run is one session
-(``start``..``shutdown``); a runner used as a context manager around several runs keeps
-one session open for all of them (nested starts are counted).
+shutdown; a ``LocalCluster`` listens on 127.0.0.1 only (its dashboard too), unless
+``cluster_kwargs`` say otherwise. With an address it connects to that scheduler (the
+address is checked when the runner is built; connecting is bounded by the timeout, see
+``connection``); ``security`` (a ``distributed.security.Security``) turns on TLS for
+both. One flow run is one session (``start``..``shutdown``); a runner used as a context
+manager around several runs keeps one session open for all of them (nested starts are
+counted).
 
 How a task run travels (details in ``dask_submit``, ``dask_session``, ``taskrun.dask.entry``):
 
@@ -35,39 +39,34 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from orchestrator.errors import OrchestratorError
 from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
 from orchestrator.task_runners.dask.batching import DurationEstimates
+from orchestrator.task_runners.dask.cluster_options import check_cluster_options
+from orchestrator.task_runners.dask.cluster_watch import FROM_CONFIG, no_workers_seconds
+from orchestrator.task_runners.dask.connection import (
+    SchedulerAddressError,
+    SchedulerUnreachableError,
+    check_cluster_security,
+    check_scheduler_address,
+    connect_client,
+)
 from orchestrator.task_runners.dask.handles import DaskHandle, ResultNotAvailableError
 from orchestrator.task_runners.dask.session import DaskSession
 from orchestrator.task_runners.dask.submit import Submitter
 from taskrun.states import State
 from taskrun.wire import ResultShape, TaskRunCall
 
-__all__ = ["DaskTaskRunner", "ResultNotAvailableError", "SchedulerUnreachableError"]
+__all__ = [
+    "DaskTaskRunner",
+    "ResultNotAvailableError",
+    "SchedulerAddressError",
+    "SchedulerUnreachableError",
+]
 
 logger = logging.getLogger("orchestrator.DaskTaskRunner")
 
-#: seconds to wait for a scheduler before giving up (``client_kwargs={"timeout": ...}`` overrides)
-CONNECT_TIMEOUT = 20.0
 #: largest result (pickled bytes) that comes back with its state
 INLINE_RESULT_BYTES = 1 << 20
-
-
-class SchedulerUnreachableError(OrchestratorError, ConnectionError):
-    """No Dask scheduler answered at the given address in time."""
-
-    def __init__(self, address: str, timeout: float, problem: str) -> None:
-        super().__init__(address, timeout, problem)
-        self.address, self.timeout, self.problem = address, timeout, problem
-
-    def __str__(self) -> str:
-        seconds = f"{self.timeout:g}" if isinstance(self.timeout, (int, float)) else self.timeout
-        return (
-            f"Could not connect to a Dask scheduler at {self.address!r} within {seconds} "
-            f"seconds ({self.problem}). Check that `dask scheduler` runs there and that this "
-            "machine can reach it, or leave out the address to start a local cluster."
-        )
 
 
 class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
@@ -79,9 +78,16 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
             import path such as ``"dask_jobqueue.SLURMCluster"``); default ``LocalCluster``.
         cluster_kwargs: keyword arguments for ``cluster_class``.
         adapt_kwargs: if given, ``cluster.adapt(**adapt_kwargs)`` (e.g. ``{"maximum": 8}``).
-        client_kwargs: keyword arguments for ``distributed.Client``.
+        client_kwargs: keyword arguments for ``distributed.Client``; ``timeout`` (seconds,
+            default 20) bounds connecting to ``address``.
+        security: a ``distributed.security.Security`` (TLS certificates) for the Client and
+            the embedded cluster; needed for a ``tls://`` address.
         inline_result_bytes: results that pickle to at most this many bytes come back with
             their states; bigger ones stay on the cluster (see the module docstring).
+        no_workers_timeout: seconds to wait for a worker once the cluster lost all its
+            workers, before unfinished task runs fail saying so; None waits with no limit.
+            Default ``"config"``: Dask's ``distributed.scheduler.no-workers-timeout`` when
+            set, else 60 (see ``cluster_watch``).
     """
 
     submits_in_bulk = True
@@ -95,7 +101,10 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
         client_kwargs: dict[str, Any] | None = None,
         *,
         inline_result_bytes: int = INLINE_RESULT_BYTES,
+        security: Any = None,
+        no_workers_timeout: float | str | None = FROM_CONFIG,
     ) -> None:
+        no_workers_seconds(no_workers_timeout)  # refuse a wrong value now, not at start
         given = [
             name
             for name, value in (
@@ -111,12 +120,25 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
                 f"so {', '.join(given)} cannot apply. Pass either an address or "
                 "cluster options, not both."
             )
+        if address is not None:
+            check_scheduler_address(address)
+        else:  # a class naming nothing or a misspelt keyword: refused now, not at start
+            check_cluster_options(cluster_class, cluster_kwargs)
+        if security is not None and "security" in (client_kwargs or {}):
+            raise ValueError(
+                "DaskTaskRunner got security twice: as security= and in client_kwargs. "
+                "Pass it once, as security=Security(...)."
+            )
+        if address is None and security is not None and "security" not in (cluster_kwargs or {}):
+            check_cluster_security(security)
         self.address = address
+        self.security = security
         self.cluster_class = cluster_class
         self.cluster_kwargs = dict(cluster_kwargs or {})
         self.adapt_kwargs = dict(adapt_kwargs) if adapt_kwargs is not None else None
         self.client_kwargs = dict(client_kwargs or {})
         self.inline_result_bytes = inline_result_bytes
+        self.no_workers_timeout = no_workers_timeout
         #: seconds per mapped child, per task, measured across this runner's sessions
         self.estimates = DurationEstimates()
         self._lock = threading.RLock()
@@ -140,6 +162,8 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
             self.adapt_kwargs,
             self.client_kwargs or None,
             inline_result_bytes=self.inline_result_bytes,
+            security=self.security,
+            no_workers_timeout=self.no_workers_timeout,
         )
         twin.estimates = self.estimates
         return twin
@@ -170,9 +194,13 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
         client, cluster = self._connect()
         try:
             session = DaskSession(
-                client, f"orchestrator-{uuid.uuid4().hex[:12]}", self.estimates, cluster
+                client,
+                f"orchestrator-{uuid.uuid4().hex[:12]}",
+                self.estimates,
+                cluster,
+                no_workers_seconds(self.no_workers_timeout),
             )
-            client.subscribe_topic(session.topic, session.on_event)
+            session.subscribe()
             level = logging.getLogger("orchestrator").getEffectiveLevel()
             client.register_plugin(OrchestratorPlugin(level=level), name=OrchestratorPlugin.name)
         except BaseException:
@@ -193,24 +221,23 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
         client_class: Any = _Client  # untyped in distributed
 
         if self.address is not None:
-            kwargs = {"timeout": CONNECT_TIMEOUT, **self.client_kwargs}
-            try:
-                return client_class(self.address, **kwargs), None
-            except (OSError, TimeoutError) as err:
-                timeout = kwargs["timeout"]
-                seconds = float(timeout) if isinstance(timeout, (int, float)) else CONNECT_TIMEOUT
-                raise SchedulerUnreachableError(
-                    self.address, seconds, f"{type(err).__name__}: {err}"
-                ) from err
+            return connect_client(self.address, self.security, self.client_kwargs), None
         cluster_class = _resolve_class(self.cluster_class) if self.cluster_class else LocalCluster
         kwargs = dict(self.cluster_kwargs)
+        if self.security is not None:
+            kwargs.setdefault("security", self.security)
         if cluster_class is LocalCluster:
-            kwargs.setdefault("dashboard_address", ":0")
+            # LocalCluster's scheduler, nannies and workers bind 127.0.0.1 already; its
+            # dashboard would bind every interface: keep it on this machine too.
+            kwargs.setdefault("dashboard_address", "127.0.0.1:0")
         cluster = cluster_class(**kwargs)
+        client_kwargs = dict(self.client_kwargs)
+        if self.security is not None:
+            client_kwargs["security"] = self.security
         try:
             if self.adapt_kwargs is not None:
                 cluster.adapt(**self.adapt_kwargs)
-            return client_class(cluster, **self.client_kwargs), cluster
+            return client_class(cluster, **client_kwargs), cluster
         except BaseException:
             cluster.close()
             raise
@@ -220,13 +247,8 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
         if session is None:
             return
         session.close()
-        client = session.client
-        try:
-            client.unsubscribe_topic(session.topic)
-            client.run_on_scheduler(_forget_topic, topic=session.topic)
-        except Exception:  # the scheduler may be gone already
-            logger.debug("Could not clean up topic %s", session.topic, exc_info=True)
-        _close_quietly(client, session.cluster)
+        session.watch.forget_on_scheduler()
+        _close_quietly(session.client, session.cluster)
 
     def _thread_count(self) -> int:
         """Worker threads in the cluster (asked at most every two seconds)."""
@@ -347,14 +369,6 @@ def _resolve_class(spec: Any) -> Any:
             f"cluster_class={spec!r} is not an import path such as 'dask_jobqueue.SLURMCluster'."
         )
     return getattr(importlib.import_module(module_name), name)
-
-
-def _forget_topic(dask_scheduler: Any, topic: str) -> None:
-    """Drop a finished session's events from the scheduler's event log."""
-    broker = getattr(dask_scheduler, "_broker", None)
-    topics = getattr(broker, "_topics", None)
-    if isinstance(topics, dict):
-        topics.pop(topic, None)
 
 
 def _close_quietly(client: Any, cluster: Any) -> None:

@@ -10,8 +10,10 @@ an unpicklable task or argument fails its own task run with a message naming the
 from __future__ import annotations
 
 import itertools
+import logging
+import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.task_runners.dask.handles import DaskHandle
 from orchestrator.task_runners.dask.identity_cache import IdentityCache
@@ -21,6 +23,8 @@ from taskrun.dask.shipping import Shipped
 from taskrun.states import Failed, State
 from taskrun.wire import TaskRunCall
 
+logger = logging.getLogger("orchestrator.DaskTaskRunner")
+ErrorT = TypeVar("ErrorT", bound=BaseException)
 _MISSING = object()
 #: argument dicts whose pickling check is remembered (mapped children share theirs)
 _CHECKS_REMEMBERED = 256
@@ -64,7 +68,7 @@ class Shipper:
             resources = resources_from_tags(task.name, getattr(task, "tags", ()) or ())
             shipped = self._ship_copy(task) or Shipped(self._token(), dumps_task(task))
         except (UnpicklableError, ResourceTagError) as err:
-            return err, {}
+            return _quiet(err, task.name), {}
         return shipped, ({"resources": resources} if resources else {})
 
     def _ship_copy(self, task: Any) -> Shipped | None:
@@ -123,8 +127,21 @@ def _first_unpicklable(
             try:
                 check_value(task_name, f"{label} {name!r}", value)
             except UnpicklableError as err:
-                return err
+                return _quiet(err, task_name)
     return None
+
+
+def _quiet(error: ErrorT, task_name: str) -> ErrorT:
+    """``error`` without its traceback and cause, which are logged here at DEBUG instead:
+    its message names the task and the object that refused, and the failed state that
+    carries it is logged with it (pickling's own traceback is ~40 lines of internals)."""
+    if logger.isEnabledFor(logging.DEBUG):  # formatted now: the chain is cut below
+        chain = "".join(traceback.format_exception(error))
+        logger.debug("Task %r cannot be shipped to Dask workers:\n%s", task_name, chain)
+    error.__traceback__ = None
+    error.__cause__ = error.__context__ = None
+    error.__suppress_context__ = True
+    return error
 
 
 def task_identity(task: Any) -> tuple[str, ...]:

@@ -36,7 +36,8 @@ from orchestrator.task_runners.dask.keys import task_run_key
 from orchestrator.task_runners.dask.session import DaskSession
 from orchestrator.task_runners.dask.shipping import Shipper, task_identity
 from taskrun.dask import entry as dask_entry
-from taskrun.dask.shipping import WireEdge, wire_edge
+from taskrun.dask.records import has_result_on_worker
+from taskrun.dask.shipping import RunPlan, WireEdge, WireRef, wire_edge
 from taskrun.states import Failed, State
 from taskrun.wire import TaskRunCall, UpstreamRef
 
@@ -135,7 +136,8 @@ class Submitter:
         session = self.session
         while True:
             now = time.monotonic()
-            finished = [h.record[14] for h in probe if h.record is not None]
+            records = [h.final_record() for h in probe]
+            finished = [record.elapsed for record in records if record is not None]
             for h in probe:
                 if h.live is RUNNING and id(h) not in running_since:
                     running_since[id(h)] = now
@@ -174,7 +176,7 @@ class Submitter:
             submitted = Submitted(
                 key,
                 dask_entry.run_one,
-                (task_shipped, context_shipped, self.session.topic, plan),
+                (task_shipped, context_shipped, self.session.topic, tuple(plan)),
                 arguments.sources,
                 task_identity(call.task),
                 options,
@@ -222,10 +224,10 @@ class Submitter:
 
     def _send(self, function: Any, ready: list[tuple[Submitted, Arguments]]) -> None:
         """Submit prepared Dask tasks: one ``client.submit``, or one ``client.map`` for many."""
+        # a cluster that cannot run them (scheduler lost, workers gone) fails them here
+        ready = [item for item in ready if self.session.register(item[0])]
         if not ready:
             return
-        for submitted, _ in ready:
-            self.session.register(submitted)
         client = self.session.client
         try:
             if len(ready) == 1:
@@ -271,10 +273,10 @@ class Submitter:
         arguments: Arguments,
         slicer: Slicer,
         limit: int,
-    ) -> tuple[Any, ...]:
-        """The ``RunPlan`` of ``call``, as a plain tuple (see ``RunPlan``)."""
+    ) -> RunPlan:
+        """The ``RunPlan`` of ``call`` (its refs as plain tuples: they travel inside it)."""
         refs = tuple(self._ref(ref, arguments, slicer) for ref in call.upstream)
-        return (
+        return RunPlan(
             key,
             position,
             call.name,
@@ -292,12 +294,14 @@ class Submitter:
         """The ``WireRef`` of ``ref``, as a plain tuple."""
         edge = self._edge(ref.edge)
         if ref.index is None:
-            return (edge, arguments.pointers(ref.sources), ref.reduce, None, False)
-        if ref.reduce:  # flattened over a mapped parent: the child holding the element
+            wire = WireRef(edge, arguments.pointers(ref.sources), ref.reduce, None, False)
+        elif ref.reduce:  # flattened over a mapped parent: the child holding the element
             source, index = self._locate(ref.sources, ref.index)
-            return (edge, arguments.pointers((source,)), False, index, False)
-        held, start = slicer.chunk(ref.sources[0], ref.index, ref.flattened)
-        return (edge, (arguments.add(held),), False, ref.index - start, False)
+            wire = WireRef(edge, arguments.pointers((source,)), False, index, False)
+        else:
+            held, start = slicer.chunk(ref.sources[0], ref.index, ref.flattened)
+            wire = WireRef(edge, (arguments.add(held),), False, ref.index - start, False)
+        return tuple(wire)
 
     def _locate(self, children: Sequence[DaskHandle], index: int) -> tuple[DaskHandle, int]:
         ends = self._ends(children)
@@ -322,8 +326,8 @@ class Submitter:
         if not handle.is_final:
             return None
         if handle.submitted is not None and handle.submitted.future is not None:
-            record = handle.record
-            if record is not None and record[12] == b"":
+            record = handle.final_record()
+            if record is not None and has_result_on_worker(record):
                 return None
         state = self.session.state_of(handle)
         return None if isinstance(state._result, DaskResult) else state

@@ -1,0 +1,1 @@
+"""Fault tests: real schedulers, workers and CLI runs as child processes (``processes``)."""

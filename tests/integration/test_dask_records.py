@@ -1,0 +1,54 @@
+"""The orchestrator's side of the summaries: records that arrive as plain tuples (a
+worker event) or lists (a lost summary asked for again) are named and applied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from distributed import Client
+
+from orchestrator.task_runners.dask.batching import DurationEstimates
+from orchestrator.task_runners.dask.handles import DaskHandle, Submitted
+from orchestrator.task_runners.dask.session import DaskSession
+from taskrun.dask import entry as dask_entry
+from taskrun.dask import records as summary
+from taskrun.dask.outbox import pack
+from taskrun.states import Success
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+
+@pytest.fixture
+def session(inproc_address: str) -> Iterator[DaskSession]:
+    with Client(inproc_address) as client:
+        session = DaskSession(client, "records-test", DurationEstimates())
+        yield session
+        session.close()
+
+
+def batch_of(session: DaskSession, size: int) -> tuple[Submitted, list[DaskHandle]]:
+    handles = [DaskHandle(f"task-00000000-{j}", position=j) for j in range(size)]
+    submitted = Submitted("batch-key", dask_entry.run_batch, (), ())
+    submitted.handles = handles
+    for handle in handles:
+        handle.submitted = submitted
+    session.register(submitted)
+    return submitted, handles
+
+
+def test_records_arriving_as_tuples_or_lists_update_their_handles(session: DaskSession) -> None:
+    submitted, handles = batch_of(session, 3)
+    _, final = summary.summarize("batch-key", 0, handles[0].name, Success("ok", 7), 1024, 0.1)
+    retrying = summary.retrying("batch-key", 1, "again soon", 1.0, 2)
+    session.on_event((0.0, {"packed": pack([final, retrying]), "worker": "tcp://w:1"}))
+    running = list(summary.running("batch-key", 2))  # as ``entry.summaries`` may send it
+    session.on_event((0.0, {"records": [running], "worker": "tcp://w:1"}))
+
+    assert type(handles[0].record) is tuple  # stored plain: the GC stops tracking it
+    assert session.get_state(handles[0]).result() == 7
+    assert submitted.worker == "tcp://w:1"
+    live = handles[1].live
+    assert (live.name, live.run_count, live.message) == ("Retrying", 2, "again soon")
+    assert handles[2].live.is_running()
+    assert submitted.unfinished == 2
