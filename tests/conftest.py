@@ -29,11 +29,12 @@ def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 @pytest.fixture(scope="session")
 def inproc_address() -> Iterator[str]:
-    """A scheduler whose two workers live in this process (2 threads each)."""
+    """A scheduler whose two workers live in this process (2 threads each); no dashboard
+    (no test reads it, and bokeh's start-up is half a second)."""
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=False, dashboard_address=":0"
+        n_workers=2, threads_per_worker=2, processes=False, dashboard_address=None
     ) as cluster:
         yield cluster.scheduler_address
 

@@ -19,6 +19,7 @@ from orchestrator import __version__
 from orchestrator.cli.drawing import visualize_command
 from orchestrator.cli.loading import CommandError, load_flow
 from orchestrator.cli.running import EXIT_USAGE, run_command
+from orchestrator.dag.parameter_types import ParameterTypeError
 from orchestrator.errors import OrchestratorError, ParameterError
 
 __all__ = ["CommandError", "build_parser", "load_flow", "main"]
@@ -30,7 +31,8 @@ examples:
   orchestrator run examples/mapreduce.py --local-cluster --workers 2
   orchestrator run flows.py:nightly --address tcp://scheduler:8786 --params-file params.json
 
-Parameter values are JSON when they parse (8, true, ["a","b"]) and text otherwise.
+Parameter values are JSON when they parse (8, true, ["a","b"]) and text otherwise,
+then converted to the type the flow declares (n: int takes --param n=8, refuses n=abc).
 Exit status: 0 success (or paused), 1 the flow failed, 2 it could not start."""
 
 _VISUALIZE_EXAMPLES = """\
@@ -153,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return int(args.handler(args))
+    except ParameterTypeError as err:
+        fix = f"pass --param {err.parameter}=VALUE with a VALUE of type {err.expected}"
+        _error(f"{err}\nOn the command line, {fix}.")
     except ParameterError as err:
         _error(f"{err}\nOn the command line, pass parameters as --param NAME=VALUE.")
     except (CommandError, OrchestratorError) as err:

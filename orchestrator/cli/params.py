@@ -3,7 +3,9 @@
 Values are JSON when they parse as JSON (``8``, ``true``, ``["a", "b"]``) and
 strings otherwise (``alice``, ``007``). ``--param`` wins over the file. Parameters
 are checked against the flow before anything runs: a ``Flow``'s ``Parameter``
-tasks, or an ``@flow`` function's signature.
+tasks, or an ``@flow`` function's signature; then each value is converted to its
+parameter's type (``--param n=8`` gives an ``int`` parameter ``8``, ``--param n=abc``
+is refused; a ``str`` parameter given ``--param tag=8`` gets the text ``"8"``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.cli.loading import CommandError, LoadedFlow
+from orchestrator.dag.parameter_types import convert_values, signature_types
 from orchestrator.errors import ParameterError
 from orchestrator.runs.scheduler import check_parameters
 
@@ -45,6 +48,20 @@ def collect_params(items: Sequence[str], params_file: str | None) -> dict[str, A
     return params
 
 
+def param_texts(items: Sequence[str]) -> dict[str, str]:
+    """Each ``--param`` value as typed (the last one per name), for type conversion.
+
+    >>> param_texts(["n=8", "tag=007", "n=9"])
+    {'n': '9', 'tag': '007'}
+    """
+    texts = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if sep and name.strip():
+            texts[name.strip()] = raw
+    return texts
+
+
 def read_params_file(path: Path) -> dict[str, Any]:
     """A JSON file holding one object of parameter values."""
     try:
@@ -61,14 +78,25 @@ def read_params_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_flow_params(loaded: LoadedFlow, params: Mapping[str, Any]) -> None:
-    """Raise ``ParameterError`` if ``params`` do not fit the flow (unknown or missing names)."""
+def check_flow_params(
+    loaded: LoadedFlow, params: Mapping[str, Any], texts: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``params`` converted to the flow's parameter types.
+
+    Args:
+        texts: ``--param`` values as typed (``param_texts``), tried when their JSON reading
+            does not fit a parameter's type.
+
+    Raises:
+        ParameterError: unknown or missing names (``ParameterTypeError``: a value that does
+            not fit its type).
+    """
     if loaded.is_dag:
-        check_parameters(loaded.obj.name, loaded.obj.parameters(), params)
-        return
+        values = check_parameters(loaded.obj.name, loaded.obj.parameters(), params, texts)
+        return {name: values[name] for name in params}
     signature = flow_signature(loaded.obj)
     if signature is None:
-        return
+        return dict(params)
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     named = {
         n: p
@@ -79,6 +107,11 @@ def check_flow_params(loaded: LoadedFlow, params: Mapping[str, Any]) -> None:
     missing = [n for n, p in named.items() if p.default is p.empty and n not in params]
     if unknown or missing:
         raise ParameterError(loaded.name, missing=missing, unknown=unknown, known=list(named))
+    types = getattr(loaded.obj, "parameter_types", None)
+    if not isinstance(types, dict):
+        fn = getattr(loaded.obj, "fn", None) or getattr(loaded.obj, "__wrapped__", loaded.obj)
+        types = signature_types(fn, signature)
+    return convert_values(loaded.name, types, params, texts)
 
 
 def flow_signature(obj: Any) -> inspect.Signature | None:

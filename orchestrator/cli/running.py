@@ -3,7 +3,8 @@
 The task runner is the flow's own (in-process by default), a ``DaskTaskRunner``
 on an embedded ``LocalCluster`` (``--local-cluster``), or one connected to a
 running scheduler (``--address``). Exit status: 0 when the flow succeeds (or
-pauses for a person), 1 when it fails, 2 when it cannot start.
+pauses for a person), 1 when it fails, 2 when it cannot start, 130 when interrupted
+(Ctrl-C: the summary table shows what finished and, as Cancelled, what did not).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from orchestrator.cli.loading import CommandError, LoadedFlow, load_flow
-from orchestrator.cli.params import check_flow_params, collect_params
+from orchestrator.cli.params import check_flow_params, collect_params, param_texts
 from orchestrator.errors import OrchestratorError
 from orchestrator.progress import ProgressDisplay
 from orchestrator.progress import run_flow_function as watch_flow_function
@@ -42,13 +43,17 @@ def run_command(args: argparse.Namespace) -> int:
     # Built first: a malformed --address is refused before the flow's file runs.
     runner = make_task_runner(args.address, args.local_cluster, args.workers, args.connect_timeout)
     loaded = load_flow(args.target)
-    params = collect_params(args.param, args.params_file)
-    check_flow_params(loaded, params)
+    given = collect_params(args.param, args.params_file)
+    params = check_flow_params(loaded, given, param_texts(args.param))
     if args.quiet:
         logging.getLogger("orchestrator").setLevel(logging.WARNING)
     display = None if args.quiet else ProgressDisplay(console=Console())
     try:
         state = run_flow(loaded, params, runner, display)
+    except KeyboardInterrupt:  # Ctrl-C: what finished, what was cut short; main() exits 130
+        if display is not None:
+            display.interrupted()
+        raise
     except OrchestratorError:
         raise  # already says what went wrong (e.g. an unreachable scheduler) and what to do
     except OSError as err:  # includes TimeoutError: the scheduler did not answer

@@ -4,16 +4,19 @@
     sources.py   read task-run states from a running flow's handles (non-blocking)
     render.py    rich renderables for terminals, plain lines for everything else
     display.py   ProgressDisplay: the polling thread, live table or plain lines, summary
+    notebook.py  NotebookView: one notebook output updated in place (Jupyter)
 
 The DAG flow runner's only part is ``watch_dag_run``: it hands over its live
 handle table and, at the end, the final states. An ``@flow`` function is watched
 from outside with ``run_flow_function``: it runs in the background
-(``flow.submit``) while the display reads the run's futures.
+(``flow.submit``) while the display reads the run's futures; ``watch_flow_run`` shows
+a run already submitted, from a background thread (in a notebook, while other cells run).
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -43,6 +46,7 @@ __all__ = [
     "summarize",
     "tally",
     "watch_dag_run",
+    "watch_flow_run",
 ]  # fmt: skip
 
 
@@ -95,9 +99,33 @@ def run_flow_function(
     shows the display and waits, so Ctrl-C still interrupts it.
     """
     display = as_display(progress)
-    flow_run = flow_function.submit(**parameters)
+    return _watch_flow_run(flow_function.submit(**parameters), display)
+
+
+def watch_flow_run(flow_run: Any, progress: bool | ProgressDisplay = True) -> threading.Thread:
+    """Show the progress of a run started with ``flow.submit()``, without waiting for it.
+
+    A background thread (returned; ``join()`` it to wait for the summary) shows the display
+    until the run is over, then its summary; in a notebook that is one output, updated in
+    place, while other cells run:
+
+        run = squares.submit(100)
+        watch_flow_run(run)          # returns at once
+    """
+    display = as_display(progress)
+    thread = threading.Thread(
+        target=_watch_flow_run,
+        args=(flow_run, display),
+        name=f"orchestrator-progress-{flow_run.name}",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def _watch_flow_run(flow_run: Any, display: ProgressDisplay) -> State:
     source = FlowRunSource(flow_run)
-    header = RunHeader(flow_function.name, flow_run.name, flow_run.runner.name)
+    header = RunHeader(flow_run.flow_name, flow_run.name, flow_run.runner.name)
     with display.watch(source, header):
         state: State | None = None
         while state is None:  # short waits, so Ctrl-C reaches this thread

@@ -2,10 +2,12 @@
 
 The display runs a daemon thread that polls a ``ProgressSource`` every
 ``interval`` seconds; the flow run itself never waits for it. On a terminal it
-draws a live table (rich ``Live``, with log records routed above it); elsewhere
-it prints a line when a task's counts change (at most one per task every
+draws a live table (rich ``Live``, with log records routed above it); in a Jupyter
+notebook it shows the same table as one output updated in place (``notebook``);
+elsewhere it prints a line when a task's counts change (at most one per task every
 ``line_interval`` seconds, plus the line that shows it done). After the run, ``finish``
-prints the summary table and the flow's final state.
+prints the summary table and the flow's final state; after Ctrl-C, ``interrupted``
+prints the summary of what finished and what was cut short.
 
     with display.watch(source, header):     # thread: poll -> draw / print changes
         ... run the flow ...
@@ -25,8 +27,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.text import Text
 
 from orchestrator.progress import render
+from orchestrator.progress.notebook import NotebookView, in_notebook
 from orchestrator.progress.sources import ProgressSource, RunHeader
 from orchestrator.progress.tally import SummaryRow, TaskProgress
 from taskrun.states import State
@@ -43,6 +47,8 @@ class ProgressDisplay:
         interval: seconds between polls of the task runs' states.
         line_interval: plain lines only: least seconds between two lines of one task while
             it runs, so a long map does not flood a log.
+        notebook: show one notebook output updated in place; default: when the console
+            writes to a Jupyter kernel (then ``live`` does not apply).
     """
 
     def __init__(
@@ -51,14 +57,19 @@ class ProgressDisplay:
         live: bool | None = None,
         interval: float = 0.2,
         line_interval: float = 2.0,
+        notebook: bool | None = None,
     ) -> None:
         self.console = console or Console()
-        self.live = self.console.is_terminal if live is None else live
+        self.notebook = in_notebook(self.console) if notebook is None else notebook
+        self.live = False if self.notebook else (self.console.is_terminal if live is None else live)
         self.interval = interval
         self.line_interval = line_interval
         self.header: RunHeader | None = None
         self._started = time.monotonic()
         self._printed: dict[str, tuple[TaskProgress, float]] = {}
+        self._source: ProgressSource | None = None
+        #: the notebook output of the current run (notebook mode)
+        self.view: NotebookView | None = None
 
     @property
     def elapsed(self) -> float:
@@ -68,7 +79,11 @@ class ProgressDisplay:
     def watch(self, source: ProgressSource, header: RunHeader) -> Iterator[None]:
         """Show ``source``'s progress until the block ends (the run's task runner is started)."""
         self.header, self._started, self._printed = header, time.monotonic(), {}
-        if not self.live:
+        self._source = source
+        self.view = NotebookView() if self.notebook else None
+        if self.view is not None:
+            self.view.show(render.live_view(header, [], 0.0))
+        elif not self.live:
             self._print(render.header_line(header))
             if header.dashboard_link:
                 self._print(f"Dashboard: {header.dashboard_link}")
@@ -103,13 +118,34 @@ class ProgressDisplay:
     def finish(self, state: State, rows: Sequence[SummaryRow]) -> None:
         """Print the summary table and the flow's final state."""
         name = self.header.flow_run_name if self.header else "?"
+        last = render.final_text(name, state, self.elapsed)
+        self._conclude(rows, last, render.final_line(name, state, self.elapsed))
+
+    def interrupted(self) -> None:
+        """After Ctrl-C: the summary of the states known so far (unfinished runs shown as
+        Cancelled, interrupted) and a last line saying the run was interrupted."""
+        if self._source is None:  # interrupted before the run was watched
+            return
+        name = self.header.flow_run_name if self.header else "?"
+        line = render.interrupted_line(name, self.elapsed)
+        try:
+            rows = self._source.interrupted_summary()
+        except Exception:  # boundary: a summary must not hide the interruption
+            logger.debug("Progress display could not summarize the run", exc_info=True)
+            rows = []
+        self._conclude(rows, Text(line, style="bold yellow"), line)
+
+    def _conclude(self, rows: Sequence[SummaryRow], last: Text, line: str) -> None:
+        if self.view is not None:
+            self.view.show(render.summary_view(self.header, rows, last))
+            return
         if self.live:
             self.console.print(render.summary_table(rows))
-            self.console.print(render.final_text(name, state, self.elapsed))
+            self.console.print(last)
             return
-        for line in render.summary_lines(rows):
-            self._print(line)
-        self._print(render.final_line(name, state, self.elapsed))
+        for each in render.summary_lines(rows):
+            self._print(each)
+        self._print(line)
 
     # ---- the display thread ----------------------------------------------------------------
     def _loop(self, source: ProgressSource, live: Live | None, stop: threading.Event) -> None:
@@ -122,8 +158,11 @@ class ProgressDisplay:
         except Exception:
             logger.debug("Progress display could not read task-run states", exc_info=True)
             return
-        self._learn_dashboard(source, live is None)
+        self._learn_dashboard(source, live is None and self.view is None)
         assert self.header is not None
+        if self.view is not None:
+            self.view.show(render.live_view(self.header, rows, self.elapsed))
+            return
         if live is not None:
             live.update(render.live_view(self.header, rows, self.elapsed), refresh=True)
             return

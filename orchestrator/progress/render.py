@@ -35,6 +35,11 @@ def final_line(flow_run_name: str, state: State, elapsed: float) -> str:
     )
 
 
+def interrupted_line(flow_run_name: str, elapsed: float) -> str:
+    """``Flow run 'neon-guan' was interrupted (Ctrl-C) after 1.2s``."""
+    return f"Flow run {flow_run_name!r} was interrupted (Ctrl-C) after {format_duration(elapsed)}"
+
+
 # ---- plain text ------------------------------------------------------------------------------
 def progress_line(row: TaskProgress, elapsed: float) -> str:
     """``[  1.2s] fetch_orders (mapped): 3/4 finished; Success 3, Running 1``."""
@@ -135,3 +140,14 @@ def summary_table(rows: Sequence[SummaryRow]) -> Table:
 def final_text(flow_run_name: str, state: State, elapsed: float) -> Text:
     """The final line, coloured by the flow's state."""
     return Text(final_line(flow_run_name, state, elapsed), style=f"bold {state.color}")
+
+
+def summary_view(
+    header: RunHeader | None, rows: Sequence[SummaryRow], last: Text
+) -> RenderableType:
+    """What a notebook's progress output ends as: the run, the summary table, the last line."""
+    parts: list[RenderableType] = []
+    if header is not None:
+        parts.append(Text(header_line(header), style="bold"))
+    parts += [summary_table(rows), last]
+    return Group(*parts)

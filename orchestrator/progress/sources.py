@@ -3,7 +3,9 @@
 A source is polled from the display's thread. It asks the task runner for the
 current state of each handle with the non-blocking ``get_state`` and remembers
 final states, so a map of ten thousand children costs only its unfinished
-children per poll. Sources only read: the flow runner never waits for them.
+children per poll. Sources only read: the flow runner never waits for them. Each keeps
+the states of its last poll, so a run interrupted by Ctrl-C can still be summarized
+(``interrupted_summary``) after its task runner has shut down.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 from orchestrator.progress.tally import (
     SummaryRow,
     TaskProgress,
+    interrupted_row,
     label_tasks,
     summarize,
     summarize_runs,
@@ -38,6 +41,10 @@ class ProgressSource(Protocol):
     """Task progress rows of one run, in display order; called from the display thread."""
 
     def poll(self) -> list[TaskProgress]: ...
+
+    def interrupted_summary(self) -> list[SummaryRow]:
+        """Summary rows from the states of the last poll, unfinished runs as interrupted."""
+        ...
 
 
 class _StateCache:
@@ -75,6 +82,8 @@ class DagSource:
         self.mapped = {t: any(e.mapped for e in flow.edges_to(t)) for t in tasks}
         self.handles = handles
         self._cache = _StateCache(runner)
+        #: per submitted task, its runs' states at the last poll
+        self.seen: dict[Any, list[State]] = {}
 
     def poll(self) -> list[TaskProgress]:
         rows = []
@@ -85,8 +94,16 @@ class DagSource:
                 continue
             children = isinstance(handle, list)
             states = self._cache.states(task, handle if children else [handle])
+            self.seen[task] = states
             rows.append(tally(label, self.mapped[task] or children, states))
         return rows
+
+    def interrupted_summary(self) -> list[SummaryRow]:
+        return [
+            interrupted_row(label, seen, mapped=seen is not None and self.mapped[task])
+            for task, label in self.labels.items()
+            for seen in [self.seen.get(task)]
+        ]
 
     def summary(self, states: Mapping[Any, State]) -> list[SummaryRow]:
         """Summary rows from the run's final ``{task: state}``, in display order."""
@@ -104,6 +121,8 @@ class FlowRunSource:
 
     def __init__(self, flow_run: Any) -> None:
         self.flow_run = flow_run
+        #: per task, its runs' (name, state) at the last poll, in order of first submission
+        self.seen: dict[Any, list[tuple[str, State]]] = {}
 
     def groups(self) -> dict[Any, list[Any]]:
         grouped: dict[Any, list[Any]] = {}
@@ -114,9 +133,19 @@ class FlowRunSource:
     def poll(self) -> list[TaskProgress]:
         groups = self.groups()
         labels = label_tasks([t.name for t in groups])
+        self.seen = {
+            task: [(f.name, f.get_state()) for f in futures] for task, futures in groups.items()
+        }
         return [
-            tally(label, False, [f.get_state() for f in futures])
-            for label, futures in zip(labels, groups.values(), strict=True)
+            tally(label, False, [state for _, state in self.seen[task]])
+            for label, task in zip(labels, groups, strict=True)
+        ]
+
+    def interrupted_summary(self) -> list[SummaryRow]:
+        labels = label_tasks([t.name for t in self.seen])
+        return [
+            interrupted_row(label, [s for _, s in runs], [n for n, _ in runs])
+            for label, runs in zip(labels, self.seen.values(), strict=True)
         ]
 
     def summary(self) -> list[SummaryRow]:

@@ -3,15 +3,19 @@
 A progress display shows one row per task. A mapped task's children are counted
 together, so a row reads "3/4 finished: Success 3, Running 1" whatever the size
 of the map. ``tally`` builds that row from the states seen so far; ``summarize``
-builds a row of the final summary table from a task's final state.
+builds a row of the final summary table from a task's final state, and
+``interrupted_row`` one from the states seen when the run was interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from taskrun.states import State
+from taskrun.states import Cancelled, DeferredResult, State
+
+#: the message of a run cut short by Ctrl-C
+INTERRUPTED = "Interrupted (Ctrl-C) before it finished."
 
 
 @dataclass(frozen=True)
@@ -152,14 +156,45 @@ def summarize_runs(label: str, states: Sequence[State], names: Sequence[str] = (
     )
 
 
+def interrupted_row(
+    label: str,
+    states: Sequence[State] | None,
+    names: Sequence[str] = (),
+    mapped: bool = False,
+) -> SummaryRow:
+    """The summary row of a task when its flow run was interrupted: the states seen so far,
+    each unfinished run shown as Cancelled ("interrupted"); ``None``: never submitted.
+
+    ``mapped``: the states are a mapped task's children (shown ``Mapped (Success 2, ...)``).
+    """
+    if states is None:
+        cancelled = Cancelled(INTERRUPTED)
+        return SummaryRow(label, cancelled.name, cancelled.color, 0, None, INTERRUPTED)
+    cut = sum(1 for s in states if not is_settled(s))
+    shown = [s if is_settled(s) else Cancelled(INTERRUPTED) for s in states]
+    row = summarize_runs(label, shown, names)
+    if mapped:
+        row = replace(row, state=f"Mapped ({tally(label, True, shown).counts_text()})")
+    if cut and (mapped or len(states) > 1) and not row.message:
+        row = replace(row, message=f"Interrupted (Ctrl-C): {cut} of {len(states)} runs unfinished.")
+    return row
+
+
 def explain(state: State) -> str:
     """A state's message, with the exception of a failed run (``... ValueError: bad row``)."""
     message = state.message or ""
-    error = state.data if state.is_failed() else None
-    if isinstance(error, BaseException):
-        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        if str(error) not in message:
-            message = f"{message} {detail}".strip()
+    if not state.is_failed():
+        return message
+    error = state._result  # as stored: an error still pickled (on Dask) is not loaded
+    if isinstance(error, DeferredResult):
+        kind, text = error.type_name, error.text or ""
+    elif isinstance(error, BaseException):
+        kind, text = type(error).__name__, str(error)
+    else:
+        return message
+    detail = f"{kind}: {text}" if text else kind
+    if text not in message:
+        message = f"{message} {detail}".strip()
     return message
 
 

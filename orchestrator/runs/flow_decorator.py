@@ -9,8 +9,10 @@
     state = main(["orion", "critically-important"])   # blocks; returns the final State
     run = main.submit(["orion"])                       # background: a FlowRun to inspect
 
-Arguments are checked against the function's signature before anything runs. Each
-call gets its own copy of the task runner, so one flow may run several times at once.
+Arguments are checked against the function's signature before anything runs, and an
+annotated parameter's value is converted to its type (``n: int`` turns ``"8"`` into ``8``
+and refuses ``"abc"``; see ``dag.parameter_types``). Each call gets its own copy of the
+task runner, so one flow may run several times at once.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from orchestrator.dag.parameter_types import ParameterType, convert_value, signature_types
 from orchestrator.errors import ParameterError
 from orchestrator.runs.flow_run import FlowRun
 from orchestrator.runs.run_options import parameters_dict, refuse_unknown_keywords
@@ -67,6 +70,9 @@ class FlowFunction:
             ) from err
         chosen = resolve_task_runner(task_runner, self.name)
         self.task_runner: AnyTaskRunner = chosen or SequentialTaskRunner()
+        #: the annotated parameters' types, worked out at the first call (annotations may
+        #: name classes defined after the function) and shared with ``with_options`` copies
+        self._types: dict[str, ParameterType] | None = None
         functools.update_wrapper(self, fn)  # keeps __doc__, __name__, __wrapped__
 
     def __call__(self, *args: Any, **kwargs: Any) -> State:
@@ -108,23 +114,39 @@ class FlowFunction:
         self, *, name: str | None = None, task_runner: RunnerOption = None
     ) -> FlowFunction:
         """A copy of this flow with another name or task runner."""
-        return FlowFunction(
+        copied = FlowFunction(
             self.fn, name=name or self.name, task_runner=task_runner or self.task_runner
         )
+        copied._types = self._types
+        return copied
+
+    @property
+    def parameter_types(self) -> dict[str, ParameterType]:
+        """The declared type of each annotated parameter, by name (built once)."""
+        if self._types is None:
+            self._types = signature_types(self.fn, self.signature)
+        return self._types
 
     def validate_parameters(
         self, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> inspect.BoundArguments:
-        """The call's arguments bound to the function's signature (defaults applied).
+        """The call's arguments bound to the function's signature (defaults applied), each
+        given one converted to its annotated type.
 
         Raises:
             FlowParameterError: an argument is missing, unknown or given twice.
+            ParameterTypeError: a value does not fit its parameter's annotation.
         """
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as err:
             shown = f"{getattr(self.fn, '__name__', 'flow')}{self.signature}"
             raise FlowParameterError(self.name, str(err), shown) from None
+        types = self.parameter_types
+        for name in [n for n in bound.arguments if n in types]:  # given ones, not defaults
+            bound.arguments[name] = convert_value(
+                self.name, name, types[name], bound.arguments[name]
+            )
         bound.apply_defaults()
         return bound
 

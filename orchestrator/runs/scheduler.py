@@ -1,6 +1,7 @@
 """Pure scheduling decisions for DAG flow runs: no I/O, no Dask.
 
-- ``check_parameters``: the run's parameters against the flow's ``Parameter`` tasks.
+- ``check_parameters``: the run's parameters against the flow's ``Parameter`` tasks (names,
+  then each value converted to its parameter's type).
 - ``upstream_refs``: which upstream handles (and which element of them) a task run
   or a mapped child receives.
 - ``decide_flow_state``: the flow run's final state from its task states.
@@ -13,6 +14,7 @@ from typing import Any
 
 from orchestrator.dag.edge import Edge
 from orchestrator.dag.parameter import Parameter
+from orchestrator.dag.parameter_types import convert_values
 from orchestrator.dag.task import Task
 from orchestrator.errors import ParameterError
 from orchestrator.runs.run_options import parameters_dict
@@ -25,17 +27,26 @@ Handles = Any
 
 
 def check_parameters(
-    flow_name: str, declared: Iterable[Parameter], given: Mapping[str, Any] | None
+    flow_name: str,
+    declared: Iterable[Parameter],
+    given: Mapping[str, Any] | None,
+    texts: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The parameter values of a run; raises ``ParameterError`` before anything runs
-    (``RunOptionError`` when ``given`` is not a mapping of names)."""
+    """The parameter values of a run, each given one converted to its parameter's type.
+
+    Raises ``ParameterError`` before anything runs (``ParameterTypeError`` for a value that
+    does not fit its type; ``RunOptionError`` when ``given`` is not a mapping of names).
+    ``texts`` are command-line values as typed, tried when their JSON reading does not fit.
+    """
     given = parameters_dict(flow_name, given)
     by_name = {p.name: p for p in declared}
     unknown = [name for name in given if name not in by_name]
     missing = [name for name, p in by_name.items() if p.required and name not in given]
     if unknown or missing:
         raise ParameterError(flow_name, missing=missing, unknown=unknown, known=list(by_name))
-    return {name: given.get(name, p.default) for name, p in by_name.items()}
+    types = {name: getattr(p, "value_type", None) for name, p in by_name.items()}
+    converted = convert_values(flow_name, types, given, texts)
+    return {name: converted.get(name, p.default) for name, p in by_name.items()}
 
 
 def upstream_refs(

@@ -23,11 +23,12 @@ from .cluster_support import CLUSTER_SERVICES, RemoteCluster, compose_command
 
 @pytest.fixture(scope="session")
 def process_address() -> Iterator[str]:
-    """A scheduler with two worker processes of one thread each."""
+    """A scheduler with two worker processes of one thread each; no dashboard (no test
+    reads it)."""
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     ) as cluster:
         yield cluster.scheduler_address
 

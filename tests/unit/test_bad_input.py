@@ -451,7 +451,11 @@ def test_an_unpicklable_argument_on_dask_logs_its_message_not_pickles_traceback(
     assert "argument 'x' (a lock) cannot be pickled" in str(error)
     assert error.__traceback__ is None
     assert error.__cause__ is None
-    reported = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    reported = [
+        r
+        for r in caplog.records
+        if r.name.startswith("orchestrator") and r.levelno >= logging.ERROR and r.exc_info
+    ]
     assert reported, "the failed task run is reported with its error"
     for record in reported:
         text = logging.Formatter().formatException(record.exc_info)

@@ -50,7 +50,9 @@ from orchestrator.task_runners.dask.connection import (
     check_scheduler_address,
     connect_client,
 )
+from orchestrator.task_runners.dask.dashboard import dashboard_link
 from orchestrator.task_runners.dask.handles import DaskHandle, ResultNotAvailableError
+from orchestrator.task_runners.dask.main_guard import check_main_guard
 from orchestrator.task_runners.dask.session import DaskSession
 from orchestrator.task_runners.dask.submit import Submitter
 from taskrun.states import State
@@ -172,7 +174,9 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
     def start(self) -> None:
         with self._lock:
             self._depth += 1
-            if self._depth > 1:
+            if self._depth > 1:  # held open around this run: its results stay fetchable
+                if self._session is not None:
+                    self._session.keep_results = True
                 return
             try:
                 self._open()
@@ -207,7 +211,7 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
             _close_quietly(client, cluster)
             raise
         try:  # kept on the runner: futures read it for displays after the session closed
-            session.dashboard = self._dashboard = client.dashboard_link or ""
+            session.dashboard = self._dashboard = dashboard_link(client, cluster)
         except Exception:  # a display detail must not fail anything
             session.dashboard = ""
         self._session = session
@@ -230,6 +234,7 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
             # LocalCluster's scheduler, nannies and workers bind 127.0.0.1 already; its
             # dashboard would bind every interface: keep it on this machine too.
             kwargs.setdefault("dashboard_address", "127.0.0.1:0")
+        check_main_guard(cluster_class, kwargs)  # worker processes re-import __main__
         cluster = cluster_class(**kwargs)
         client_kwargs = dict(self.client_kwargs)
         if self.security is not None:
@@ -274,6 +279,11 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
     def client(self) -> Any:
         """The session's ``distributed.Client`` (while started)."""
         return self._open_session().client
+
+    @property
+    def dashboard_link(self) -> str | None:
+        """The Dask dashboard of the last session's cluster (None when it has none)."""
+        return self._dashboard or None
 
     # ---- the task-runner contract ---------------------------------------------------------------
     def submit(self, call: TaskRunCall) -> DaskHandle:
