@@ -1,11 +1,9 @@
 """The body call: one attempt at a task's ``run``, as the state it ends in.
 
 The executor calls the body only through ``call_body``. It applies the task's
-``timeout`` (the body then runs in a daemon thread, context copied; a body that times
-out cannot be killed from Python, so its thread is abandoned and its result ignored)
-and ``log_stdout`` (``print`` output becomes records of the task's logger), and turns
-whatever the body did into a state, and whether retries may apply to the state the
-run moves to (a state handler may still turn a success into a failure):
+``timeout`` and ``log_stdout`` (``print`` output becomes records of the task's logger),
+and turns whatever the body did into a state, and whether retries may apply to the state
+the run moves to (a state handler may still turn a success into a failure):
 
     the body              state                               retries may apply
     returned a value      Success, the value as its result    yes
@@ -13,6 +11,14 @@ run moves to (a state handler may still turn a success into a failure):
     raised ENDRUN(state)  that state                          no
     raised an error       Failed, the error as its result     yes
     took too long         TimedOut                            yes
+
+A body with a ``timeout`` runs, by default (``timeout_isolation="process"``), in a child
+process that is killed when the timeout passes (``taskrun.isolated``): the attempt ends
+only once the body is gone, so a retry never overlaps it. With
+``timeout_isolation="thread"`` it runs in a daemon thread (context copied) instead: the
+timeout is reported on time, but Python cannot stop a thread, so the body runs on,
+abandoned, its result ignored. A ``TimeoutError`` the body raises itself is an error
+like any other (``Failed``), not a timeout.
 
 On the hot path (no timeout, no captured output) the body is called directly.
 """
@@ -26,12 +32,15 @@ import threading
 from typing import Any
 
 from taskrun import signals
+from taskrun.isolated import BodyTimedOut, call_isolated
 from taskrun.logs import capture_stdout, task_logger
 from taskrun.states import Failed, State, Success, TimedOut
 from taskrun.task_protocol import TaskLike
 
 #: the executor's logger (the Dask worker plugin tags its records with their task run)
 logger = logging.getLogger("orchestrator.TaskRunner")
+#: the values of a task's ``timeout_isolation`` (a task without the attribute: PROCESS)
+PROCESS, THREAD = "process", "thread"
 
 
 def call_body(
@@ -45,14 +54,12 @@ def call_body(
             value = task.run(**kwargs)  # the usual case, without the _call_user frame
         elif timeout is None:
             value = _call_user(task, kwargs)
+        elif getattr(task, "timeout_isolation", PROCESS) == THREAD:
+            value = _call_in_thread(task, kwargs, timeout)
         else:
-            value = _call_with_timeout(task, kwargs, timeout)
-    except concurrent.futures.TimeoutError:
-        message = (
-            f"Task {label!r} timed out after {timeout} seconds; raise its "
-            "'timeout' if it needs longer."
-        )
-        return TimedOut(message, TimeoutError(message)), True
+            value = _call_in_process(task, label, kwargs, timeout)
+    except BodyTimedOut:
+        return _timed_out(task, label, timeout), True
     except signals.ENDRUN as signal:
         return signal.state, False
     except signals.Signal as signal:
@@ -64,6 +71,18 @@ def call_body(
     return Success("Task run succeeded.", value), True
 
 
+def _timed_out(task: TaskLike, label: str, timeout: float | None) -> State:
+    if getattr(task, "timeout_isolation", PROCESS) == THREAD:
+        what = "its body runs on, abandoned: timeout_isolation='thread' cannot stop it"
+    else:
+        what = "its process was stopped"
+    message = (
+        f"Task {label!r} timed out after {timeout} seconds ({what}); raise its 'timeout' "
+        "if it needs longer."
+    )
+    return TimedOut(message, TimeoutError(message))
+
+
 def _call_user(task: TaskLike, kwargs: dict[str, Any]) -> Any:
     if task.log_stdout:
         with capture_stdout(task_logger(task.name)):
@@ -71,7 +90,16 @@ def _call_user(task: TaskLike, kwargs: dict[str, Any]) -> Any:
     return task.run(**kwargs)
 
 
-def _call_with_timeout(task: TaskLike, kwargs: dict[str, Any], timeout: float) -> Any:
+def _call_in_process(task: TaskLike, label: str, kwargs: dict[str, Any], timeout: float) -> Any:
+    """The body in a child process, stopped at ``timeout``; prints come back through this
+    thread's ``sys.stdout``, so ``log_stdout`` captures them here."""
+    if task.log_stdout:
+        with capture_stdout(task_logger(task.name)):
+            return call_isolated(task.run, kwargs, timeout, label)
+    return call_isolated(task.run, kwargs, timeout, label)
+
+
+def _call_in_thread(task: TaskLike, kwargs: dict[str, Any], timeout: float) -> Any:
     """Run the body in a daemon thread (context copied) and wait at most ``timeout`` seconds."""
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
     ctx = contextvars.copy_context()
@@ -83,4 +111,9 @@ def _call_with_timeout(task: TaskLike, kwargs: dict[str, Any], timeout: float) -
             future.set_exception(err)
 
     threading.Thread(target=target, daemon=True, name="orchestrator-timeout").start()
-    return future.result(timeout=timeout)
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        if future.done():  # the body raised TimeoutError itself, just in time
+            raise
+        raise BodyTimedOut() from None

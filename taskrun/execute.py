@@ -8,13 +8,16 @@ named checks, each of which may end the run:
 
 Every state change goes through the task's state handlers, in order. The function
 never raises: errors (including orchestrator bugs) become ``Failed`` states.
-Its own log lines can be turned off per run with the run-context key
-``executor_logs=False`` (the ``@flow`` futures API logs task runs its own way). It runs
-unchanged in-process and inside a Dask worker; only ``sleep`` differs (a Dask worker
-passes one that secedes from its thread pool while it waits).
+Its own log lines (the run's start and end, one line per attempt that retries) can be
+turned off per run with the run-context key ``executor_logs=False`` (the ``@flow``
+futures API logs task runs its own way). It runs unchanged in-process and inside a Dask
+worker; only ``sleep`` differs: in-process runners wait in the calling thread
+(``time.sleep``), a Dask worker passes a ``RetryLater``, gets the ``Retrying`` state
+back and waits on its event loop, holding no thread, before it resumes the run.
 
 The task is read through ``TaskLike`` (``task_protocol``); the body is called by
-``body_call``; the errors it puts in states are in ``taskrun.errors``.
+``body_call``; whether and when an attempt is retried is ``taskrun.retries``; the
+errors it puts in states are in ``taskrun.errors``.
 
 This is the hot path of every task run (a few microseconds of it per run matter on
 maps of a million children), hence: one context dict per run set straight on the
@@ -35,6 +38,7 @@ from taskrun import signals
 from taskrun.body_call import call_body, logger
 from taskrun.context import current, enter, leave
 from taskrun.errors import MissingInputError, TriggerFailedError
+from taskrun.retries import RetryLater, retry_delay
 from taskrun.run_keys import run_keys
 from taskrun.states import (
     FINISHED,
@@ -60,7 +64,6 @@ from taskrun.triggers import (
     upstream_kinds,
 )
 
-Sleep = Callable[[float], None]
 Kinds = set[StateKind]
 
 _NOTHING: Mapping[Any, Any] = MappingProxyType({})
@@ -76,6 +79,10 @@ class _HandlerFailed(Exception):
     def __init__(self, state: State) -> None:
         super().__init__(state.message)
         self.state = state
+
+
+#: how the executor waits a retry delay: ``sleep(seconds)``, or hand it back (``RetryLater``)
+Sleep = Callable[[float], None] | RetryLater
 
 
 def run_task(
@@ -145,14 +152,18 @@ def execute_task_run(
     try:
         return run.run(initial_state, is_start_task, mapping_problem)
     except Exception as err:
-        logger.exception("Task %r: unexpected error in the task-run executor", run.label)
-        return Failed(
-            f"Orchestrator error while running task {run.label!r}: {err!r}. "
-            "This is a bug in the orchestrator, please report it.",
-            err,
-        )
+        return _executor_error(run.label, err)
     finally:
         leave(token)
+
+
+def _executor_error(label: str, err: Exception) -> State:
+    logger.exception("Task %r: unexpected error in the task-run executor", label)
+    return Failed(
+        f"Orchestrator error while running task {label!r}: {err!r}. "
+        "This is a bug in the orchestrator, please report it.",
+        err,
+    )
 
 
 class _TaskRun:
@@ -208,16 +219,29 @@ class _TaskRun:
                 return self.transition(state, Failed(mapping_problem, ValueError(mapping_problem)))
             if self.verbose:
                 logger.info("Task %r: Starting task run...", self.label)
-            final = self.run_attempts(state)
-            if self.verbose:
-                logger.info(
-                    "Task %r: finished task run for task with final state: %r",
-                    self.label,
-                    final.name,
-                )
-            return final
+            return self.finished(self.run_attempts(state))
         except _HandlerFailed as failure:
             return failure.state
+
+    def resume(self, retrying: State) -> State:
+        """The attempts after ``retrying``, for ``RetryLater.resume``; never raises."""
+        token = enter(self.keys)
+        try:
+            return self.finished(self.run_attempts(retrying))
+        except _HandlerFailed as failure:
+            return failure.state
+        except Exception as err:
+            return _executor_error(self.label, err)
+        finally:
+            leave(token)
+
+    def finished(self, final: State) -> State:
+        """``final``, logged as the run's end unless the run waits in a ``RetryLater``."""
+        sleep = self.sleep
+        if self.verbose and not (isinstance(sleep, RetryLater) and sleep.holds(self)):
+            message = "Task %r: finished task run for task with final state: %r"
+            logger.info(message, self.label, final.name)
+        return final
 
     def check_upstream_finished(self, kinds: Kinds) -> State | None:
         if not kinds <= FINISHED:
@@ -281,36 +305,32 @@ class _TaskRun:
                     outcome, retryable = call_body(self.task, self.label, kwargs, self.verbose)
                 finally:
                     leave(token)
-            outcome = outcome.evolve(duration=time.perf_counter() - started)
+            outcome = outcome.evolve(duration=time.perf_counter() - started, run_count=run_count)
             state = self.transition(state, outcome)
-            delay = self.retry_delay(state, run_count) if retryable else None
+            delay = retry_delay(self.task, state, run_count) if retryable else None
             if delay is None:
                 return state
-            start_time = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=delay)
-            if not state.is_retrying():
-                message = f"Retrying task {self.label!r} (attempt {run_count + 1})."
-                retrying = Retrying(message, start_time=start_time, run_count=run_count)
-                state = self.transition(state, retrying)  # handlers see the attempts made
-            if state.run_count != run_count:  # a RETRY signal's state, or a handler's
-                state = state.evolve(run_count=run_count)
+            state = self.retrying(state, run_count, delay)
             if delay > 0:
-                self.sleep(delay)
+                sleep = self.sleep
+                if isinstance(sleep, RetryLater):  # the caller waits, then resumes this run
+                    sleep.hold(self, state, delay)
+                    return state
+                sleep(delay)
 
-    def retry_delay(self, state: State, run_count: int) -> float | None:
-        """Seconds to wait before the next attempt, or None when the run is over."""
+    def retrying(self, state: State, run_count: int, delay: float) -> State:
+        """The ``Retrying`` state after attempt ``run_count`` ended in ``state`` (logged)."""
+        if self.verbose:
+            message = "Task %r: attempt %d ended %r; next attempt in %g seconds."
+            logger.info(message, self.label, run_count, state.name, delay)
         if not state.is_retrying():
-            if not state.is_failed() or state.is_trigger_failed():
-                return None
-            if run_count > (self.task.max_retries or 0):
-                return None
-            retry_on = self.task.retry_on
-            error = state.data
-            if retry_on and not (
-                isinstance(error, BaseException) and isinstance(error, tuple(retry_on))
-            ):
-                return None
-        configured = self.task.retry_delay
-        return configured.total_seconds() if configured is not None else 0.0
+            start_time = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=delay)
+            message = f"Retrying task {self.label!r} (attempt {run_count + 1})."
+            retrying = Retrying(message, start_time=start_time, run_count=run_count)
+            state = self.transition(state, retrying)  # handlers see the attempts made
+        if state.run_count != run_count:  # a RETRY signal's state, or a handler's
+            state = state.evolve(run_count=run_count)
+        return state
 
     # ---- inputs --------------------------------------------------------------------------------
     def collect_inputs(self, state: State | None = None) -> dict[str, Any]:

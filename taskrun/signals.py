@@ -48,7 +48,7 @@ class TIMEOUT(FAIL):
 
 
 class RETRY(Signal):
-    """Retry now (after ``retry_delay``), even when ``max_retries`` is spent."""
+    """Retry after ``retry_delay`` (1 s without one), even when ``max_retries`` is spent."""
 
 
 class SKIP(Signal):

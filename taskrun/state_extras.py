@@ -8,10 +8,11 @@ attributes of its own, in its own slots or in a ``__dict__``:
             super().__init__(*args, **kwargs)
             self.reviewer = reviewer          # allowed: Reviewed.__init__ is running
 
-While such an ``__init__`` runs, the state's id is in ``building`` and the state lets
-names that are not State fields be set; afterwards they are as fixed as the rest.
-``evolve``, ``recast``, ``with_result`` and pickling carry them over (``extras_of``).
-The library's own classes have none: each check is one class-attribute read.
+Such a class gets a refusing ``__setattr__`` (the library's classes, which have no
+``__dict__``, need none). While its ``__init__`` runs, the state's id is in ``building``
+and names that are not State fields may be set; afterwards they are as fixed as the rest.
+``evolve``, ``recast``, ``with_result`` and pickling carry them over (``extras_of``); for
+the library's classes that is one class-attribute read.
 """
 
 from __future__ import annotations

@@ -108,8 +108,7 @@ class State(StateFields, KindPredicates):
         """
         value = self._result
         if isinstance(value, DeferredResult):
-            value = value.load()
-            self._keep_loaded(value)
+            value = self._result = value.load()  # the internal memo described above
         return value
 
     # ---- display --------------------------------------------------------------------------

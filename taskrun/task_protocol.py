@@ -12,7 +12,7 @@ object built by hand, still runs:
     trigger None                -> ``all_successful``
     state_handlers None or ()   -> no handlers
     max_retries None or 0       -> no retries
-    retry_delay None            -> the next attempt starts at once
+    retry_delay None            -> the next attempt starts at once (after RETRY: 1 s)
     retry_on None or ()         -> any error is retried
     slug None or ""             -> the name
     tags None or empty          -> no tags

@@ -22,12 +22,14 @@ from orchestrator.dag import active
 from orchestrator.dag.argument_checks import refuse_flow_values
 from orchestrator.dag.argument_layout import ArgumentLayout
 from orchestrator.dag.task_options import (
+    check_batch_size,
     check_copied_options,
     check_on_failure,
     check_retries,
     check_retry_on,
     check_state_handlers,
     check_timeout,
+    check_timeout_isolation,
     check_trigger,
     run_signature,
 )
@@ -42,7 +44,7 @@ _INIT_ATTRIBUTES = frozenset(
     {
         "name", "slug", "tags", "max_retries", "retry_delay", "retry_on", "timeout", "trigger",
         "skip_on_upstream_skip", "state_handlers", "on_failure", "log_stdout", "batch_size",
-        "dependencies", "_template", "_flow_ref", "signature",
+        "dependencies", "_template", "_flow_ref", "signature", "timeout_isolation",
     }
 )  # fmt: skip
 StateHandler = Callable[[Any, Any, Any], Any]
@@ -73,6 +75,7 @@ class Task:
         on_failure: Callable[[Any, Any], Any] | None = None,
         log_stdout: bool = False,
         batch_size: int | None = None,
+        timeout_isolation: str = "process",
     ) -> None:
         self.name = name or type(self).__name__
         self.slug = slug or _new_slug(self.name)
@@ -80,21 +83,14 @@ class Task:
         self.max_retries, self.retry_delay = check_retries(self.name, max_retries, retry_delay)
         self.retry_on = check_retry_on(self.name, retry_on)
         self.timeout = check_timeout(self.name, timeout)
+        self.timeout_isolation = check_timeout_isolation(self.name, timeout_isolation)
         check_trigger(self.name, trigger)
         self.trigger = trigger if trigger is not None else all_successful
         self.skip_on_upstream_skip = skip_on_upstream_skip
         self.state_handlers = check_state_handlers(self.name, state_handlers)
         self.on_failure = check_on_failure(self.name, on_failure)
         self.log_stdout = log_stdout
-        if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
-        ):
-            raise TaskDefinitionError(
-                self.name,
-                f"batch_size={batch_size!r} is not a positive int.",
-                "Use batch_size=1 to turn batching off, or None for automatic.",
-            )
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(self.name, batch_size)
         self.dependencies: list[Dependency] = []
         self._template: Task = self
         self._flow_ref: weakref.ref[Flow] | None = None
@@ -320,6 +316,14 @@ class FunctionTask(Task):
 
 def task(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
     """Make a function a task: ``@task`` or ``@task(name=..., max_retries=..., ...)``.
+
+    With ``timeout=`` seconds, each attempt runs the body in a child process, killed when
+    the timeout passes: the attempt ends ``TimedOut`` once the body is gone, so a retry
+    never overlaps it. It costs a process start per attempt (about 0.1-0.3 s, not counted
+    in the timeout) and pickling the body, its inputs and its result; changes the body
+    makes to the calling process's objects stay in the child. With
+    ``timeout_isolation="thread"`` it runs in a thread: the timeout is reported on time
+    but cannot stop the work.
 
     >>> @task(name="Add")
     ... def add_task(x, y):

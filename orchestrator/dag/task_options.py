@@ -120,6 +120,34 @@ def check_timeout(name: str, timeout: Any) -> float | None:
     return float(timeout)
 
 
+#: where a body with a ``timeout`` runs (``taskrun.body_call``): a child process the timeout
+#: can stop (the default), or a thread that it cannot stop
+TIMEOUT_ISOLATIONS = ("process", "thread")
+
+
+def check_timeout_isolation(name: str, isolation: Any) -> str:
+    if isolation not in TIMEOUT_ISOLATIONS:
+        raise TaskDefinitionError(
+            name,
+            f"timeout_isolation={isolation!r} is not one of {TIMEOUT_ISOLATIONS}.",
+            "Pass timeout_isolation='process' (the timeout stops the body) or 'thread' (it "
+            "reports the timeout on time but cannot stop the body).",
+        )
+    return str(isolation)
+
+
+def check_batch_size(name: str, batch_size: Any) -> int | None:
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise TaskDefinitionError(
+            name,
+            f"batch_size={batch_size!r} is not a positive int.",
+            "Use batch_size=1 to turn batching off, or None for automatic.",
+        )
+    return batch_size
+
+
 #: how the executor calls each handler, for the messages and the arity check
 _STATE_HANDLER = "handler(task, old_state, new_state) -> state"
 _ON_FAILURE = "on_failure(task, state)"
@@ -208,6 +236,8 @@ def check_copied_options(new: Any, task_args: dict[str, Any]) -> None:
         new.max_retries, new.retry_delay = check_retries(name, new.max_retries, new.retry_delay)
     if "timeout" in task_args:
         new.timeout = check_timeout(name, new.timeout)
+    if "timeout_isolation" in task_args:
+        new.timeout_isolation = check_timeout_isolation(name, new.timeout_isolation)
     if "retry_on" in task_args:
         new.retry_on = check_retry_on(name, new.retry_on)
     if "trigger" in task_args:

@@ -56,7 +56,7 @@ SUMMARY_COLUMNS = ("Task", "State", "Runs", "Duration", "Message")
 def summary_lines(rows: Sequence[SummaryRow]) -> list[str]:
     """The summary as an aligned text table (messages are never cut)."""
     cells = [SUMMARY_COLUMNS] + [
-        (r.label, r.state, str(r.runs), format_duration(r.duration), _one_line(r.message))
+        (r.label, r.state, r.runs_text(), format_duration(r.duration), _one_line(r.message))
         for r in rows
     ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(SUMMARY_COLUMNS) - 1)]
@@ -130,7 +130,7 @@ def summary_table(rows: Sequence[SummaryRow]) -> Table:
         table.add_row(
             row.label,
             Text(row.state, style=f"bold {row.color}"),
-            str(row.runs),
+            row.runs_text(),
             format_duration(row.duration),
             row.message,
         )

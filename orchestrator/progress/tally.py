@@ -5,6 +5,8 @@ together, so a row reads "3/4 finished: Success 3, Running 1" whatever the size
 of the map. ``tally`` builds that row from the states seen so far; ``summarize``
 builds a row of the final summary table from a task's final state, and
 ``interrupted_row`` one from the states seen when the run was interrupted (Ctrl-C).
+A row counts attempts too (each final state's ``run_count``), so retries show:
+``Runs 1 (3 attempts)``.
 """
 
 from __future__ import annotations
@@ -99,6 +101,22 @@ class SummaryRow:
     #: seconds the body took, summed over children; None when the body never ran
     duration: float | None
     message: str
+    #: attempts made (calls of the body), summed over the runs
+    attempts: int = 0
+    #: runs that took more than one attempt (were retried)
+    retried: int = 0
+
+    def runs_text(self) -> str:
+        """``4``, or ``4 (7 attempts)`` when some run was retried."""
+        if not self.retried:
+            return str(self.runs)
+        return f"{self.runs} ({self.attempts} attempts)"
+
+
+def _with_attempts(row: SummaryRow, states: Sequence[State]) -> SummaryRow:
+    """``row`` with the attempts its runs' final ``states`` made."""
+    attempts = sum(s.run_count for s in states)
+    return replace(row, attempts=attempts, retried=sum(1 for s in states if s.run_count > 1))
 
 
 def summarize(label: str, state: State) -> SummaryRow:
@@ -106,7 +124,8 @@ def summarize(label: str, state: State) -> SummaryRow:
     children = state.map_states
     if not state.is_mapped() or not children:
         runs = 0 if state.is_mapped() else 1
-        return SummaryRow(label, state.name, state.color, runs, state.duration, explain(state))
+        row = SummaryRow(label, state.name, state.color, runs, state.duration, explain(state))
+        return row if state.is_mapped() else _with_attempts(row, [state])
     progress = tally(label, True, children)
     durations = [c.duration for c in children if c.duration is not None]
     failed = [(i, c) for i, c in enumerate(children) if c.is_failed()]
@@ -116,7 +135,7 @@ def summarize(label: str, state: State) -> SummaryRow:
         message = (
             f"{len(failed)} of {len(children)} children failed; child {index}: {explain(first)}"
         )
-    return SummaryRow(
+    row = SummaryRow(
         label,
         f"{state.name} ({progress.counts_text()})",
         state.color,
@@ -124,6 +143,7 @@ def summarize(label: str, state: State) -> SummaryRow:
         sum(durations) if durations else None,
         message,
     )
+    return _with_attempts(row, children)
 
 
 def summarize_runs(label: str, states: Sequence[State], names: Sequence[str] = ()) -> SummaryRow:
@@ -146,7 +166,7 @@ def summarize_runs(label: str, states: Sequence[State], names: Sequence[str] = (
         index, first = failed[0]
         which = repr(names[index]) if index < len(names) else str(index)
         message = f"{len(failed)} of {len(states)} runs failed; run {which}: {explain(first)}"
-    return SummaryRow(
+    row = SummaryRow(
         label,
         progress.counts_text(),
         worst.color if worst else "",
@@ -154,6 +174,7 @@ def summarize_runs(label: str, states: Sequence[State], names: Sequence[str] = (
         sum(durations) if durations else None,
         message,
     )
+    return _with_attempts(row, states)
 
 
 def interrupted_row(

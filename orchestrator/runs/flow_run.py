@@ -20,6 +20,7 @@ import contextvars
 import html
 import inspect
 import logging
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -44,7 +45,7 @@ from orchestrator.runs.task_calls import (
 )
 from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
 from taskrun.context import context
-from taskrun.states import Cancelled, Failed, Pending, Running, State
+from taskrun.states import Cancelled, DeferredResult, Failed, Pending, Running, State
 from taskrun.triggers import flattens_upstream
 from taskrun.wire import TaskRunCall
 
@@ -107,6 +108,10 @@ class FlowRun:
         try:
             self.runner.start()
         except Exception as err:  # boundary: a backend that cannot start fails the run
+            guard = sys.modules.get("orchestrator.task_runners.dask.main_guard")  # no import
+            if guard and isinstance(err, guard.UnguardedMainError):  # the script must change:
+                self._finish(Failed(f"{self.runner.name} refused to start: {err!r}", err))
+                raise  # a returned state would let it go on and exit 0
             flow_logger.error("Task runner `%s` failed to start", self.runner.name, exc_info=True)
             message = (
                 f"Task runner `{self.runner.name}` failed to start: {err!r}. "
@@ -144,10 +149,15 @@ class FlowRun:
         return final
 
     def _fetch_results(self, states: list[State]) -> None:
-        """Load results kept on the cluster while the runner is still open."""
+        """Bring results kept on the cluster here while the runner is still open (still
+        pickled: they are unpickled when someone reads them)."""
         for state in states:
+            kept = state._result  # as stored: ``data`` would unpickle it
+            if not isinstance(kept, DeferredResult):
+                continue
             try:
-                state.data  # noqa: B018 - reading it loads and keeps a deferred result
+                if not kept.fetch():  # a reference that can only be loaded: load it now
+                    state.data  # noqa: B018 - reading it loads and keeps the result
             except Exception:  # boundary: a lost result must not lose the run's state
                 flow_logger.warning(
                     "Flow run %r: a result could not be fetched from the task "
@@ -318,8 +328,21 @@ class FlowRun:
         failed = state.is_failed()
         if not task_logger.isEnabledFor(logging.ERROR if failed else logging.INFO):
             return
-        error = state.data if failed else None  # results stay where they are
-        if isinstance(error, BaseException):
+        error = state._result if failed else None  # as stored: nothing unpickled to log it
+        if isinstance(error, DeferredResult):  # an error still pickled: its worker traceback
+            shown = f"{error.type_name}: {error.text}" if error.text else error.type_name
+            entry = task_logger.makeRecord(
+                task_logger.name,
+                logging.ERROR,
+                __file__,
+                0,
+                "Task run %r encountered exception:",
+                (future.name,),
+                None,
+            )
+            entry.exc_text = (error.traceback or shown).rstrip()  # shown as exc_info would be
+            task_logger.handle(entry)
+        elif isinstance(error, BaseException):
             task_logger.error(
                 "Task run %r encountered exception:",
                 future.name,

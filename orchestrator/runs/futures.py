@@ -45,21 +45,18 @@ def present_state(state: State) -> State:
 
     A result kept on a Dask worker stays there: the new state holds the same reference.
     """
-    if type(state) is Success:
-        return _recast(state, Completed, None)
+    if type(state) is Success:  # the result is carried over unread, not loaded
+        return state.recast(Completed, message=None, name=None)  # name: the class's
     if isinstance(state, TriggerFailed):
-        error = state.data
-        reason = error.reason if isinstance(error, TriggerFailedError) else state.message
+        error = state._result  # as stored: an error still pickled (on Dask) is not loaded
+        if isinstance(error, DeferredResult):
+            reason = getattr(error, "reason", None) or state.message
+        else:
+            reason = error.reason if isinstance(error, TriggerFailedError) else state.message
         return Pending(
             f"{reason} This task run did not run.", name="NotReady", timestamp=state.timestamp
         )
     return state
-
-
-def _recast(state: State, cls: type[State], message: str | None) -> State:
-    """``state`` as an instance of ``cls``; its result is carried over unread (as
-    ``State.with_result`` copies a state), so a deferred result is not loaded."""
-    return state.recast(cls, message=message, name=cls.__name__)
 
 
 def result_type_name(state: State) -> str | None:

@@ -9,7 +9,8 @@ so plain ``dask worker`` processes get it too. On setup it
 - forwards log records emitted inside task runs (``context.logger``, captured
   ``print`` output, the executor's own lines) to the orchestrator through the
   worker's ``Outbox``, each tagged with its task-run name -- unless the worker
-  lives in the orchestrator's own process, where records already reach its handlers;
+  lives in the orchestrator's own process, where records already reach its handlers --
+  and marks them, so the worker's own console handler leaves them to the orchestrator;
 - imports the task-run executor, so the first task run does not pay for it.
 
 >>> plugin = OrchestratorPlugin(level="INFO")
@@ -49,28 +50,30 @@ class ForwardingHandler(logging.Handler):
         active = active_run.get()
         if active is None:
             return
-        outbox, topic = active
+        outbox, channel = active
         try:
             stamp_task_run(record)
-            outbox.put(topic, log_record(record))
+            outbox.put(channel, log_record(record))
         except Exception:  # logging must never break a task run
             self.handleError(record)
 
 
 def log_record(record: logging.LogRecord) -> ForwardedLog:
-    """The msgpack-able form of ``record`` (message already formatted)."""
+    """The plain-data form of ``record``: strings and numbers only (message already
+    formatted), as ``records.named`` accepts them on the orchestrator."""
     exc_text = record.exc_text
     if record.exc_info and not exc_text:
         exc_text = logging.Formatter().formatException(record.exc_info)
+    task_run = getattr(record, "task_run_name", None)
     return ForwardedLog(
         LOG,
-        record.name,
-        record.levelno,
+        str(record.name),
+        int(record.levelno),
         record.getMessage(),
-        record.created,
-        getattr(record, "task_run_name", None),
-        exc_text,
-        record.threadName,
+        float(record.created),
+        None if task_run is None else str(task_run),
+        None if exc_text is None else str(exc_text),
+        None if record.threadName is None else str(record.threadName),
     )
 
 
@@ -121,7 +124,17 @@ def _install_forwarding() -> None:
         _installed += 1
         root = logging.getLogger(_ROOT)
         if not any(isinstance(h, ForwardingHandler) for h in root.handlers):
-            root.addHandler(ForwardingHandler())
+            handler = ForwardingHandler()
+            handler.addFilter(mark_forwarded)
+            root.handlers.insert(0, handler)  # first: it marks what it forwards
+
+
+def mark_forwarded(record: logging.LogRecord) -> bool:
+    """Filter: mark a record made inside a task run as forwarded to the orchestrator, which
+    prints it; this process's console handler (``orchestrator.logging_setup``) then skips it."""
+    if active_run.get() is not None:
+        record.orchestrator_forwarded = True
+    return True
 
 
 def _remove_forwarding() -> None:

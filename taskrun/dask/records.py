@@ -1,7 +1,7 @@
 """Summaries: the small records a worker sends so the orchestrator knows a task run's state.
 
 The orchestrator never pulls results to learn states. A worker reports each task run
-with a few msgpack-able fields (the record formats below); the orchestrator turns a
+with a few msgpack-native fields (the record formats below); the orchestrator turns a
 final record back into a state of the right class. A result travels inside the record
 only when it pickles to at most the run's ``inline_limit`` bytes; a bigger one stays
 in worker memory, and the orchestrator's state gets a placeholder it can fetch on demand.
@@ -9,34 +9,40 @@ in worker memory, and the orchestrator's state gets a placeholder it can fetch o
     RunningRecord   ("r", key, position)
     RetryingRecord  ("y", key, position, message, delay, run_count)
     FinalRecord     ("f", key, position, state_class, name, message, duration, run_count,
-                     timestamp, length, problem, nbytes, result_blob, extras_blob, elapsed,
+                     timestamp, length, problem, nbytes, result_blob, extras, elapsed,
                      result_type)
     ForwardedLog    ("l", logger, levelno, message, created, task_run_name, exc_text, thread)
 
 Each record is a ``NamedTuple``: built and read by field name, yet a plain tuple of
-atomic values on the wire. Pickle (``outbox.pack``) and msgpack carry no class, so the
-receiving side names a record again with ``named(raw)``: the kind tag, field 0 of every
-record, picks the class. Pure: no Dask here.
+strings, numbers and bytes on the wire (``taskrun.dask.sealing`` packs them as msgpack,
+which carries no class), so the receiving side names a record again with
+``named(raw)``: the kind tag, field 0 of every record, picks the class, and a record
+whose length or field types are wrong is refused there. The pickled result (the error,
+for a failed state) and a paused run's cached inputs stay bytes on the orchestrator:
+``state_from_record`` puts them in lazy holders (``taskrun.dask.pickled``) that unpickle
+when a user reads them. Everything else in ``extras`` is msgpack-native (timestamps as
+floats, text as str). Pure: no Dask here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
-import pickle
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, TypeAlias
-
-import cloudpickle
+from typing import Any, NamedTuple, TypeAlias, cast
 
 from taskrun import states as _states
+from taskrun.dask.pickled import InlineResult, LazyInputs, dumps_value
 from taskrun.wire import ResultShape, shape_of
 
 RUNNING, RETRYING, FINAL, LOG = "r", "y", "f", "l"
 
 #: result_blob of a result that stayed on the worker (None: the state holds no result)
 ON_WORKER = b""
+#: longest text an exception's ``str()`` or traceback travels with
+_TEXT_LIMIT = 20_000
 
 _CLASSES: dict[str, type[_states.State]] = {c.__name__: c for c in _states.ALL_STATE_CLASSES}
 
@@ -89,9 +95,10 @@ class FinalRecord(NamedTuple):
     #: the pickled result (the error, for a failed state); ``ON_WORKER`` when it stayed on
     #: the worker; None when the state holds no result
     result_blob: bytes | None
-    #: a pickled dict of what else the state carries (``cached_inputs``, ``start_time``,
-    #: the worker-side ``traceback``); None when nothing
-    extras_blob: bytes | None
+    #: what else the state carries, msgpack-native: ``start_time`` (POSIX seconds),
+    #: ``cached_inputs`` (pickled bytes), and for an error its ``text``, ``reason`` and
+    #: worker-side ``traceback`` (str); None when nothing
+    extras: dict[str, Any] | None
     #: seconds the run took on the worker, executor included (what batch sizing measures)
     elapsed: float
     #: the result's type name (shown for a result that stayed on the worker)
@@ -123,12 +130,37 @@ _BY_KIND: dict[str, type[WireRecord]] = {
     LOG: ForwardedLog,
 }
 
+_S, _I, _F, _B, _D, _N = str, int, float, bytes, dict, type(None)
+#: the types each field of a record may have on the wire, by kind (exact types: a bool
+#: is no int here)
+_FIELD_TYPES: dict[str, tuple[frozenset[type], ...]] = {
+    kind: tuple(frozenset(types) for types in fields)
+    for kind, fields in {
+        RUNNING: ((_S,), (_S,), (_I, _N)),
+        RETRYING: ((_S,), (_S,), (_I, _N), (_S, _N), (_I, _F), (_I,)),
+        FINAL: (
+            (_S,), (_S,), (_I, _N), (_S,), (_S,), (_S, _N), (_I, _F, _N), (_I,), (_I, _F),
+            (_I, _N), (_S, _N), (_I,), (_B, _N), (_D, _N), (_I, _F), (_S,),
+        ),
+        LOG: ((_S,), (_S,), (_I,), (_S,), (_I, _F), (_S, _N), (_S, _N), (_S, _N)),
+    }.items()
+}  # fmt: skip
+
 
 def named(raw: Sequence[Any]) -> WireRecord | None:
-    """The record ``raw`` (a plain tuple or list, as pickle or msgpack deliver it) with its
-    fields named again; None for a kind this process does not know."""
-    cls = _BY_KIND.get(raw[0])  # the kind tag: field 0 of every record
-    return None if cls is None else cls._make(raw)
+    """The record ``raw`` (a plain tuple or list, as msgpack delivers it) with its fields
+    named again; None for a kind this process does not know, or a record whose length or
+    field types are not that kind's."""
+    if (type(raw) is not tuple and type(raw) is not list) or not raw:
+        return None
+    kind = raw[0]
+    types = _FIELD_TYPES.get(kind) if type(kind) is str else None
+    if types is None or len(raw) != len(types):
+        return None
+    for value, allowed in zip(raw, types):  # noqa: B905 - lengths checked above
+        if type(value) not in allowed:
+            return None
+    return _BY_KIND[kind]._make(raw)
 
 
 class UnpicklableResultError(TypeError):
@@ -149,15 +181,7 @@ class UnpicklableResultError(TypeError):
 
 def dumps(value: Any) -> bytes:
     """Pickle ``value`` (plain pickle, falling back to cloudpickle for lambdas and such)."""
-    try:
-        return pickle.dumps(value, protocol=5)
-    except Exception:  # any pickling failure: retry with cloudpickle
-        data: bytes = cloudpickle.dumps(value, protocol=5)
-        return data
-
-
-def loads(blob: bytes) -> Any:
-    return pickle.loads(blob)
+    return dumps_value(value)[0]
 
 
 def running(key: str, position: int | None) -> RunningRecord:
@@ -167,7 +191,7 @@ def running(key: str, position: int | None) -> RunningRecord:
 def retrying(
     key: str, position: int | None, message: str | None, delay: float, run_count: int
 ) -> RetryingRecord:
-    return RetryingRecord(RETRYING, key, position, message, delay, run_count)
+    return RetryingRecord(RETRYING, key, position, message, float(delay), run_count)
 
 
 def summarize(
@@ -181,7 +205,12 @@ def summarize(
 ) -> tuple[_states.State, FinalRecord]:
     """The final record of ``state``, and the state to keep: ``Failed`` when its result
     cannot pickle (it could travel nowhere)."""
-    value = state.data
+    value = state._result
+    if isinstance(value, InlineResult):  # held on this worker, or a given state's, pickled
+        try:
+            value = value.load()
+        except Exception as err:  # a given state's result that cannot be loaded here
+            state, value = _states.Failed(str(err), err), err
     nbytes = 0 if value is None else _size(value, sizeof)
     blob: bytes | None = None
     if value is not None and state.is_failed():
@@ -195,15 +224,10 @@ def summarize(
             problem = f"{type(err).__name__}: {err}"
             error = UnpicklableResultError(name, type(value).__name__, problem)
             state = _states.Failed(str(error), error)
+            value = error
             blob = dumps(error)
         else:
             blob = blob if len(blob) <= inline_limit else ON_WORKER
-    extras = None
-    if state.cached_inputs is not None or state.start_time is not None:
-        try:
-            extras = dumps({"cached_inputs": state.cached_inputs, "start_time": state.start_time})
-        except Exception:  # inputs of a paused run that cannot travel
-            extras = None
     shape = shape_of(state) if state.is_successful() else None
     # positional, in field order: a third of the keyword call's cost, once per task run
     record = FinalRecord(
@@ -220,11 +244,40 @@ def summarize(
         shape.problem if shape is not None else None,
         nbytes,
         blob,
-        extras,
+        _extras(state, value),
         elapsed,
         type(value).__name__,
     )
     return state, record
+
+
+def _extras(state: _states.State, value: Any) -> dict[str, Any] | None:
+    """The msgpack-native extras of a final record (None when there are none)."""
+    start, cached = state.start_time, state.cached_inputs
+    if start is None and cached is None and not isinstance(value, BaseException):
+        return None  # the usual case: once per task run
+    extras: dict[str, Any] = {}
+    if start is not None:
+        extras["start_time"] = start.timestamp()
+    if isinstance(cached, LazyInputs):
+        extras["cached_inputs"] = cached.blob
+    elif cached is not None:
+        with contextlib.suppress(Exception):  # inputs of a paused run that cannot travel
+            extras["cached_inputs"] = dumps(dict(cached))
+    if isinstance(value, BaseException):
+        extras.update(_error_facts(value))
+    return extras or None
+
+
+def _error_facts(error: BaseException) -> dict[str, str]:
+    """What displays show of an error without loading it: its text and a trigger's reason."""
+    facts: dict[str, str] = {}
+    with contextlib.suppress(Exception):  # a user exception whose __str__ fails: no text
+        facts["text"] = str(error)[:_TEXT_LIMIT]
+        reason = getattr(error, "reason", None)
+        if isinstance(reason, str):
+            facts["reason"] = reason[:_TEXT_LIMIT]
+    return facts
 
 
 def _error_blob(error: Any) -> bytes:
@@ -247,19 +300,33 @@ def has_result_on_worker(record: FinalRecord) -> bool:
 
 
 def state_from_record(
-    record: FinalRecord, remote: Callable[[FinalRecord], Any] | None = None
+    record: FinalRecord,
+    remote: Callable[[FinalRecord], Any] | None = None,
+    task_run: str = "?",
 ) -> _states.State:
-    """The state a final record describes; ``remote(record)`` gives the placeholder of a
-    result that stayed on the worker."""
+    """The state a final record describes, nothing unpickled: its result (or error) and
+    cached inputs in lazy holders naming ``task_run``; ``remote(record)`` gives the
+    placeholder of a result that stayed on the worker."""
     cls = _CLASSES.get(record.state_class, _states.State)
     blob = record.result_blob
+    extras = record.extras or {}
+    result: Any
     if blob == ON_WORKER:
         result = remote(record) if remote is not None else None
+    elif blob is None:
+        result = None
     else:
-        result = loads(blob) if blob is not None else None
-    extras = loads(record.extras_blob) if record.extras_blob is not None else {}
-    if extras.get("traceback") and isinstance(result, BaseException):
-        result.add_note(f"Traceback on the Dask worker:\n{extras['traceback']}")
+        result = InlineResult(
+            blob,
+            record.result_type,
+            task_run,
+            text=_text(extras, "text"),
+            traceback=_text(extras, "traceback"),
+            reason=_text(extras, "reason"),
+        )
+    start = extras.get("start_time")
+    start = start if type(start) in (int, float) else None
+    cached = extras.get("cached_inputs")
     return cls(
         record.message,
         result,
@@ -267,20 +334,27 @@ def state_from_record(
         run_count=record.run_count,
         duration=record.duration,
         timestamp=_dt.datetime.fromtimestamp(record.timestamp, _dt.UTC),
-        start_time=extras.get("start_time"),
-        cached_inputs=extras.get("cached_inputs"),
+        start_time=(_dt.datetime.fromtimestamp(start, _dt.UTC) if start is not None else None),
+        # a Mapping read like the dict it stands for (``dict(state.cached_inputs)``)
+        cached_inputs=(
+            cast("dict[str, Any]", LazyInputs(cached, task_run)) if type(cached) is bytes else None
+        ),
     )
 
 
+def _text(extras: dict[str, Any], name: str) -> str | None:
+    value = extras.get(name)
+    return value if type(value) is str else None
+
+
 def attach_traceback(record: FinalRecord, error: BaseException) -> FinalRecord:
-    """``record`` with the worker-side traceback of ``error`` added (exceptions travel
-    without their traceback objects); ``record`` itself when ``error`` has none."""
+    """``record`` with the worker-side traceback of ``error`` added as text (exceptions
+    travel without their traceback objects); ``record`` itself when ``error`` has none."""
     if error.__traceback__ is None:
         return record
-    extras = loads(record.extras_blob) if record.extras_blob is not None else {}
     lines = traceback.format_exception(type(error), error, error.__traceback__)
-    extras["traceback"] = "".join(lines)[-20_000:]
-    return record._replace(extras_blob=dumps(extras))
+    extras = {**(record.extras or {}), "traceback": "".join(lines)[-_TEXT_LIMIT:]}
+    return record._replace(extras=extras)
 
 
 def shape_from_record(record: FinalRecord) -> ResultShape:

@@ -72,7 +72,7 @@ def test_a_module_level_run_fails_at_once_with_one_error_showing_the_guard(tmp_p
     assert len(output.splitlines()) < 40, output
 
 
-def test_a_module_level_flow_function_call_fails_its_run_with_the_same_error(
+def test_a_module_level_flow_function_call_stops_the_script_with_the_same_error(
     tmp_path: Path,
 ) -> None:
     done = run_script(
@@ -87,12 +87,35 @@ def test_a_module_level_flow_function_call_fails_its_run_with_the_same_error(
         """,
     )
     output = done.stdout + done.stderr
-    assert "STATE Failed(" in done.stdout, output
+    assert done.returncode == 1, output  # not a Failed state the script goes on past
+    assert "STATE" not in done.stdout, output
     assert re.search(
-        r"UnguardedMainError\(pasted.py, line \d+: run the flow under `if __name__", output
+        r"UnguardedMainError: DaskTaskRunner: pasted.py, line \d+ starts a flow run", output
     )
+    assert 'if __name__ == "__main__":\n        state = adder()' in output
+    assert output.count("Traceback (most recent call last)") == 1, output
     assert "bootstrapping phase" not in output
     assert "Nanny failed" not in output
+    assert len(output.splitlines()) < 40, output
+
+
+def test_a_flow_function_submitted_unguarded_ends_failed_with_the_error(tmp_path: Path) -> None:
+    done = run_script(
+        tmp_path,
+        """
+        @flow(task_runner=DaskTaskRunner())
+        def adder():
+            return add(1, 2)
+
+        run = adder.submit()
+        state = run.wait(60)
+        print("STATE", repr(state))
+        print("ERROR", type(state.result(raise_on_failure=False)).__name__)
+        """,
+    )
+    output = done.stdout + done.stderr
+    assert "STATE Failed(" in done.stdout, output
+    assert "ERROR UnguardedMainError" in done.stdout, output
 
 
 def test_a_guarded_script_runs_on_worker_processes(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""The orchestrator's side of the summaries: records that arrive as plain tuples (a
-worker event) or lists (a lost summary asked for again) are named and applied."""
+"""The orchestrator's side of the summaries: records that arrive in a sealed worker
+event (tuples) or as lists are named and applied."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from orchestrator.task_runners.dask.handles import DaskHandle, Submitted
 from orchestrator.task_runners.dask.session import DaskSession
 from taskrun.dask import entry as dask_entry
 from taskrun.dask import records as summary
-from taskrun.dask.outbox import pack
+from taskrun.dask.sealing import seal
 from taskrun.states import Success
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -41,9 +41,10 @@ def test_records_arriving_as_tuples_or_lists_update_their_handles(session: DaskS
     submitted, handles = batch_of(session, 3)
     _, final = summary.summarize("batch-key", 0, handles[0].name, Success("ok", 7), 1024, 0.1)
     retrying = summary.retrying("batch-key", 1, "again soon", 1.0, 2)
-    session.on_event((0.0, {"packed": pack([final, retrying]), "worker": "tcp://w:1"}))
-    running = list(summary.running("batch-key", 2))  # as ``entry.summaries`` may send it
-    session.on_event((0.0, {"records": [running], "worker": "tcp://w:1"}))
+    secret = session.channel.secret
+    session.on_event((0.0, seal(secret, "tcp://w:1", [final, retrying])))
+    running = list(summary.running("batch-key", 2))  # a list, as msgpack may give it
+    session.on_event((0.0, seal(secret, "tcp://w:1", [running])))
 
     assert type(handles[0].record) is tuple  # stored plain: the GC stops tracking it
     assert session.get_state(handles[0]).result() == 7

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from orchestrator.task_runners.dask.keys import batch_key, slice_key
 from orchestrator.task_runners.dask.repair import argument
 from taskrun.dask import entry as dask_entry
 from taskrun.dask.batch_plan import BatchPlan
+from taskrun.dask.pickled import ResultNotLoadableError
 from taskrun.dask.shipping import Pointer, RunPlan, cut
 from taskrun.wire import TaskRunCall
 
@@ -118,7 +120,10 @@ class Slicer:
         if local is None:
             held: Any = self._remote_slice(handle, start, stop, flattened)
         elif local.is_successful():
-            held = local.with_result(cut(local.data, start, stop, flattened))
+            try:
+                held = local.with_result(cut(local.data, start, stop, flattened))
+            except ResultNotLoadableError:  # pass it whole: its readers fail, naming it
+                start, stop, held = 0, sys.maxsize, local
         else:
             held = local
         self._cuts[id(handle)] = (start, stop, held)
@@ -197,7 +202,7 @@ class Batch:
         submitted = Submitted(
             key,
             dask_entry.run_batch,
-            (task_shipped, context_shipped, self.submitter.session.topic, plans),
+            (task_shipped, context_shipped, self.submitter.session.channel, plans),
             self.arguments.sources,
             task_id,
             options,

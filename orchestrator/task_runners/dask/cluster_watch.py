@@ -10,15 +10,22 @@ and so learns, with no polling, of
 
 - each death of a worker: which Dask tasks of ours it had and which of them were
   running there (``DeathLedger``, used when Dask gives up on a task, see ``repair``);
-- the last worker leaving: a WARNING naming the scheduler and the unfinished task runs,
-  then a bounded wait (the runner's ``no_workers_timeout``) for a worker to join; when
-  none does, every unfinished task run fails saying so (``NoWorkersError``), and so do
-  task runs submitted later, until a worker joins. A cluster that never had a worker
+- the last worker leaving: a WARNING naming the scheduler and the unfinished task runs
+  (unless a worker is back within ``WARN_AFTER`` seconds), and a bounded wait (the
+  runner's ``no_workers_timeout``) for a worker to join; when none does, every
+  unfinished task run fails saying so (``NoWorkersError``), and so do task runs
+  submitted later, until a worker joins. A cluster that never had a worker
   (one still starting, or adapting from zero) is not lost: only losing them starts the
-  clock, or submitting after they were lost.
+  clock, or submitting after they were lost; nor is one whose last worker was retired
+  while nothing ran (an adaptive cluster scaling down).
 
-Threading: the handlers and the clock run on the client's event loop; ``submitted``
-may be called from any thread.
+The scheduler's own loss is learnt where Dask reports it, on the futures (it cancels
+them all, saying why): ``repair`` calls ``scheduler_lost``, which fails every unfinished
+task run naming the scheduler (``SchedulerLostError``) and refuses new ones. At shutdown
+``forget_on_scheduler`` undoes the session's subscriptions and topics.
+
+Threading: the handlers and the clock run on the client's event loop; ``submitted``,
+``scheduler_lost`` and ``refusal`` may be called from any thread.
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ CLUSTER_TOPIC = "all"
 MEMORY_TOPIC = "worker-restart-memory"
 #: seconds without workers before unfinished task runs fail, when Dask's config sets none
 NO_WORKERS_TIMEOUT = 60.0
+#: seconds without workers before the warning (at most half the timeout)
+WARN_AFTER = 2.0
 #: ``DaskTaskRunner(no_workers_timeout=...)``: seconds, None (no limit), or this (the default)
 FROM_CONFIG = "config"
 
@@ -89,6 +98,9 @@ class ClusterWatch:
         #: the client lost the scheduler: nothing runs in this session any more
         self.lost = False
         self._timer: Any = None
+        self._warning: Any = None
+        self._warned = False
+        self._last_worker = ""
 
     # ---- lifetime (caller's thread) ------------------------------------------------------------
     def start(self) -> None:
@@ -102,13 +114,15 @@ class ClusterWatch:
             logger.debug("Could not list the workers of %s", self.scheduler, exc_info=True)
 
     def stop(self) -> None:
-        """Stop the clock (the session is closing; a late expiry would find it closed)."""
-        timer, self._timer = self._timer, None
-        if timer is not None:
+        """Stop the clock (the session is closing; a late timer would find it closed)."""
+        for timer in (self._timer, self._warning):
+            if timer is None:
+                continue
             try:
                 self.session.client.loop.add_callback(timer.cancel)
             except Exception:  # the loop is gone already, and the timer with it
                 logger.debug("Could not stop the no-workers clock", exc_info=True)
+        self._timer = self._warning = None
 
     @property
     def scheduler(self) -> str:
@@ -117,7 +131,7 @@ class ClusterWatch:
     def submitted(self) -> None:
         """Task runs were submitted while the cluster had lost its workers: start the clock
         (any thread)."""
-        if self._timer is None and not self.expired:
+        if self._timer is None and self._warning is None and not self.expired:
             self.session.client.loop.add_callback(self._start_clock)
 
     def refusal(self) -> Callable[[str], State] | None:
@@ -141,18 +155,21 @@ class ClusterWatch:
 
     def forget_on_scheduler(self) -> None:
         """Leave the scheduler as it was: end this client's subscriptions and drop the
-        session's topic with its events, in one call (an unsubscribe sent apart could
-        arrive after the topic was dropped, and create it again). Skipped once the
-        scheduler is lost; a scheduler that cannot do it only costs a debug line."""
+        topics of the session and its client with their events, in one call (an
+        unsubscribe sent apart could arrive after the topic was dropped, and create it
+        again). Skipped once the scheduler is lost; a scheduler that cannot import this
+        module only costs a debug line."""
         if self.lost:
             return
         session = self.session
+        client = session.client
         try:
-            session.client.run_on_scheduler(
+            client.run_on_scheduler(
                 _forget_subscriptions,
-                client=session.client.id,
-                topics=[session.topic, CLUSTER_TOPIC, MEMORY_TOPIC],
-                drop=session.topic,
+                client=client.id,
+                # the session's topic, and the one Dask logs this client's graphs to
+                drop=[session.topic, client.id],
+                if_empty=[MEMORY_TOPIC],
             )
         except Exception:  # the scheduler may be gone, or unable to import this module
             logger.debug("Could not clean up topic %s", session.topic, exc_info=True)
@@ -199,13 +216,12 @@ class ClusterWatch:
             ours.sort(key=lambda submitted: submitted.serial)  # Dask's priority order
             death = self.deaths.record(worker, [s.key for s in ours], running)
             logger.debug(
-                "Dask worker %s died with %d Dask tasks of ours; %s %s it.",
+                "Dask worker %s died with %d Dask tasks of ours (first in line: %s; "
+                "reported running there: %s).",
                 worker,
                 len(ours),
-                ", ".join(sorted(death.culprits)),
-                "ran there when it died: they crashed"
-                if running
-                else "was first in line: it crashed",
+                death.ours[0],
+                ", ".join(sorted(death.running)) or "none",
             )
         self.workers.discard(worker)
         if self.workers or self.lost_all:
@@ -214,15 +230,8 @@ class ClusterWatch:
         if not unfinished and message.get("expected"):
             return  # retired while idle: an adaptive cluster scaling down, not a loss
         self.lost_all = True
+        self._last_worker = worker
         if unfinished:
-            logger.warning(
-                "The Dask cluster of scheduler %s lost all its workers (the last: %s) "
-                "with %d task runs unfinished. %s",
-                self.scheduler,
-                worker,
-                unfinished,
-                self._what_next(),
-            )
             self._start_clock()
 
     def _forget_finished(self) -> None:
@@ -234,19 +243,42 @@ class ClusterWatch:
 
     def _worker_added(self, worker: str) -> None:
         self.workers.add(worker)
-        if self.lost_all:
+        if self._warned:
             logger.info(
                 "Dask worker %s joined scheduler %s; task runs go on.", worker, self.scheduler
             )
-        self.lost_all = self.expired = False
-        timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
+        self.lost_all = self.expired = self._warned = False
+        for timer in (self._timer, self._warning):
+            if timer is not None:
+                timer.cancel()
+        self._timer = self._warning = None
 
     def _start_clock(self) -> None:
-        if self._timer is not None or not self.lost_all or self.no_workers_timeout is None:
+        """Warn unless a worker is back within ``WARN_AFTER`` seconds (a nanny restarting
+        the only worker is not worth a warning), and fail the unfinished task runs when
+        none is back within ``no_workers_timeout``."""
+        if self._timer is not None or self._warning is not None or not self.lost_all:
             return
-        self._timer = asyncio.get_running_loop().call_later(self.no_workers_timeout, self._expire)
+        loop = asyncio.get_running_loop()
+        seconds = self.no_workers_timeout
+        warn_after = WARN_AFTER if seconds is None else min(WARN_AFTER, seconds / 2)
+        self._warning = loop.call_later(warn_after, self._warn)
+        if seconds is not None:
+            self._timer = loop.call_later(seconds, self._expire)
+
+    def _warn(self) -> None:
+        self._warning = None
+        if not self.lost_all or self.session.closed:
+            return
+        self._warned = True
+        logger.warning(
+            "The Dask cluster of scheduler %s lost all its workers (the last: %s) with %d "
+            "task runs unfinished. %s",
+            self.scheduler,
+            self._last_worker,
+            self.session.unfinished_count(),
+            self._what_next(),
+        )
 
     def _expire(self) -> None:
         self._timer = None
@@ -271,15 +303,19 @@ class ClusterWatch:
 
 
 def _forget_subscriptions(
-    dask_scheduler: Any, client: str, topics: Sequence[str], drop: str
+    dask_scheduler: Any, client: str, drop: Sequence[str], if_empty: Sequence[str]
 ) -> None:
-    """On the scheduler: unsubscribe ``client`` from ``topics`` and drop topic ``drop``."""
+    """On the scheduler: end ``client``'s subscriptions (Dask keeps a closed client's),
+    drop the topics ``drop`` and, if nobody uses them, ``if_empty``."""
     broker = getattr(dask_scheduler, "_broker", None)
     known = getattr(broker, "_topics", None)
     if not isinstance(known, dict):
         return
-    for name in topics:
+    for topic in known.values():
+        topic.subscribers.discard(client)
+    for name in drop:
+        known.pop(name, None)
+    for name in if_empty:
         topic = known.get(name)
-        if topic is not None:
-            topic.subscribers.discard(client)
-    known.pop(drop, None)
+        if topic is not None and not topic.subscribers and not topic.events:
+            del known[name]

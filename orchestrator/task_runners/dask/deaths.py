@@ -5,26 +5,30 @@ merely queued behind the one that crashed it (``TaskState.suspicious``), and aft
 ``allowed-failures`` such deaths raises ``KilledWorker`` for each of them. A task that
 only ever waited beside a crashing one would so fail for deaths it did not cause. This
 ledger keeps, for each death the scheduler reports (its ``remove-worker`` event), which
-of our Dask tasks the worker had and which one of them crashed it, by the evidence:
+of our Dask tasks the worker had (in Dask's priority order: the order they were
+submitted in) and which had reported Running from it, and what the nanny said
+(``worker-restart-memory``). It names the culprit of each death by the evidence:
 
-    ours that reported Running from that worker    -> they were running: the culprits
-    none did (a crash faster than any summary can  -> the first of ours in Dask's
-    leave the worker, as os._exit or a segfault)      priority order (the earliest
-                                                      submitted): the task the worker's
-                                                      thread runs first
+    the nanny restarted the worker for memory  -> ours that reported Running there (a
+                                                  task grows for a while before the
+                                                  nanny acts), else the first in line
+    a sudden death (a segfault, os._exit, a    -> the first of ours in priority order:
+    kill), or it had only one task of ours        the task the worker's thread takes first
 
-and what the nanny said (``worker-restart-memory``). When Dask gives up on a task,
-``verdict`` reads its deaths:
+Running reports are not trusted for sudden deaths: a task that finished a moment before
+the next one crashed the worker still looks running (neither its summary nor Dask's
+word of it left the worker), and that is how a killer queued behind a short task dies.
+When Dask gives up on a task, ``verdict`` reads its deaths:
 
     the culprit of at least one of them  -> CULPRIT: fail it, naming the deaths
     never the culprit                    -> BYSTANDER: resubmit it (a fresh count)
     no death recorded                    -> CULPRIT (Dask's own word, as before)
 
-Evidence can be stale (a task that finished a moment before its worker died may still
-look running, its summary and Dask's word of it both lost with the worker), so one death
-as the culprit is enough to be failed, and only a task never seen crashing one is
-resubmitted. Priority order is the worker's for one thread; with several threads the
-first in line is blamed alone, a documented approximation.
+Priority order is the worker's only among tasks ready at once; a task whose inputs were
+still on their way, or a worker with several threads, can make the first in line a
+bystander. So one death as the culprit is enough to be failed (a true culprit is never
+resubmitted past Dask's count), and a bystander wrongly blamed fails as before this
+ledger existed: the evidence only ever spares tasks, it never blames one Dask spared.
 
 Only deaths Dask counts enter (``expected`` removals, such as a retired worker, do not).
 Entries go when their Dask task is settled or finishes, so the ledger stays small.
@@ -56,10 +60,17 @@ class Death(NamedTuple):
     #: counts deaths in this session (a resubmission's cause names the deaths it answers)
     serial: int
     worker: str
-    #: our keys the worker had been sent
-    ours: frozenset[str]
-    #: those of ours that crashed it, by the evidence (see the module docstring)
-    culprits: frozenset[str]
+    #: our keys the worker had been sent, in Dask's priority order
+    ours: tuple[str, ...]
+    #: those of ours whose task run had reported Running from that worker
+    running: frozenset[str]
+
+    def culprits(self, for_memory: bool) -> frozenset[str]:
+        """Who crashed the worker, by the evidence (``for_memory``: the nanny said it
+        restarted the worker for exceeding its memory budget)."""
+        if for_memory and self.running:
+            return self.running
+        return frozenset(self.ours[:1])
 
 
 class Verdict(NamedTuple):
@@ -98,9 +109,8 @@ class DeathLedger:
                 they were submitted in).
             running: those whose task run reported Running from this worker.
         """
-        culprits = frozenset(running) if running else frozenset(ours[:1])
         with self._lock:
-            death = Death(next(self._serials), worker, frozenset(ours), culprits)
+            death = Death(next(self._serials), worker, tuple(ours), frozenset(running))
             for key in ours:
                 self._deaths.setdefault(key, []).append(death)
             return death
@@ -116,9 +126,13 @@ class DeathLedger:
         with self._lock:
             deaths = tuple(self._deaths.get(key, ()))
             memory = [self._memory[d.worker] for d in deaths if d.worker in self._memory]
-        crashed = not deaths or any(key in death.culprits for death in deaths)
+            crashed = not deaths or any(key in self.culprits(death) for death in deaths)
         role = Role.CULPRIT if crashed else Role.BYSTANDER
         return Verdict(role, deaths, len(memory), max(memory) if any(memory) else None)
+
+    def culprits(self, death: Death) -> frozenset[str]:
+        """Who crashed the worker of ``death``, with what the nanny said of it so far."""
+        return death.culprits(for_memory=death.worker in self._memory)
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop the deaths of settled or finished Dask tasks."""

@@ -47,13 +47,12 @@ class WorkerDiedError(OrchestratorError, RuntimeError):
             "so Dask gave up on it."
         )
         if self.memory_deaths:
-            used = f", at {_size(self.memory_bytes)}" if self.memory_bytes else ""
-            of = f" of those {self.deaths}" if self.deaths else ""
+            used = f" (up to {_size(self.memory_bytes)})" if self.memory_bytes else ""
+            when = "each time" if self.memory_deaths == self.deaths else _times(self.memory_deaths)
             return (
-                f"{head} The nanny restarted the worker{of} {_times(self.memory_deaths)} "
-                f"because it exceeded its memory budget{used} (out of memory): give workers "
-                "more memory (python -m workers ... --memory-limit 8GB) or make the task "
-                "use less."
+                f"{head} The nanny restarted the worker {when} because it exceeded its "
+                f"memory budget{used}: out of memory. Give workers more memory "
+                "(python -m workers ... --memory-limit 8GB) or make the task use less."
             )
         return (
             f"{head} The task may crash its worker process (out of memory, a segfault, "

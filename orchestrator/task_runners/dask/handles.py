@@ -8,7 +8,12 @@ arrives, the final record, turned into a ``State`` on first use. A handle made b
 
 A result that stayed on the worker is a ``DaskResult`` in the state: ``result()``
 fetches it from the cluster while the runner's session is open; afterwards it raises
-``ResultNotAvailableError`` saying why and what to do. No Dask imports here.
+``ResultNotAvailableError`` saying why and what to do. While a user holds the runner
+open around runs, a ``DaskResult`` holds the Dask future itself: the result stays on the
+cluster for as long as its state is reachable, and Dask forgets it once the state is
+garbage-collected (a Dask future releases its key when it is) or the runner closes.
+What arrives is not unpickled here: the fetched result comes as an ``InlineResult``
+(``taskrun.dask.pickled``) and is unpickled when read. No Dask imports here.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from orchestrator.errors import OrchestratorError
+from taskrun.dask.pickled import InlineResult
 from taskrun.dask.records import FinalRecord
 from taskrun.states import DeferredResult, Pending, Running, State
 
@@ -35,6 +41,7 @@ class Submitted:
         "function",
         "future",
         "handles",
+        "keeps_result",
         "key",
         "options",
         "payload",
@@ -90,6 +97,8 @@ class Submitted:
         self.erred = False
         #: its place in the session's submission order, which is Dask's priority order
         self.serial = 0
+        #: a task run's result stayed in worker memory (the future must outlive the run)
+        self.keeps_result = False
         #: why earlier Dask tasks of these task runs were resubmitted (never twice for one
         #: cause, and only a few times in all: see ``repair``)
         self.causes: tuple[str, ...] = ()
@@ -109,7 +118,7 @@ class Submitted:
 class DaskHandle:
     """One task run on the Dask task runner."""
 
-    __slots__ = ("live", "name", "position", "record", "state", "submitted")
+    __slots__ = ("kept", "live", "name", "position", "record", "state", "submitted")
 
     def __init__(
         self,
@@ -129,6 +138,9 @@ class DaskHandle:
         self.record: tuple[Any, ...] | None = None
         #: the final state (given, failed before submission, or built from ``record``)
         self.state = state
+        #: the Dask future its result stayed in, kept for the state's ``DaskResult`` (while
+        #: the runner is held open: see ``DaskSession.keep_results``) until it is built
+        self.kept: Any = None
 
     @property
     def key(self) -> str | None:
@@ -159,7 +171,10 @@ class ResultNotAvailableError(OrchestratorError, LookupError):
     def __str__(self) -> str:
         why = {
             "closed": "the task runner's connection to the cluster has closed",
-            "released": "it was released from the cluster once every downstream task run had it",
+            "released": (
+                "it was released from the cluster once every downstream task run had it "
+                "(the runner was not held open around the run)"
+            ),
             "lost": "the cluster lost it",
         }.get(self.reason, self.reason)
         return (
@@ -172,32 +187,38 @@ class ResultNotAvailableError(OrchestratorError, LookupError):
 
 
 class DaskResult(DeferredResult):
-    """A result kept in a Dask worker's memory; ``load()`` asks the session for it."""
+    """A result kept in a Dask worker's memory; ``fetch()`` brings it here (pickled),
+    ``load()`` unpickles it.
 
-    __slots__ = (
-        "fetch",
-        "length",
-        "name",
-        "nbytes",
-        "position",
-        "problem",
-        "submitted",
-        "type_name",
-    )
+    It holds the Dask future itself when given one (``future``): the cluster then keeps
+    the result for as long as this object lives. Otherwise it reads the ``Submitted``
+    Dask task's future when fetched, which is gone once the runner released it.
+    """
+
+    __slots__ = ("_fetched", "_fetcher", "future", "key", "length", "name", "nbytes",
+                 "position", "problem", "submitted", "type_name")  # fmt: skip
 
     def __init__(
         self,
-        fetch: Callable[[DaskResult], Any],
-        submitted: Submitted,
+        fetcher: Callable[[DaskResult], Any],
+        submitted: Submitted | None,
         position: int | None,
         name: str,
         nbytes: int,
         type_name: str,
         length: int | None = None,
         problem: str | None = None,
+        *,
+        key: str = "",
+        future: Any = None,
     ) -> None:
-        self.fetch = fetch
+        self._fetcher = fetcher
+        self._fetched: Any = None
+        #: the Dask task, when no ``future`` is held (read for its future when fetched)
         self.submitted = submitted
+        self.key = key or (submitted.key if submitted is not None else "")
+        #: the Dask future held for the result (None: use the Dask task's)
+        self.future = future
         self.position = position
         self.name = name
         self.nbytes = nbytes
@@ -205,12 +226,37 @@ class DaskResult(DeferredResult):
         #: the result's mapping shape, from the summary
         self.length, self.problem = length, problem
 
+    def current_future(self) -> Any:
+        """The Dask future holding the result now (None once released)."""
+        if self.future is not None:
+            return self.future
+        return self.submitted.future if self.submitted is not None else None
+
+    def fetch(self) -> bool:
+        """Bring the result here, still pickled (``InlineResult``); the cluster's copy is
+        no longer needed by this object."""
+        if self._fetched is None:
+            self._fetched = self._fetcher(self)
+            self.future = self.submitted = None
+        return True
+
     def load(self) -> Any:
-        return self.fetch(self)
+        self.fetch()
+        fetched = self._fetched
+        return fetched.load() if isinstance(fetched, InlineResult) else fetched
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """Pickles as the fetched result, still pickled inside (it is not unpickled here)."""
+        self.fetch()
+        fetched = self._fetched
+        if isinstance(fetched, InlineResult):
+            return fetched.__reduce_ex__(protocol)
+        return super().__reduce_ex__(protocol)  # a plain value: as itself
 
     def __repr__(self) -> str:
         size = _size(self.nbytes)
-        return f"<result of {self.name}: {self.type_name}, {size} on the Dask cluster>"
+        where = "fetched" if self._fetched is not None else "on the Dask cluster"
+        return f"<result of {self.name}: {self.type_name}, {size} {where}>"
 
 
 def _size(nbytes: int) -> str:

@@ -103,7 +103,10 @@ def _blame(
             "that crashed each of them (%s): resubmitting it.",
             submitted.key,
             len(verdict.deaths),
-            "; ".join(f"{d.worker}: {', '.join(sorted(d.culprits))}" for d in verdict.deaths),
+            "; ".join(
+                f"{d.worker}: {', '.join(sorted(session.watch.deaths.culprits(d)))}"
+                for d in verdict.deaths
+            ),
         )
         resubmit(session, submitted, verdict.cause)
     elif unfinished > 1:

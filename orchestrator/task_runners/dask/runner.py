@@ -23,7 +23,11 @@ Results: a result that pickles to at most ``inline_result_bytes`` (per mapped le
 share of 64 times that) comes back with its state; a bigger one stays on the cluster and
 ``state.result()`` fetches it while the session is open; after shutdown it raises
 ``ResultNotAvailableError`` saying so. ``release(handle)`` (the flow runner calls it
-once every downstream task run was submitted) lets the cluster drop a result.
+once every downstream task run was submitted) lets the cluster drop a result -- unless
+the runner is held open around the run: then a result stays for as long as its state is
+reachable (``remote_results``). Nothing that arrives from the cluster is unpickled here
+until someone reads a result (``taskrun.dask.pickled``), and events count only when
+sealed with the session's secret (``taskrun.dask.sealing``).
 
 >>> DaskTaskRunner(address="tcp://127.0.0.1:8786")
 DaskTaskRunner(address='tcp://127.0.0.1:8786')

@@ -30,22 +30,24 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator.task_runners.dask import remote_results
 from orchestrator.task_runners.dask.batching import DurationEstimates
 from orchestrator.task_runners.dask.cluster_watch import ClusterWatch
+from orchestrator.task_runners.dask.forged_events import ForgedEvents
+from orchestrator.task_runners.dask.forwarded_logs import emit_log
 from orchestrator.task_runners.dask.handles import (
     RUNNING,
     DaskHandle,
     DaskResult,
-    ResultNotAvailableError,
     Submitted,
 )
 from orchestrator.task_runners.listeners import Listeners
 from taskrun.dask import entry as dask_entry
 from taskrun.dask import records as summary
-from taskrun.dask.outbox import unpack
 from taskrun.dask.records import FinalRecord, ForwardedLog, RetryingRecord, RunningRecord
+from taskrun.dask.sealing import MalformedEventError, UnsignedEventError, new_channel, open_sealed
 from taskrun.states import Retrying, State
-from taskrun.wire import ResultShape, shape_of
+from taskrun.wire import ResultShape
 
 logger = logging.getLogger("orchestrator.DaskTaskRunner")
 
@@ -72,6 +74,13 @@ class DaskSession:
         self.client = client
         self.cluster = cluster
         self.topic = topic
+        #: the topic and this session's secret: workers seal their events with it (the
+        #: task calls carry it), and events not sealed with it are dropped
+        self.channel = new_channel(topic)
+        self.forged = ForgedEvents(topic, getattr(client, "loop", None))
+        #: a user holds the runner open around its runs: results that stayed on workers
+        #: stay there while their states are reachable (``DaskResult`` holds the future)
+        self.keep_results = False
         self.estimates = estimates
         self.closed = False
         self.scheduler_address: str = getattr(client.scheduler, "address", None) or "?"
@@ -132,12 +141,17 @@ class DaskSession:
 
     # ---- summaries from workers (event-loop thread) ------------------------------------------
     def on_event(self, event: Any) -> None:
-        """Apply the records of one worker event (a Dask event: ``(time, message)``)."""
-        message = event[1] if isinstance(event, (tuple, list)) else event
-        if not isinstance(message, dict):
+        """Apply the records of one worker event (a Dask event: ``(time, message)``), if
+        this session's workers sealed it; anything else is dropped (``forged_events``)."""
+        message = event[1] if isinstance(event, (tuple, list)) and len(event) == 2 else event
+        try:
+            worker, raws = open_sealed(message, self.channel.secret)
+        except UnsignedEventError:
+            self.forged.dropped()
             return
-        raws = unpack(message["packed"]) if "packed" in message else message.get("records", ())
-        worker = message.get("worker")
+        except MalformedEventError as err:
+            logger.error("Dropped an event of this run's workers on %s: %s", self.topic, err)
+            return
         logs: list[ForwardedLog] = []
         finals: list[DaskHandle] = []
         with self.cond:
@@ -162,9 +176,10 @@ class DaskSession:
         finals: list[DaskHandle],
     ) -> None:
         submitted = self.by_key.get(record.key)
-        if submitted is None or not submitted.handles:
+        position = record.position or 0
+        if submitted is None or not 0 <= position < len(submitted.handles):
             return
-        handle = submitted.handles[record.position or 0]
+        handle = submitted.handles[position]
         if handle.is_final:
             return
         if isinstance(record, FinalRecord):
@@ -173,9 +188,13 @@ class DaskSession:
             handle.record = raw if type(raw) is tuple else tuple(raw)
             finals.append(handle)
             submitted.worker = worker
+            if record.result_blob == summary.ON_WORKER:
+                submitted.keeps_result = True
+                if self.keep_results:  # held for the state's DaskResult, even once released
+                    handle.kept = submitted.future
             submitted.unfinished -= 1
             if submitted.unfinished <= 0:
-                submitted.finished()
+                self._finished(submitted)
             if submitted.task_id is not None:
                 self.estimates.add(submitted.task_id, record.elapsed)
         elif isinstance(record, RunningRecord):
@@ -185,29 +204,32 @@ class DaskSession:
             handle.live = Retrying(record.message, run_count=record.run_count)
             submitted.running_on = None  # waiting (seceded) for its next attempt
 
+    def _finished(self, submitted: Submitted) -> None:
+        """Every summary of ``submitted`` arrived (under the condition): it leaves the
+        registry, and unless a result stayed on its worker it drops its Dask future too
+        (the states hold the results; Dask tasks already submitted with it as input keep
+        it alive as long as they need it). A result that stayed is held by the states'
+        ``DaskResult``: the worker keeps it for as long as someone keeps the state."""
+        submitted.finished()
+        if not submitted.keeps_result:
+            submitted.future = None
+        if self.by_key.get(submitted.key) is submitted:
+            del self.by_key[submitted.key]
+        self._late.pop(submitted.key, None)
+
     # ---- states ----------------------------------------------------------------------------------
     def state_of(self, handle: DaskHandle) -> State:
-        """The final state of a handle whose final record arrived (built once)."""
+        """The final state of a handle whose final record arrived (built once; nothing in
+        it unpickled: see ``records.state_from_record``)."""
         if handle.state is None:
             record = handle.final_record()
             assert record is not None
-            submitted = handle.submitted
 
             def remote(record: FinalRecord) -> DaskResult:
-                assert submitted is not None, "only a submitted task run leaves its result"
-                return DaskResult(
-                    self.fetch_result,
-                    submitted,
-                    handle.position,
-                    handle.name,
-                    nbytes=record.nbytes,
-                    type_name=record.result_type,
-                    length=record.length,
-                    problem=record.problem,
-                )
+                return remote_results.placeholder(self, handle, record)
 
-            handle.state = summary.state_from_record(record, remote)
-            handle.record = None
+            handle.state = summary.state_from_record(record, remote, handle.name)
+            handle.record = handle.kept = None
         return handle.state
 
     def get_state(self, handle: DaskHandle) -> State:
@@ -245,44 +267,11 @@ class DaskSession:
         record = handle.final_record()
         if record is not None and not flattened:
             return summary.shape_from_record(record)
-        state = self.state_of(handle)
-        kept = state._result  # look without loading a deferred result
-        if not state.is_successful() or not isinstance(kept, DaskResult):
-            return shape_of(state, flattened)
-        if not flattened:
-            return ResultShape(True, kept.length, kept.problem)
-        return self._remote_shape(handle, True)
-
-    def _remote_shape(self, handle: DaskHandle, flattened: bool) -> ResultShape:
-        submitted = handle.submitted
-        assert submitted is not None
-        assert submitted.future is not None
-        future = self.client.submit(
-            dask_entry.flat_shape,
-            submitted.future,
-            handle.position,
-            flattened,
-            pure=False,
-            key=f"measure-{submitted.key}",
-        )
-        shape: ResultShape = future.result()
-        return shape
+        return remote_results.shape_of_state(self, handle, self.state_of(handle), flattened)
 
     def fetch_result(self, deferred: DaskResult) -> Any:
-        """A result kept on a worker (``DaskResult.load``)."""
-        if self.closed:
-            raise ResultNotAvailableError(deferred.name, deferred.nbytes, "closed")
-        future = deferred.submitted.future
-        if future is None:
-            raise ResultNotAvailableError(deferred.name, deferred.nbytes, "released")
-        picked = self.client.submit(
-            dask_entry.pick_result,
-            future,
-            deferred.position,
-            pure=False,
-            key=f"fetch-{deferred.submitted.key}-{deferred.position}",
-        )
-        return picked.result()
+        """A result kept on a worker, still pickled (``remote_results.fetch_result``)."""
+        return remote_results.fetch_result(self, deferred)
 
     # ---- failures --------------------------------------------------------------------------------
     def _check_future(self, handle: DaskHandle, finished_grace: bool) -> None:
@@ -304,7 +293,11 @@ class DaskSession:
 
         with self._settle_lock:
             if self.by_key.get(submitted.key) is not submitted:
-                return  # settled by another thread
+                if submitted.handles and submitted.unfinished <= 0:
+                    # finished, then its result was lost and computing it again failed:
+                    # its task runs are over; downstream ones take their states instead
+                    submitted.future = None
+                return  # or settled by another thread
             future = submitted.future
             status = future.status if future is not None else "lost"
             if status not in _FAILED_STATUSES:
@@ -322,10 +315,11 @@ class DaskSession:
             positions,
             names,
             1 << 20,
+            self.channel,
             pure=False,
             key=f"summaries-{submitted.key}",
         )
-        self.on_event((0, {"records": future.result(), "worker": submitted.worker}))
+        self.on_event((0, future.result()))
 
     # ---- lifetime --------------------------------------------------------------------------------
     def release(self, submitted: Submitted) -> None:
@@ -338,6 +332,7 @@ class DaskSession:
                 submitted.release_when_final = True
 
     def close(self) -> None:
+        self.forged.report()
         self.watch.stop()
         with self.cond:
             self.closed = True
@@ -360,26 +355,3 @@ def _exception_of(future: Any) -> BaseException | None:
         return future.exception(timeout=5)  # type: ignore[no-any-return]
     except Exception as err:  # the client may fail to fetch it; report that
         return err
-
-
-def emit_log(log: ForwardedLog, worker: str | None) -> None:
-    """Re-emit a log record forwarded from a worker through this process's logging."""
-    target = logging.getLogger(log.logger)
-    if not target.isEnabledFor(log.levelno):
-        return
-    entry = logging.makeLogRecord(
-        {
-            "name": log.logger,
-            "levelno": log.levelno,
-            "levelname": logging.getLevelName(log.levelno),
-            "msg": log.message,
-            "args": None,
-            "created": log.created,
-            "msecs": (log.created % 1) * 1000,
-            "exc_text": log.exc_text,
-            "task_run_name": log.task_run_name,
-            "threadName": log.thread,
-            "worker": worker,
-        }
-    )
-    target.handle(entry)

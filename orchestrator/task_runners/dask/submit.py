@@ -30,7 +30,7 @@ from typing import Any
 from orchestrator.task_runners.base import ChildCalls
 from orchestrator.task_runners.dask import batching
 from orchestrator.task_runners.dask.arguments import Arguments, Batch, Slicer, mapped_owner
-from orchestrator.task_runners.dask.handles import RUNNING, DaskHandle, DaskResult, Submitted
+from orchestrator.task_runners.dask.handles import RUNNING, DaskHandle, Submitted
 from orchestrator.task_runners.dask.identity_cache import IdentityCache
 from orchestrator.task_runners.dask.keys import task_run_key
 from orchestrator.task_runners.dask.session import DaskSession
@@ -38,7 +38,7 @@ from orchestrator.task_runners.dask.shipping import Shipper, task_identity
 from taskrun.dask import entry as dask_entry
 from taskrun.dask.records import has_result_on_worker
 from taskrun.dask.shipping import RunPlan, WireEdge, WireRef, wire_edge
-from taskrun.states import Failed, State
+from taskrun.states import DeferredResult, Failed, State
 from taskrun.wire import TaskRunCall, UpstreamRef
 
 logger = logging.getLogger("orchestrator.DaskTaskRunner")
@@ -176,7 +176,7 @@ class Submitter:
             submitted = Submitted(
                 key,
                 dask_entry.run_one,
-                (task_shipped, context_shipped, self.session.topic, tuple(plan)),
+                (task_shipped, context_shipped, self.session.channel, tuple(plan)),
                 arguments.sources,
                 task_identity(call.task),
                 options,
@@ -330,7 +330,8 @@ class Submitter:
             if record is not None and has_result_on_worker(record):
                 return None
         state = self.session.state_of(handle)
-        return None if isinstance(state._result, DaskResult) else state
+        # a result still pickled is cut where it lives, not unpickled here
+        return None if isinstance(state._result, DeferredResult) else state
 
 
 def _one_mapped_task(calls: Sequence[TaskRunCall]) -> bool:
