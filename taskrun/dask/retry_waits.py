@@ -29,6 +29,7 @@ import asyncio
 import contextvars
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, NamedTuple, TypeVar, cast
 
 from distributed.utils import set_thread_state
@@ -88,7 +89,9 @@ async def in_pool(worker: Any, key: str, function: Callable[..., T], *args: Any)
     worker stays reachable through ``get_worker``), as Dask runs a task in a thread."""
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()
-    pool = getattr(worker, "executor", None)  # None: the event loop's default pool
+    pool = getattr(worker, "executor", None)
+    if not isinstance(pool, Executor) or isinstance(pool, ProcessPoolExecutor):
+        pool = None  # the event loop's default threads (a process pool cannot take the context)
     return await loop.run_in_executor(
         pool, context.run, _as_dask_thread, worker, key, function, *args
     )
