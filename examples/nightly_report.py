@@ -15,9 +15,12 @@
   rates or the report failed (``any_failed``; otherwise it ends ``TriggerFailed``, by
   design, which is why the flow's state is decided by ``build_report`` and ``publish``).
 
-    orchestrator run examples/nightly_report.py
+    orchestrator run examples/nightly_report.py     # ends Paused (exit status 0)
     orchestrator run examples/nightly_report.py --param flaky_attempts=5   # retries run out
     python examples/nightly_report.py       # runs, then approves and resumes publish
+
+The script resumes ``publish`` in its own process, from the paused run's states; a run
+paused by ``orchestrator run`` cannot be resumed from another process yet.
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ class SchedulerUnreachableError(OrchestratorError, ConnectionError):
             f"Could not connect to a Dask scheduler at {self.address!r} within {seconds} "
             f"seconds: {self.problem}. A scheduler address looks like {EXPECTED_FORMS}; "
             "check that `dask scheduler` runs there and that this machine can reach it, "
-            "or leave out the address to start a local cluster."
+            "or leave out the address to start a local cluster (on the command line: "
+            "--local-cluster instead of --address)."
         )
 
 
