@@ -59,7 +59,7 @@ class State(StateFields, KindPredicates):
         timestamp: when the run entered the state; now if not given.
         duration: seconds the run's body took, set on final task-run states.
 
-    Writing an attribute raises ``AttributeError``; derive a changed copy instead:
+    Assigning a field raises ``AttributeError``; derive a changed copy instead:
 
     >>> done = Success("Task run succeeded.", 3)
     >>> done.evolve(message="Reused.").message, done.message
@@ -113,7 +113,7 @@ class State(StateFields, KindPredicates):
 
     # ---- display --------------------------------------------------------------------------
     def __repr__(self) -> str:
-        return f"{self.name}(message={self.message!r}, type={self.type.value})"
+        return f"{self._name}(message={self._message!r}, type={self.type.value})"
 
     def _repr_html_(self) -> str:
         """Notebook display: the name in the state's colour, the message, the result's type.
@@ -154,8 +154,8 @@ class State(StateFields, KindPredicates):
             return NotImplemented
         assert isinstance(other, State)
         return (
-            self.message == other.message
-            and self.name == other.name
+            self._message == other._message
+            and self._name == other._name
             and _same_result(self._result, other._result)
         )
 
