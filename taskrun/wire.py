@@ -186,7 +186,8 @@ def fill_template(value: Any, results: Sequence[Any]) -> Any:
 # ---- msgpack serialization of states -------------------------------------------------------
 def dump_state(state: _states.State, include_result: bool = True) -> bytes:
     """msgpack bytes for ``state``; the result (if included) travels as cloudpickle bytes."""
-    return msgpack.packb(_state_record(state, include_result), use_bin_type=True)
+    packed: bytes = msgpack.packb(_state_record(state, include_result), use_bin_type=True)
+    return packed
 
 
 def load_state(data: bytes) -> _states.State:

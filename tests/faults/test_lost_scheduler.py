@@ -111,6 +111,9 @@ def test_a_lost_scheduler_fails_the_unfinished_task_runs_naming_it(
     runner = DaskTaskRunner(address=scheduler.address, client_kwargs={"timeout": CONNECT_TIMEOUT})
     thread, result = _run_in_thread(flow, runner)
     _wait_for(marker)
+    # ``first`` finished before ``slow`` started; give its summary time to reach this process
+    # (workers publish summaries every few milliseconds), so only unfinished runs are lost
+    time.sleep(1.0)
 
     lost_at = time.monotonic()
     if loss == "restart":

@@ -185,6 +185,17 @@ def _tasks_on_scheduler(dask_scheduler: Any) -> list[str]:
     return [str(key) for key in dask_scheduler.tasks]
 
 
+def _settled_big_keys(observer: Any, expected: int, within: float = 10.0) -> list[str]:
+    """The scheduler's keys once the ``big-`` ones number ``expected`` (releases travel to
+    the scheduler in batches, so give them a moment), or as they are when ``within`` ends."""
+    deadline = time.monotonic() + within
+    while True:
+        keys: list[str] = observer.run_on_scheduler(_tasks_on_scheduler)
+        if sum(k.startswith("big-") for k in keys) == expected or time.monotonic() > deadline:
+            return keys
+        time.sleep(0.1)
+
+
 def test_a_big_intermediate_result_stays_fetchable_while_its_state_is_kept(address: str) -> None:
     with Flow("big-intermediate") as flow:
         data = big()
@@ -200,7 +211,7 @@ def test_a_big_intermediate_result_stays_fetchable_while_its_state_is_kept(addre
         kept = state.result()[data]
         key = kept._result.key  # the Dask key its result stays under
         gc.collect()  # the run's other states are gone: so is ``other``'s result
-        on_scheduler = observer.run_on_scheduler(_tasks_on_scheduler)
+        on_scheduler = _settled_big_keys(observer, expected=1)
         assert key in on_scheduler
         assert sum(k.startswith("big-") for k in on_scheduler) == 1
         assert state.result()[count].result() == 2 << 20
