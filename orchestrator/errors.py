@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from taskrun.transitions import InvalidTransitionError as InvalidTransitionError
 
@@ -118,3 +120,34 @@ class RunOptionError(OrchestratorError, TypeError, ValueError):
 
     def __str__(self) -> str:
         return f"Flow {self.flow_name!r}: {self.problem} {self.fix}"
+
+
+class UnguardedMainError(OrchestratorError, RuntimeError):
+    """A process-based ``LocalCluster`` would start from a script's unguarded top-level code."""
+
+    def __init__(self, path: str, line: int = 0, code: str = "") -> None:
+        super().__init__(path, line, code)
+        self.path, self.line, self.code = path, line, code
+
+    def __str__(self) -> str:
+        name = Path(self.path).name
+        where = f"{name}, line {self.line}" if self.line else name
+        call = self.code or "state = flow.run(task_runner=DaskTaskRunner())"
+        return (
+            f"DaskTaskRunner: {where} starts a flow run at the top level of the script, "
+            'outside an `if __name__ == "__main__":` block. The LocalCluster\'s worker '
+            f"processes each import {name} again, so each would run the flow and start a "
+            "cluster of its own. Put the run under the guard:\n\n"
+            '    if __name__ == "__main__":\n'
+            f"        {call}\n\n"
+            f"or delete that line and run the file with `orchestrator run {name} "
+            "--local-cluster`, or keep the workers in this process: "
+            'DaskTaskRunner(cluster_kwargs={"processes": False}).'
+        )
+
+    def __repr__(self) -> str:
+        where = f"{Path(self.path).name}, line {self.line}" if self.line else Path(self.path).name
+        return f"UnguardedMainError({where}: run the flow under `if __name__ == '__main__':`)"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (UnguardedMainError, (self.path, self.line, self.code))

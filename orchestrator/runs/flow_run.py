@@ -20,13 +20,13 @@ import contextvars
 import html
 import inspect
 import logging
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from orchestrator.dag import active
+from orchestrator.errors import UnguardedMainError
 from orchestrator.runs.final_states import FinalStateWatcher
 from orchestrator.runs.flow_run_state import (
     failed_by_exception,
@@ -108,8 +108,7 @@ class FlowRun:
         try:
             self.runner.start()
         except Exception as err:  # boundary: a backend that cannot start fails the run
-            guard = sys.modules.get("orchestrator.task_runners.dask.main_guard")  # no import
-            if guard and isinstance(err, guard.UnguardedMainError):  # the script must change:
+            if isinstance(err, UnguardedMainError):  # the script must change:
                 self._finish(Failed(f"{self.runner.name} refused to start: {err!r}", err))
                 raise  # a returned state would let it go on and exit 0
             flow_logger.error("Task runner `%s` failed to start", self.runner.name, exc_info=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.errors import UnguardedMainError
 from orchestrator.task_runners.dask.main_guard import (
-    UnguardedMainError,
     is_guarded,
     reimported_main_path,
     statements_at,
