@@ -9,6 +9,12 @@ each see their own run's keys. Layers, lowest first:
 
 The executor sets the run keys around the user call and resets them afterwards.
 
+Assignment (``context.a = 1``, ``context["a"] = 1``, ``update``, ``setdefault``, ``del``)
+changes the current scope's keys, copy-on-write: it is undone when the enclosing
+``with context(...)`` block (or task run) ends. Outside every block it lasts for the
+thread (as Prefect 1's global context), and that thread then no longer sees
+``reload_config()`` until it leaves the scope it assigned in.
+
 The config layer is read once, when this module is imported. ``reload_config()``
 reads the file again (after ``$ORCHESTRATOR_CONFIG`` changed, say); code outside
 any ``with context(...)`` block sees the new keys at once, while open blocks and
@@ -30,7 +36,7 @@ import datetime as _dt
 import logging
 import os
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -167,14 +173,40 @@ class _Override(contextlib.ContextDecorator):
         return _Override(self._view, self._layers, self._kwargs)
 
 
+def _replace(change: Callable[[dict[str, Any]], Any]) -> Any:
+    """Apply ``change`` to a copy of the current keys and make the copy current (in this
+    scope only: the enclosing block's token brings the old mapping back)."""
+    keys = dict(current())
+    result = change(keys)
+    _values.set(MappingProxyType(keys))
+    return result
+
+
+def _check_key(key: object) -> str:
+    if not isinstance(key, str):
+        raise TypeError(
+            f"context keys must be strings (tasks read them as context.key or "
+            f"context['key']); got {key!r} (a {type(key).__name__}). Write context['key'] = value."
+        )
+    return key
+
+
 class Context:
     """Dict-like, attribute-access view of the current run context.
 
+    Reads and writes go to the current scope's keys (see the module docstring), so
+    ``context.a`` and ``context["a"]`` always agree.
+
     >>> from orchestrator import context
     >>> with context(a=2):
-    ...     (context.a, context["a"], context.get("b", "none"))
-    (2, 2, 'none')
+    ...     context.b = 3
+    ...     (context.a, context["b"], context.get("c", "none"))
+    (2, 3, 'none')
+    >>> "b" in context
+    False
     """
+
+    __slots__ = ()
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -198,6 +230,44 @@ class Context:
 
     def get(self, key: str, default: Any = None) -> Any:
         return current().get(key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        _check_key(key)
+        _replace(lambda keys: keys.__setitem__(key, value))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key not in current():
+            raise KeyError(key)
+        _replace(lambda keys: keys.pop(key))
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(f"context has no key {name!r} to delete") from None
+
+    def update(self, *args: Mapping[str, Any], **kwargs: Any) -> None:
+        """Set several keys in the current scope (as ``dict.update``, mappings only)."""
+        for mapping in args:
+            _check_override(mapping)
+
+        def change(keys: dict[str, Any]) -> None:
+            for mapping in args:
+                keys.update(mapping)
+            keys.update(kwargs)
+
+        _replace(change)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        """``context[key]``, first setting it to ``default`` in this scope if missing."""
+        values = current()
+        if key in values:
+            return values[key]
+        self[key] = default
+        return default
 
     def keys(self) -> list[str]:
         return list(current())

@@ -330,6 +330,7 @@ class Flow(FlowGraph):
         task_states: Mapping[Task, State] | None = None,
         start_tasks: Iterable[Task] | None = None,
         return_tasks: Iterable[Task] | None = None,
+        executor: Any = None,
         **run_options: Any,
     ) -> State:
         """Run the flow once and return its final state; ``result()`` maps tasks to states.
@@ -337,12 +338,14 @@ class Flow(FlowGraph):
         Never blocks on a paused task: the run returns ``Paused`` at once. Resume with
         ``f.run(task_states={**paused.result(), t: Resume()}, start_tasks=[t])``: the given
         finished states are kept and their results feed ``t``. See ``FlowRunner.run``.
+        ``executor=`` is Prefect 1's name for ``task_runner=`` (give one of them).
         """
         from orchestrator.runs.flow_runner import FlowRunner
+        from orchestrator.task_runners.choice import runner_or_executor
 
         return FlowRunner(flow=self).run(
             parameters=parameters,
-            task_runner=task_runner,
+            task_runner=runner_or_executor(self.name, task_runner, executor),
             context=context,
             task_states=task_states,
             start_tasks=start_tasks,

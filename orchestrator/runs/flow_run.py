@@ -145,6 +145,8 @@ class FlowRun:
         self._wait_all()
         final = flow_state_from(returned, self.futures)
         self._fetch_results(results_to_keep(final, returned))
+        for future in self.futures:  # the states hold what was asked for: the backend may forget
+            self.runner.release(future.handle)
         return final
 
     def _fetch_results(self, states: list[State]) -> None:

@@ -168,7 +168,10 @@ class _Pass:
                 consumers[upstream] = left
                 if left == 0 and upstream not in keep:
                     self.runner.release(handles[upstream])
-        return {task: self.collect(handles[task]) for task in self.every}
+        states = {task: self.collect(handles[task]) for task in self.every}
+        for task in self.order:  # the states hold what was asked for: the backend may forget
+            self.runner.release(handles[task])
+        return states
 
     def submit(self, task: Task) -> Handles:
         initial = self.task_states.get(task) if self.task_states else None

@@ -96,3 +96,22 @@ def resolve_task_runner(option: Any, flow_name: str) -> AnyTaskRunner | None:
         f"task_runner={option!r} (a {type(option).__name__}) is not a task runner.",
         f"Pass {_ACCEPTED}",
     )
+
+
+def runner_or_executor(flow_name: str, task_runner: Any, executor: Any) -> Any:
+    """The ``task_runner=`` option of a run given as ``task_runner=`` or as Prefect 1's
+    ``executor=`` (the same things are accepted); None when neither is given.
+
+    Raises:
+        RunOptionError: both are given, so which one the run should use is unclear.
+    """
+    if executor is None:
+        return task_runner
+    if task_runner is not None:
+        raise RunOptionError(
+            flow_name,
+            "executor",
+            f"both task_runner={task_runner!r} and executor={executor!r} were given.",
+            "Pass only one: executor= is Prefect 1's name for task_runner=.",
+        )
+    return executor

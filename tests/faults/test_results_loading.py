@@ -81,6 +81,11 @@ def kind(value: Any) -> str:
 
 
 @task(tags=ON_MAKER)
+def make_two() -> list[OnlyHere]:
+    return [OnlyHere(), OnlyHere()]
+
+
+@task(tags=ON_MAKER)
 def number() -> int:
     return 41
 
@@ -194,6 +199,19 @@ def _settled_big_keys(observer: Any, expected: int, within: float = 10.0) -> lis
         if sum(k.startswith("big-") for k in keys) == expected or time.monotonic() > deadline:
             return keys
         time.sleep(0.1)
+
+
+def test_mapping_over_a_small_result_cuts_it_where_it_lives_never_unpickling_it_here(
+    address: str,
+) -> None:
+    """The list comes back inline (small), but its children's elements are cut on the worker
+    that holds it: had this process unpickled it to slice it, it could not (OnlyHere), and
+    each child would have received the whole list instead of its element."""
+    with Flow("map-over-inline") as flow:
+        kinds = kind.map(value=make_two())
+    state = flow.run(task_runner=DaskTaskRunner(address=address))
+    assert state.is_successful(), state
+    assert state.result()[kinds].result() == ["OnlyHere", "OnlyHere"]
 
 
 def test_a_big_intermediate_result_stays_fetchable_while_its_state_is_kept(address: str) -> None:

@@ -72,6 +72,93 @@ def test_each_thread_starts_from_the_base_layer_not_another_threads_block():
     assert seen == [None]
 
 
+# ---- assignment: the current scope's keys -----------------------------------------------------
+def test_assignment_by_attribute_or_index_is_seen_both_ways():
+    with context():
+        context.a = 1
+        context["b"] = 2
+        assert (context.a, context["a"], context.b, context["b"]) == (1, 1, 2, 2)
+        assert context.to_dict()["a"] == 1
+        assert "a" not in vars(type(context))  # no attribute left on the object
+        context.update({"c": 3}, d=4)
+        assert (context.c, context["d"]) == (3, 4)
+        assert context.setdefault("c", 99) == 3
+        assert context.setdefault("e", 5) == 5
+        assert context.e == 5
+        del context.a
+        del context["b"]
+        assert "a" not in context
+        assert "b" not in context
+
+
+def test_assignment_is_undone_when_the_block_exits_even_nested():
+    with context(a=1):
+        context.a = 2
+        context.x = "outer"
+        with context():
+            context.a = 3
+            del context.x
+            context["y"] = "inner"
+            assert (context.a, "x" in context, context.y) == (3, False, "inner")
+        assert (context.a, context.x, "y" in context) == (2, "outer", False)
+    assert "a" not in context
+    assert "x" not in context
+
+
+def test_deleting_a_missing_key_and_non_string_keys_are_refused():
+    with context():
+        with pytest.raises(AttributeError, match="context has no key 'nope' to delete"):
+            del context.nope
+        with pytest.raises(KeyError):
+            del context["nope"]
+        with pytest.raises(TypeError, match="context keys must be strings"):
+            context[1] = "x"
+        with pytest.raises(TypeError, match="context keys must be strings"):
+            context.update({2: "x"})
+        assert 1 not in context
+
+
+def test_top_level_assignment_lasts_for_the_thread_only():
+    seen = []
+
+    def in_a_thread() -> None:
+        context.mine = threading.current_thread().name
+        seen.append((context.mine, context.get("theirs")))
+
+    def other_thread() -> None:
+        context.theirs = "other"
+        seen.append((context.get("mine"), context.theirs))
+
+    for target in (in_a_thread, other_thread):
+        thread = threading.Thread(target=target, name=target.__name__)
+        thread.start()
+        thread.join()
+    assert seen == [("in_a_thread", None), (None, "other")]
+    assert "mine" not in context
+    assert "theirs" not in context
+
+
+def test_a_task_runs_assignment_does_not_leak_to_the_next_run():
+    seen = []
+
+    @task
+    def write(i):
+        seen.append(context.get("written"))
+        context.written = i
+        context["also"] = i
+        return context.written
+
+    with Flow("leak") as flow:
+        first = write(1)
+        second = write(2, upstream_tasks=[first])
+    state = flow.run(task_runner="sequential")
+    assert state.result()[first].result() == 1
+    assert state.result()[second].result() == 2
+    assert seen == [None, None]
+    assert "written" not in context
+    assert "also" not in context
+
+
 # ---- the config-file layer -----------------------------------------------------------------------
 def test_a_missing_config_file_gives_no_keys(tmp_path):
     assert load_config_context(tmp_path / "absent.toml") == {}

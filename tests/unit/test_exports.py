@@ -15,6 +15,11 @@ PINNED_ALL = {
         "flatten", "flow", "task", "unmapped",
     ],
     "orchestrator.core": ["Edge", "Flow", "Parameter", "Task"],
+    "orchestrator.core.task": ["Task"],
+    "orchestrator.core.flow": ["Flow"],
+    "orchestrator.core.edge": ["Edge"],
+    "orchestrator.utilities.tasks": ["task", "unmapped"],
+    "orchestrator.executors": ["DaskExecutor", "LocalDaskExecutor", "LocalExecutor"],
     "orchestrator.engine": ["FlowRunner", "TaskRunner", "signals", "state"],
     "orchestrator.engine.state": [
         "Cached", "Cancelled", "Completed", "Failed", "Finished", "Mapped", "Paused", "Pending",

@@ -37,6 +37,7 @@ class Submitted:
 
     __slots__ = (
         "causes",
+        "consumers",
         "erred",
         "function",
         "future",
@@ -80,6 +81,9 @@ class Submitted:
         self.future: Any = None
         #: the handles it runs, by position (one for a task run, none for a slice)
         self.handles: list[DaskHandle] = []
+        #: a slice's registered Dask tasks that read it and have not finished (it leaves
+        #: the session's registry when the last one finishes)
+        self.consumers = 0
         #: address of the worker holding its value, from its summaries
         self.worker: str | None = None
         #: the Dask task that took over after this one erred (resubmitted, or split)

@@ -116,6 +116,9 @@ class DaskSession:
                 submitted.unfinished = sum(1 for h in submitted.handles if not h.is_final)
                 submitted.serial = next(self._serials)
                 self.by_key[submitted.key] = submitted
+                for source in submitted.sources:
+                    if isinstance(source, Submitted) and not source.handles:
+                        source.consumers += 1  # a slice it reads
         if refusal is not None:
             from orchestrator.task_runners.dask import repair as dask_repair
 
@@ -206,13 +209,18 @@ class DaskSession:
 
     def _finished(self, submitted: Submitted) -> None:
         """Every summary of ``submitted`` arrived (under the condition): it leaves the
-        registry, and unless a result stayed on its worker it drops its Dask future too
-        (the states hold the results; Dask tasks already submitted with it as input keep
-        it alive as long as they need it). A result that stayed is held by the states'
-        ``DaskResult``: the worker keeps it for as long as someone keeps the state."""
+        registry. Its Dask future stays until the runner is told nothing downstream needs it
+        (``release``; flow runs release every handle when they end): mapped children are
+        cut from it where it lives, so this process never unpickles a result to slice it.
+        A result that stayed on a worker is also held by the states' ``DaskResult`` while
+        the runner is held open: the worker keeps it for as long as someone keeps the state."""
+        for source in submitted.sources:
+            if isinstance(source, Submitted) and not source.handles:  # a slice it read
+                source.consumers -= 1
+                if source.consumers <= 0 and self.by_key.get(source.key) is source:
+                    del self.by_key[source.key]  # its readers are done: Dask may forget it
+                    source.future = None
         submitted.finished()
-        if not submitted.keeps_result:
-            submitted.future = None
         if self.by_key.get(submitted.key) is submitted:
             del self.by_key[submitted.key]
         self._late.pop(submitted.key, None)
