@@ -159,14 +159,15 @@ class _Pass:
                     state = self.task_states.get(task) or _not_run(task)
                     handles[task] = self.given(state) or self.runner.given(state)
         consumers: dict[Task, int] = {}  # per upstream task: consumers not submitted yet
-        keep = flow.reference_tasks()
         for task in self.order:
             handles[task] = self.submit(task)
+            if not flow._consumers(task):  # nothing will read it: its state holds the rest
+                self.runner.release(handles[task])
             for upstream in flow._producers(task):  # its last consumer is submitted?
                 left = consumers.get(upstream)
                 left = (len(flow._consumers(upstream)) if left is None else left) - 1
                 consumers[upstream] = left
-                if left == 0 and upstream not in keep:
+                if left == 0:
                     self.runner.release(handles[upstream])
         states = {task: self.collect(handles[task]) for task in self.every}
         for task in self.order:  # the states hold what was asked for: the backend may forget

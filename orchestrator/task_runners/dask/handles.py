@@ -44,6 +44,7 @@ class Submitted:
         "handles",
         "keeps_result",
         "key",
+        "mappable",
         "options",
         "payload",
         "release_when_final",
@@ -103,6 +104,9 @@ class Submitted:
         self.serial = 0
         #: a task run's result stayed in worker memory (the future must outlive the run)
         self.keeps_result = False
+        #: a task run's result is a sequence: mapped children may be cut from it where it
+        #: lives, so the future stays until released
+        self.mappable = False
         #: why earlier Dask tasks of these task runs were resubmitted (never twice for one
         #: cause, and only a few times in all: see ``repair``)
         self.causes: tuple[str, ...] = ()

@@ -191,6 +191,8 @@ class DaskSession:
             handle.record = raw if type(raw) is tuple else tuple(raw)
             finals.append(handle)
             submitted.worker = worker
+            if record.length is not None:
+                submitted.mappable = True
             if record.result_blob == summary.ON_WORKER:
                 submitted.keeps_result = True
                 if self.keep_results:  # held for the state's DaskResult, even once released
@@ -209,11 +211,14 @@ class DaskSession:
 
     def _finished(self, submitted: Submitted) -> None:
         """Every summary of ``submitted`` arrived (under the condition): it leaves the
-        registry. Its Dask future stays until the runner is told nothing downstream needs it
-        (``release``; flow runs release every handle when they end): mapped children are
-        cut from it where it lives, so this process never unpickles a result to slice it.
-        A result that stayed on a worker is also held by the states' ``DaskResult`` while
-        the runner is held open: the worker keeps it for as long as someone keeps the state."""
+        registry. A result that came back whole with its state and cannot be mapped over
+        drops its Dask future at once (Dask tasks already submitted with it as input keep it
+        as long as they need it). A sequence keeps it until the runner is told nothing
+        downstream needs it (``release``; flow runs release every handle when they end):
+        mapped children are cut from it where it lives, so this process never unpickles a
+        result to slice it. A result that stayed on a worker is also held by the states'
+        ``DaskResult`` while the runner is held open: the worker keeps it for as long as
+        someone keeps the state."""
         for source in submitted.sources:
             if isinstance(source, Submitted) and not source.handles:  # a slice it read
                 source.consumers -= 1
@@ -221,6 +226,8 @@ class DaskSession:
                     del self.by_key[source.key]  # its readers are done: Dask may forget it
                     source.future = None
         submitted.finished()
+        if not submitted.keeps_result and not submitted.mappable:
+            submitted.future = None
         if self.by_key.get(submitted.key) is submitted:
             del self.by_key[submitted.key]
         self._late.pop(submitted.key, None)
