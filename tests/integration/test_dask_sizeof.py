@@ -7,6 +7,7 @@ Now a state weighs its result, and a batch of states the sum of its members.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -58,7 +59,14 @@ def test_the_scheduler_records_a_task_runs_result_size_as_for_a_plain_dask_task(
         ]
         plain.result()
         assert all(runner.wait(h).is_successful() for h in handles)
+        keys = [runner.describe(h)["dask_key"] for h in handles]
+        # a summary reaches us while its Dask task is still returning its value: wait until
+        # the scheduler has the values in memory (nbytes -1 means not yet)
+        deadline = time.monotonic() + 30
         measured = client.run_on_scheduler(_nbytes)
+        while any(measured.get(k, -1) < 0 for k in keys) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            measured = client.run_on_scheduler(_nbytes)
         expected = measured[plain.key]
         assert expected >= FIFTY_MB
         for handle in handles:
