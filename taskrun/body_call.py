@@ -29,6 +29,7 @@ import concurrent.futures
 import contextvars
 import logging
 import threading
+import time
 from typing import Any
 
 from taskrun import signals
@@ -44,11 +45,13 @@ PROCESS, THREAD = "process", "thread"
 
 
 def call_body(
-    task: TaskLike, label: str, kwargs: dict[str, Any], verbose: bool
+    task: TaskLike, label: str, kwargs: dict[str, Any], verbose: bool, run_count: int
 ) -> tuple[State, bool]:
-    """Call ``task.run(**kwargs)`` once; return the outcome state and whether retries may
-    apply. ``label`` names the run in messages; ``verbose`` logs a raised error."""
+    """Call ``task.run(**kwargs)`` once (attempt ``run_count``); return the outcome state,
+    carrying the attempt count and the body's duration, and whether retries may apply.
+    ``label`` names the run in messages; ``verbose`` logs a raised error."""
     timeout = task.timeout
+    started = time.perf_counter()
     try:
         if timeout is None and not task.log_stdout:
             value = task.run(**kwargs)  # the usual case, without the _call_user frame
@@ -59,16 +62,21 @@ def call_body(
         else:
             value = _call_in_process(task, label, kwargs, timeout)
     except BodyTimedOut:
-        return _timed_out(task, label, timeout), True
+        outcome, retryable = _timed_out(task, label, timeout), True
     except signals.ENDRUN as signal:
-        return signal.state, False
+        outcome, retryable = signal.state, False
     except signals.Signal as signal:
-        return signals.state_for_signal(signal), not isinstance(signal, signals.TRIGGERFAIL)
+        outcome = signals.state_for_signal(signal)
+        retryable = not isinstance(signal, signals.TRIGGERFAIL)
     except Exception as err:
         if verbose:
             logger.error("Task %r: run raised %r", label, err, exc_info=True)
-        return Failed("Task run encountered an exception.", err), True
-    return Success("Task run succeeded.", value), True
+        outcome, retryable = Failed("Task run encountered an exception.", err), True
+    else:  # the hot path builds its state with the fields at once (no copy)
+        duration = time.perf_counter() - started
+        return Success("Task run succeeded.", value, duration=duration, run_count=run_count), True
+    # a signal's state may be the user's own object: stamp a copy of it
+    return outcome.evolve(duration=time.perf_counter() - started, run_count=run_count), retryable
 
 
 def _timed_out(task: TaskLike, label: str, timeout: float | None) -> State:

@@ -296,16 +296,15 @@ class _TaskRun:
             state = self.transition(state, Running("Starting task run."))
             if not state.is_running():  # a state handler decided otherwise
                 return state
-            started = time.perf_counter()
+            task, label, verbose = self.task, self.label, self.verbose
             if run_count == self.run_count:
-                outcome, retryable = call_body(self.task, self.label, kwargs, self.verbose)
+                outcome, retryable = call_body(task, label, kwargs, verbose, run_count)
             else:  # user code sees which attempt this is
                 token = enter({**current(), "task_run_count": run_count})
                 try:
-                    outcome, retryable = call_body(self.task, self.label, kwargs, self.verbose)
+                    outcome, retryable = call_body(task, label, kwargs, verbose, run_count)
                 finally:
                     leave(token)
-            outcome = outcome.evolve(duration=time.perf_counter() - started, run_count=run_count)
             state = self.transition(state, outcome)
             delay = retry_delay(self.task, state, run_count) if retryable else None
             if delay is None:

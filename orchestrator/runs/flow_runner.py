@@ -169,10 +169,7 @@ class _Pass:
                 consumers[upstream] = left
                 if left == 0:
                     self.runner.release(handles[upstream])
-        states = {task: self.collect(handles[task]) for task in self.every}
-        for task in self.order:  # the states hold what was asked for: the backend may forget
-            self.runner.release(handles[task])
-        return states
+        return {task: self.collect(handles[task]) for task in self.every}
 
     def submit(self, task: Task) -> Handles:
         initial = self.task_states.get(task) if self.task_states else None
