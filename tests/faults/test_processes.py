@@ -6,6 +6,7 @@ after a nanny was killed and its worker process orphaned; these tests check both
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import psutil  # type: ignore[import-untyped]  # no stubs installed
@@ -16,16 +17,21 @@ from .processes import Processes, wait_for_workers
 pytestmark = pytest.mark.integration
 
 
-def running(pids: set[int]) -> set[int]:
-    """The ``pids`` still running (zombies count as gone)."""
-    alive = set()
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                alive.add(pid)
-        except psutil.NoSuchProcess:
-            continue
-    return alive
+def running(pids: set[int], within: float = 5.0) -> set[int]:
+    """The ``pids`` still running (zombies count as gone) once ``within`` seconds passed, or
+    sooner when all are gone: a SIGKILLed process takes a moment to be torn down."""
+    deadline = time.monotonic() + within
+    while True:
+        alive = set()
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.add(pid)
+            except psutil.NoSuchProcess:
+                continue
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.05)
 
 
 @pytest.mark.timeout(90)
