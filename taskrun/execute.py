@@ -34,11 +34,10 @@ from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from taskrun import signals
 from taskrun.body_call import call_body, logger
 from taskrun.context import current, enter, leave
 from taskrun.errors import MissingInputError, TriggerFailedError
-from taskrun.retries import RetryLater, retry_delay
+from taskrun.retries import RetryLater, SinglePass, retry_delay
 from taskrun.run_keys import run_keys
 from taskrun.states import (
     FINISHED,
@@ -57,9 +56,9 @@ from taskrun.task_protocol import TaskLike
 from taskrun.transitions import check_transition
 from taskrun.triggers import (
     Decision,
-    TriggerResult,
     all_successful,
     edge_label,
+    evaluate_trigger,
     flatten_upstream,
     upstream_kinds,
 )
@@ -81,8 +80,9 @@ class _HandlerFailed(Exception):
         self.state = state
 
 
-#: how the executor waits a retry delay: ``sleep(seconds)``, or hand it back (``RetryLater``)
-Sleep = Callable[[float], None] | RetryLater
+#: how the executor waits a retry delay: ``sleep(seconds)``, hand it back (``RetryLater``),
+#: or end the run in its ``Retrying`` state (``SINGLE_PASS``)
+Sleep = Callable[[float], None] | RetryLater | SinglePass
 
 
 def run_task(
@@ -202,7 +202,7 @@ class _TaskRun:
             state = initial
         else:  # a fresh Pending only when a handler will see it as the first old state
             state = Pending() if self.task.state_handlers else _UNSEEN_PENDING
-        if state.is_finished():
+        if state.is_finished() or _not_due(state):
             return state
         try:
             if not is_start_task and not state.is_resume():
@@ -275,7 +275,7 @@ class _TaskRun:
             trigger = all_successful
         if trigger is all_successful and kinds <= SUCCESSFUL:
             return None  # what the default trigger answers, without asking it
-        verdict = _evaluate_trigger(trigger, self.upstream_states)
+        verdict = evaluate_trigger(trigger, self.upstream_states)
         if verdict.decision is Decision.RUN:
             return None
         if verdict.decision is Decision.SKIP:
@@ -310,8 +310,10 @@ class _TaskRun:
             if delay is None:
                 return state
             state = self.retrying(state, run_count, delay)
+            sleep = self.sleep
+            if isinstance(sleep, SinglePass):  # the caller runs the next attempt when due
+                return state
             if delay > 0:
-                sleep = self.sleep
                 if isinstance(sleep, RetryLater):  # the caller waits, then resumes this run
                     sleep.hold(self, state, delay)
                     return state
@@ -369,31 +371,12 @@ class _TaskRun:
         return new
 
 
-def _evaluate_trigger(
-    trigger: Callable[..., Any], upstream_states: Mapping[Hashable, State]
-) -> TriggerResult:
-    """Call a task's trigger; accept bools and raised signals from custom triggers."""
-    try:
-        verdict = trigger(upstream_states)
-    except signals.PAUSE as signal:
-        return TriggerResult(Decision.PAUSE, signal.message or "Trigger paused the task.")
-    except signals.SKIP as signal:
-        return TriggerResult(Decision.SKIP, signal.message or "Trigger skipped the task.")
-    except signals.Signal as signal:
-        return TriggerResult(
-            Decision.FAIL, signal.message or f"Trigger {trigger.__name__!r} failed."
-        )
-    except Exception as err:
-        name = getattr(trigger, "__name__", trigger)
-        return TriggerResult(
-            Decision.FAIL,
-            f"Trigger {name!r} raised {err!r}; a trigger should "
-            "return True/False or a TriggerResult (or raise a signal).",
-        )
-    if isinstance(verdict, TriggerResult):
-        return verdict
-    if verdict:
-        return TriggerResult(Decision.RUN)
-    return TriggerResult(
-        Decision.FAIL, f"Trigger {getattr(trigger, '__name__', trigger)!r} returned False."
-    )
+def _not_due(state: State) -> bool:
+    """A scheduled state (Scheduled, Retrying) whose start time is still ahead: the run
+    waits for it, so this pass returns the state as it is (Prefect 1's start-time check)."""
+    start = state.start_time
+    if start is None or not state.is_scheduled() or state.is_resume():
+        return False
+    if start.tzinfo is None:  # naive datetimes are UTC
+        start = start.replace(tzinfo=_dt.UTC)
+    return start > _dt.datetime.now(_dt.UTC)

@@ -30,6 +30,21 @@ from taskrun.task_protocol import TaskLike
 RETRY_SIGNAL_DELAY = 1.0
 
 
+class SinglePass:
+    """The executor's ``sleep`` for a single pass (Prefect 1's ``TaskRunner.run``): an
+    attempt that will be retried ends the run in its ``Retrying`` state (``start_time``: when
+    the next attempt is due), for the caller to run again once it is due."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SINGLE_PASS"
+
+
+#: the one ``SinglePass``
+SINGLE_PASS = SinglePass()
+
+
 def retry_delay(task: TaskLike, state: State, run_count: int) -> float | None:
     """Seconds to wait before the next attempt after ``run_count`` attempts ended in
     ``state``, or None when the run is over (the table in the module docstring)."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from taskrun import signals
 from taskrun.states import State, StateKind
 
 UpstreamStates = Mapping[Hashable, State]
@@ -233,3 +234,33 @@ ALL_TRIGGERS: tuple[Trigger, ...] = (
     all_successful, all_failed, any_successful, any_failed, all_finished, always_run,
     manual_only, not_all_skipped,
 )  # fmt: skip
+
+
+def evaluate_trigger(
+    trigger: Callable[..., Any], upstream_states: Mapping[Hashable, State]
+) -> TriggerResult:
+    """Call a task's trigger; accept bools and raised signals from custom triggers."""
+    try:
+        verdict = trigger(upstream_states)
+    except signals.PAUSE as signal:
+        return TriggerResult(Decision.PAUSE, signal.message or "Trigger paused the task.")
+    except signals.SKIP as signal:
+        return TriggerResult(Decision.SKIP, signal.message or "Trigger skipped the task.")
+    except signals.Signal as signal:
+        return TriggerResult(
+            Decision.FAIL, signal.message or f"Trigger {trigger.__name__!r} failed."
+        )
+    except Exception as err:
+        name = getattr(trigger, "__name__", trigger)
+        return TriggerResult(
+            Decision.FAIL,
+            f"Trigger {name!r} raised {err!r}; a trigger should "
+            "return True/False or a TriggerResult (or raise a signal).",
+        )
+    if isinstance(verdict, TriggerResult):
+        return verdict
+    if verdict:
+        return TriggerResult(Decision.RUN)
+    return TriggerResult(
+        Decision.FAIL, f"Trigger {getattr(trigger, '__name__', trigger)!r} returned False."
+    )
