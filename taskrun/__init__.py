@@ -8,5 +8,6 @@ and nothing outside ``taskrun.dask`` imports Dask.
 """
 
 from taskrun.execute import run_task
+from taskrun.pause import pause_task
 
-__all__ = ["run_task"]
+__all__ = ["pause_task", "run_task"]

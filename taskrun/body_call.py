@@ -8,6 +8,7 @@ the run moves to (a state handler may still turn a success into a failure):
     the body              state                               retries may apply
     returned a value      Success, the value as its result    yes
     raised a signal       the state the signal asks for       yes, except for TRIGGERFAIL
+                          (its ``.state``, stamped)
     raised ENDRUN(state)  that state                          no
     raised an error       Failed, the error as its result     yes
     took too long         TimedOut                            yes
@@ -33,8 +34,10 @@ import time
 from typing import Any
 
 from taskrun import signals
+from taskrun.context import current
 from taskrun.isolated import BodyTimedOut, call_isolated
 from taskrun.logs import capture_stdout, task_logger
+from taskrun.loops import LOOP_COUNT
 from taskrun.states import Failed, State, Success, TimedOut
 from taskrun.task_protocol import TaskLike
 
@@ -42,6 +45,20 @@ from taskrun.task_protocol import TaskLike
 logger = logging.getLogger("orchestrator.TaskRunner")
 #: the values of a task's ``timeout_isolation`` (a task without the attribute: PROCESS)
 PROCESS, THREAD = "process", "thread"
+#: the thread that opened ``raise_on_exception()``: a body run in it lets its error escape
+#: the run as ``BodyRaised`` (other threads and Dask workers turn it into a state as usual)
+RAISE_ON_EXCEPTION: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "orchestrator_raise_on_exception", default=None
+)
+
+
+class BodyRaised(BaseException):
+    """Carries a body's ``error`` out of a run under ``raise_on_exception()``; a
+    ``BaseException`` so that no ``except Exception`` on the way turns it into a state."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def call_body(
@@ -66,9 +83,13 @@ def call_body(
     except signals.ENDRUN as signal:
         outcome, retryable = signal.state, False
     except signals.Signal as signal:
-        outcome = signals.state_for_signal(signal)
-        retryable = not isinstance(signal, signals.TRIGGERFAIL)
+        duration = time.perf_counter() - started
+        return _signalled(signal, kwargs, duration, run_count), not isinstance(
+            signal, signals.TRIGGERFAIL
+        )
     except Exception as err:
+        if RAISE_ON_EXCEPTION.get() == threading.get_ident():  # utilities.debug
+            raise BodyRaised(err) from err
         if verbose:
             logger.error("Task %r: run raised %r", label, err, exc_info=True)
         outcome, retryable = Failed("Task run encountered an exception.", err), True
@@ -77,6 +98,30 @@ def call_body(
         return Success("Task run succeeded.", value, duration=duration, run_count=run_count), True
     # a signal's state may be the user's own object: stamp a copy of it
     return outcome.evolve(duration=time.perf_counter() - started, run_count=run_count), retryable
+
+
+def _signalled(
+    signal: signals.Signal, kwargs: dict[str, Any], duration: float, run_count: int
+) -> State:
+    """The state a signal raised by the body asks for, stamped with the attempt (a copy:
+    the signal's state is the user's object). A PAUSE or LOOP keeps the inputs, for the
+    resumed run or the next iteration; a LOOP records its iteration (``taskrun.loops``);
+    ``RETRY(run_count=...)`` keeps the count it gives."""
+    state = signal.state
+    if isinstance(signal, signals.RETRY) and signal.run_count is not None:
+        run_count = state.run_count
+    if isinstance(signal, signals.LOOP):
+        count = current().get(LOOP_COUNT, 1)
+        return state.evolve(
+            message=state.message or f"Task is looping (iteration {count}).",
+            duration=duration,
+            run_count=run_count,
+            cached_inputs=dict(kwargs),
+            context={**state.context, LOOP_COUNT: count},
+        )
+    if isinstance(signal, signals.PAUSE):
+        return state.evolve(duration=duration, run_count=run_count, cached_inputs=dict(kwargs))
+    return state.evolve(duration=duration, run_count=run_count)
 
 
 def _timed_out(task: TaskLike, label: str, timeout: float | None) -> State:

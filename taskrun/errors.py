@@ -3,22 +3,27 @@
 The executor never raises them. Each becomes the result of the state it explains
 (``TriggerFailed``, ``Failed``), so ``state.result()`` raises it and the futures API reads
 its fields. They travel inside states between processes, so each pickles (every
-constructor argument goes to ``super().__init__``).
+constructor argument goes to ``super().__init__``, or ``__reduce__`` passes them).
 """
 
 from __future__ import annotations
 
+from typing import Any
 
-class TriggerFailedError(Exception):
-    """The result of a ``TriggerFailed`` state: why the trigger did not pass."""
+from taskrun.signals import TRIGGERFAIL
+
+
+class TriggerFailedError(TRIGGERFAIL):
+    """The result of a ``TriggerFailed`` state: the ``TRIGGERFAIL`` signal of the task's
+    trigger (Prefect 1's result of that state), naming the task and why it did not pass."""
 
     def __init__(self, task_name: str, reason: str) -> None:
-        super().__init__(task_name, reason)
         self.task_name = task_name
         self.reason = reason
+        super().__init__(f"Task {task_name!r}: trigger did not pass. {reason}")
 
-    def __str__(self) -> str:
-        return f"Task {self.task_name!r}: trigger did not pass. {self.reason}"
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TriggerFailedError, (self.task_name, self.reason))
 
 
 class MissingInputError(Exception):

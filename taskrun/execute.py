@@ -3,17 +3,19 @@
 ``run_task`` is the only place that calls user code. It reads as a sequence of
 named checks, each of which may end the run:
 
-    finished already? -> upstream finished? -> upstream skipped? -> trigger
-    -> [Running -> body (timeout, signals) -> Failed? -> Retrying -> sleep]* -> final state
+    finished or not due yet? -> upstream finished? -> upstream skipped? -> trigger
+    -> [Running -> body (timeout, signals) -> Looped? -> Failed? -> Retrying -> sleep]*
+    -> final state
 
-Every state change goes through the task's state handlers, in order. The function
-never raises: errors (including orchestrator bugs) become ``Failed`` states.
-Its own log lines (the run's start and end, one line per attempt that retries) can be
-turned off per run with the run-context key ``executor_logs=False`` (the ``@flow``
-futures API logs task runs its own way). It runs unchanged in-process and inside a Dask
-worker; only ``sleep`` differs: in-process runners wait in the calling thread
-(``time.sleep``), a Dask worker passes a ``RetryLater``, gets the ``Retrying`` state
-back and waits on its event loop, holding no thread, before it resumes the run.
+Every state change goes through the task's state handlers (``taskrun.handler_signals``);
+a ``LOOP`` runs the body again (``taskrun.loops``); ``Resume``, or ``Paused`` once due,
+runs as resumed (``taskrun.due``). The function never raises: errors (including
+orchestrator bugs) become ``Failed`` states. ``executor_logs=False`` in the run context
+turns off its start and end lines (the ``@flow`` API logs its own); an attempt that is
+retried always logs one line. It runs unchanged in-process and inside a Dask worker;
+only ``sleep`` differs: in-process runners wait in the calling thread (``time.sleep``), a
+Dask worker passes a ``RetryLater``, gets the ``Retrying`` state back and waits on its
+event loop, holding no thread, before it resumes the run.
 
 The task is read through ``TaskLike`` (``task_protocol``); the body is called by
 ``body_call``; whether and when an attempt is retried is ``taskrun.retries``; the
@@ -34,23 +36,26 @@ from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from taskrun import signals
 from taskrun.body_call import call_body, logger
 from taskrun.context import current, enter, leave
+from taskrun.due import is_not_due, requested_delay, resumes, stamp_retrying
 from taskrun.errors import MissingInputError, TriggerFailedError
+from taskrun.handler_signals import HandlerFailed, call_handlers
+from taskrun.loops import LoopPosition, iteration_keys, position_of
+from taskrun.persistence import check_cached, checkpoint, is_persistent
 from taskrun.retries import RetryLater, SinglePass, retry_delay
 from taskrun.run_keys import run_keys
 from taskrun.states import (
     FINISHED,
     SUCCESSFUL,
     Failed,
-    Paused,
     Pending,
     Retrying,
     Running,
     Skipped,
     State,
     StateKind,
-    TriggerFailed,
 )
 from taskrun.task_protocol import TaskLike
 from taskrun.transitions import check_transition
@@ -66,18 +71,10 @@ from taskrun.triggers import (
 Kinds = set[StateKind]
 
 _NOTHING: Mapping[Any, Any] = MappingProxyType({})
-_SKIPPED = StateKind.SKIPPED
+_SKIPPED, _LOOPED = StateKind.SKIPPED, StateKind.LOOPED
 #: the state a run given none starts from, when no state handler is there to see it: the
 #: executor never changes or returns it, so one instance serves every such run
 _UNSEEN_PENDING = Pending()
-
-
-class _HandlerFailed(Exception):
-    """A state handler raised; carries the Failed state the task ends in."""
-
-    def __init__(self, state: State) -> None:
-        super().__init__(state.message)
-        self.state = state
 
 
 #: how the executor waits a retry delay: ``sleep(seconds)``, hand it back (``RetryLater``),
@@ -169,8 +166,8 @@ def _executor_error(label: str, err: Exception) -> State:
 class _TaskRun:
     """The bookkeeping of one task run; lives only inside ``run_task``."""
 
-    __slots__ = ("inputs", "keys", "label", "run_count", "sleep", "task", "upstream_states",
-                 "verbose")  # fmt: skip
+    __slots__ = ("inputs", "keys", "label", "resumes", "run_count", "sleep", "task",
+                 "upstream_states", "verbose")  # fmt: skip
 
     def __init__(
         self,
@@ -195,17 +192,21 @@ class _TaskRun:
         self.run_count: int = self.keys["task_run_count"]
         #: log "Starting task run..." and friends (off for ``@flow`` runs, which log their own)
         self.verbose = bool(run_context.get("executor_logs", True))
+        #: the run resumes a paused task (``Resume``, or a ``Paused`` state now due) or a loop
+        self.resumes = initial is not None and resumes(initial)
+        if self.resumes and initial is not None and not initial.is_looped():
+            self.keys["resume"] = True  # pause_task() and manual_only let the run go on
 
     # ---- the sequence of checks ------------------------------------------------------------
     def run(self, initial: State | None, is_start_task: bool, mapping_problem: str | None) -> State:
         if initial is not None:
             state = initial
+            if (state.is_finished() and not state.is_looped()) or is_not_due(state):
+                return state
         else:  # a fresh Pending only when a handler will see it as the first old state
             state = Pending() if self.task.state_handlers else _UNSEEN_PENDING
-        if state.is_finished() or _not_due(state):
-            return state
         try:
-            if not is_start_task and not state.is_resume():
+            if not is_start_task and not self.resumes:
                 # one pass over the upstream states (mapped parents flattened) serves all three
                 kinds = upstream_kinds(self.upstream_states)
                 early = self.check_upstream_finished(kinds)
@@ -219,8 +220,10 @@ class _TaskRun:
                 return self.transition(state, Failed(mapping_problem, ValueError(mapping_problem)))
             if self.verbose:
                 logger.info("Task %r: Starting task run...", self.label)
+            if is_persistent(self.task) and (found := check_cached(self, state)) is not None:
+                return self.finished(self.transition(state, found))  # taskrun.persistence hook
             return self.finished(self.run_attempts(state))
-        except _HandlerFailed as failure:
+        except HandlerFailed as failure:
             return failure.state
 
     def resume(self, retrying: State) -> State:
@@ -228,7 +231,7 @@ class _TaskRun:
         token = enter(self.keys)
         try:
             return self.finished(self.run_attempts(retrying))
-        except _HandlerFailed as failure:
+        except HandlerFailed as failure:
             return failure.state
         except Exception as err:
             return _executor_error(self.label, err)
@@ -276,40 +279,54 @@ class _TaskRun:
         if trigger is all_successful and kinds <= SUCCESSFUL:
             return None  # what the default trigger answers, without asking it
         verdict = evaluate_trigger(trigger, self.upstream_states)
-        if verdict.decision is Decision.RUN:
+        decision, raised = verdict.decision, verdict.signal
+        if decision is Decision.RUN:
             return None
-        if verdict.decision is Decision.SKIP:
-            return self.transition(state, Skipped(verdict.reason or "Trigger asked to skip."))
-        if verdict.decision is Decision.PAUSE:
-            return self.transition(
-                state, Paused(verdict.reason, cached_inputs=self.collect_inputs())
-            )
-        error = TriggerFailedError(self.label, verdict.reason)
-        return self.transition(state, TriggerFailed(str(error), error))
+        if decision is Decision.SKIP:  # a Skipped state holding its SKIP signal
+            skip = raised if raised is not None else signals.SKIP(verdict.reason)
+            return self.transition(state, skip.state.evolve(message=verdict.reason))
+        if decision is Decision.PAUSE:
+            pause = raised if raised is not None else signals.PAUSE(verdict.reason)
+            inputs = self.collect_inputs()
+            paused = pause.state.evolve(message=verdict.reason, cached_inputs=inputs)
+            return self.transition(state, paused)
+        error = TriggerFailedError(self.label, verdict.reason)  # a TRIGGERFAIL: the result
+        error.__cause__ = raised
+        return self.transition(state, error.state)
 
     # ---- attempts ----------------------------------------------------------------------------
     def run_attempts(self, state: State) -> State:
-        run_count = state.run_count
+        """Attempts (and loop iterations) from ``state`` until the run ends or waits."""
+        loop = position_of(state) if state.is_looped() or state.is_retrying() else None
+        run_count = 0 if loop is not None and state.is_looped() else state.run_count
         kwargs = self.collect_inputs(state)
         while True:
             run_count += 1
             state = self.transition(state, Running("Starting task run."))
             if not state.is_running():  # a state handler decided otherwise
                 return state
-            task, label, verbose = self.task, self.label, self.verbose
-            if run_count == self.run_count:
-                outcome, retryable = call_body(task, label, kwargs, verbose, run_count)
-            else:  # user code sees which attempt this is
-                token = enter({**current(), "task_run_count": run_count})
-                try:
-                    outcome, retryable = call_body(task, label, kwargs, verbose, run_count)
-                finally:
-                    leave(token)
+            task, label = self.task, self.label
+            if run_count == self.run_count and loop is None:  # the usual case, no frame more
+                outcome, retryable = call_body(task, label, kwargs, self.verbose, run_count)
+            else:
+                outcome, retryable = self.attempt(kwargs, run_count, loop)
+            if outcome.kind is StateKind.SUCCESS and is_persistent(self.task):  # persistence
+                outcome = checkpoint(self, kwargs, outcome)  # hook: store the result
             state = self.transition(state, outcome)
+            if state.kind is _LOOPED:  # the next iteration, with retries of its own
+                loop = position_of(state)
+                assert loop is not None
+                logger.debug("Task %r: iteration %d looped.", self.label, loop.iteration - 1)
+                run_count = 0
+                continue
             delay = retry_delay(self.task, state, run_count) if retryable else None
             if delay is None:
                 return state
-            state = self.retrying(state, run_count, delay)
+            delay = requested_delay(state, delay)
+            state = self.retrying(state, run_count, delay, loop)
+            if not state.is_retrying():  # a state handler decided otherwise
+                return state
+            run_count = state.run_count  # RETRY(run_count=...) may have set it
             sleep = self.sleep
             if isinstance(sleep, SinglePass):  # the caller runs the next attempt when due
                 return state
@@ -319,19 +336,38 @@ class _TaskRun:
                     return state
                 sleep(delay)
 
-    def retrying(self, state: State, run_count: int, delay: float) -> State:
-        """The ``Retrying`` state after attempt ``run_count`` ended in ``state`` (logged)."""
-        if self.verbose:
-            message = "Task %r: attempt %d ended %r; next attempt in %g seconds."
-            logger.info(message, self.label, run_count, state.name, delay)
+    def attempt(
+        self, kwargs: dict[str, Any], run_count: int, loop: LoopPosition | None
+    ) -> tuple[State, bool]:
+        """One call of the body; user code sees which attempt (and iteration) this is."""
+        task, label, verbose = self.task, self.label, self.verbose
+        keys = {**current(), "task_run_count": run_count}
+        if loop is not None:
+            keys.update(iteration_keys(loop))
+        token = enter(keys)
+        try:
+            return call_body(task, label, kwargs, verbose, run_count)
+        finally:
+            leave(token)
+
+    def retrying(
+        self, state: State, run_count: int, delay: float, loop: LoopPosition | None
+    ) -> State:
+        """The ``Retrying`` state after attempt ``run_count`` ended in ``state``, due in
+        ``delay`` seconds; logged (one line per attempt that is retried)."""
+        message = "Task %r: attempt %d ended %r; next attempt in %g seconds."
+        logger.info(message, self.label, run_count, state.name, delay)
+        start_time = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=delay)
+        context = iteration_keys(loop) if loop is not None else None
         if not state.is_retrying():
-            start_time = _dt.datetime.now(_dt.UTC) + _dt.timedelta(seconds=delay)
-            message = f"Retrying task {self.label!r} (attempt {run_count + 1})."
-            retrying = Retrying(message, start_time=start_time, run_count=run_count)
-            state = self.transition(state, retrying)  # handlers see the attempts made
-        if state.run_count != run_count:  # a RETRY signal's state, or a handler's
-            state = state.evolve(run_count=run_count)
-        return state
+            retrying = Retrying(
+                f"Retrying task {self.label!r} (attempt {run_count + 1}).",
+                start_time=start_time,
+                run_count=run_count,
+                context=context,
+            )
+            return self.transition(state, retrying)  # handlers see the attempts made
+        return stamp_retrying(state, start_time, run_count, context)
 
     # ---- inputs --------------------------------------------------------------------------------
     def collect_inputs(self, state: State | None = None) -> dict[str, Any]:
@@ -342,41 +378,14 @@ class _TaskRun:
         for edge, upstream in self.upstream_states.items():
             key = getattr(edge, "key", None)
             if key is not None:
-                kwargs[key] = upstream.result(raise_on_failure=False)
+                kwargs[key] = upstream.read_result(False)
         return kwargs
 
     # ---- transitions ----------------------------------------------------------------------------
     def transition(self, old: State, new: State) -> State:
-        """Move to ``new`` through the state handlers; a raising handler fails the task."""
+        """Move to ``new``, through the state handlers if the task has any."""
         check_transition(self.label, old, new)
-        for handler in self.task.state_handlers or ():
-            try:
-                returned = handler(self.task, old, new)
-            except Exception as err:
-                failed = Failed(
-                    f"Task {self.label!r}: state handler "
-                    f"{getattr(handler, '__name__', handler)!r} raised {err!r}.",
-                    err,
-                )
-                raise _HandlerFailed(failed) from err
-            new = returned if isinstance(returned, State) else new
-        on_failure = self.task.on_failure
-        if on_failure is not None and new.is_failed():
-            try:
-                on_failure(self.task, new)
-            except Exception as err:
-                raise _HandlerFailed(
-                    Failed(f"Task {self.label!r}: on_failure raised {err!r}.", err)
-                ) from err
+        task = self.task
+        if task.state_handlers or task.on_failure is not None:
+            return call_handlers(task, self.label, old, new)
         return new
-
-
-def _not_due(state: State) -> bool:
-    """A scheduled state (Scheduled, Retrying) whose start time is still ahead: the run
-    waits for it, so this pass returns the state as it is (Prefect 1's start-time check)."""
-    start = state.start_time
-    if start is None or not state.is_scheduled() or state.is_resume():
-        return False
-    if start.tzinfo is None:  # naive datetimes are UTC
-        start = start.replace(tzinfo=_dt.UTC)
-    return start > _dt.datetime.now(_dt.UTC)

@@ -28,8 +28,9 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import attrgetter
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 
 from taskrun.state_extras import (
@@ -51,13 +52,15 @@ _new = object.__new__
 #: the fields ``evolve`` takes, in the order error messages list them
 FIELDS = (
     "message", "result", "name", "map_states", "start_time", "run_count", "cached_inputs",
-    "timestamp", "duration",
+    "timestamp", "duration", "context",
 )  # fmt: skip
 #: the private slots, in ``FIELDS`` order (``_stamp`` holds the timestamp)
 STORAGE = (
     "_message", "_result", "_name", "_map_states", "_start_time", "_run_count",
-    "_cached_inputs", "_stamp", "_duration",
+    "_cached_inputs", "_stamp", "_duration", "_context",
 )  # fmt: skip
+#: what ``context`` reads on a state built without one (read-only, so one serves all)
+_NO_CONTEXT: Mapping[str, Any] = MappingProxyType({})
 
 _S = TypeVar("_S", bound="StateFields")
 _T_co = TypeVar("_T_co", covariant=True)
@@ -96,6 +99,16 @@ def _timestamp_of(state: StateFields) -> _dt.datetime:
     return stamp if isinstance(stamp, _dt.datetime) else _dt.datetime.fromtimestamp(stamp, _UTC)
 
 
+def _start_time_of(state: StateFields) -> _dt.datetime | None:
+    # only the scheduled family carries a start time (a recast copy may still hold one)
+    return state._start_time if state._takes_start_time else None
+
+
+def _context_of(state: StateFields) -> Mapping[str, Any]:
+    context = state._context
+    return _NO_CONTEXT if context is None else MappingProxyType(context)
+
+
 def _children_of(state: StateFields) -> list[State]:
     children = state._map_states
     return children if children is not None else []
@@ -108,6 +121,8 @@ class StateFields:
     _extra_slots: ClassVar[tuple[str, ...]] = ()
     #: whether instances may hold a user subclass's own attributes (slots or a ``__dict__``)
     _carries_extras: ClassVar[bool] = False
+    #: whether the class is of the scheduled family, the one that carries ``start_time``
+    _takes_start_time: ClassVar[bool] = False
 
     __slots__ = STORAGE
 
@@ -117,7 +132,7 @@ class StateFields:
         "map_states", "A mapped task's child states, by map index (else empty).", _children_of
     )
     start_time: _ReadOnly[_dt.datetime | None] = _read_only(
-        "start_time", "When a Scheduled/Retrying state becomes due."
+        "start_time", "When a scheduled state becomes due (None for the others).", _start_time_of
     )
     run_count: _ReadOnly[int] = _read_only("run_count", "Attempts made, on Retrying states.")
     cached_inputs: _ReadOnly[dict[str, Any] | None] = _read_only(
@@ -129,6 +144,12 @@ class StateFields:
     duration: _ReadOnly[float | None] = _read_only(
         "duration", "Seconds the run's body took, on final task-run states."
     )
+    context: _ReadOnly[Mapping[str, Any]] = _read_only(
+        "context",
+        "Facts about the run kept with the state (tags, task_run_count, ...); "
+        "read-only, empty unless given.",
+        _context_of,
+    )
 
     _message: str | None
     _result: Any
@@ -139,6 +160,7 @@ class StateFields:
     _cached_inputs: dict[str, Any] | None
     _stamp: float | _dt.datetime
     _duration: float | None
+    _context: dict[str, Any] | None
 
     def __init__(
         self,
@@ -152,7 +174,10 @@ class StateFields:
         cached_inputs: dict[str, Any] | None = None,
         timestamp: _dt.datetime | None = None,
         duration: float | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> None:
+        if start_time is not None and not self._takes_start_time:
+            raise TypeError(_no_start_time(self))
         self._message = message
         self._result = result
         self._name = name or type(self).__name__
@@ -162,6 +187,7 @@ class StateFields:
         self._cached_inputs = cached_inputs
         self._stamp = timestamp or _time()
         self._duration = duration
+        self._context = dict(context) if context else None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -187,6 +213,7 @@ class StateFields:
         cached_inputs: dict[str, Any] | _Keep | None = KEEP,
         timestamp: _dt.datetime | _Keep | None = KEEP,
         duration: float | _Keep | None = KEEP,
+        context: Mapping[str, Any] | _Keep | None = KEEP,
         **extras: Any,
     ) -> Self:
         """A copy of this state (same class) with the given fields; this state stays as it was.
@@ -198,10 +225,10 @@ class StateFields:
         Raises:
             TypeError: a keyword that is neither a field nor an attribute of this state.
         """
-        if extras or self._carries_extras or map_states is not KEEP:
+        if extras or self._carries_extras or map_states is not KEEP or context is not KEEP:
             return _derive(
                 self, type(self), message, result, name, map_states, start_time, run_count,
-                cached_inputs, timestamp, duration, extras,
+                cached_inputs, timestamp, duration, context, extras,
             )  # fmt: skip
         # _derive spelled out: the executor makes one of these per task run (its duration)
         clone = _new(type(self))
@@ -214,6 +241,7 @@ class StateFields:
         clone._cached_inputs = self._cached_inputs if cached_inputs is KEEP else cached_inputs
         clone._stamp = self._stamp if timestamp is KEEP else timestamp or _time()
         clone._duration = self._duration if duration is KEEP else duration
+        clone._context = self._context
         return clone
 
     def recast(
@@ -228,13 +256,14 @@ class StateFields:
         cached_inputs: dict[str, Any] | _Keep | None = KEEP,
         timestamp: _dt.datetime | _Keep | None = KEEP,
         duration: float | _Keep | None = KEEP,
+        context: Mapping[str, Any] | _Keep | None = KEEP,
         **extras: Any,
     ) -> _S:
         """A copy of this state as an instance of ``cls``, every field carried over as is (a
         deferred result is not loaded; ``name`` too) except those given, as in ``evolve``."""
         return _derive(
             self, cls, message, result, name, map_states, start_time, run_count,
-            cached_inputs, timestamp, duration, extras,
+            cached_inputs, timestamp, duration, context, extras,
         )  # fmt: skip
 
     def with_result(self, result: Any) -> Self:
@@ -250,6 +279,7 @@ class StateFields:
         clone._cached_inputs = self._cached_inputs
         clone._stamp = self._stamp
         clone._duration = self._duration
+        clone._context = self._context
         if self._carries_extras:
             copy_extras(self, clone)
         return clone
@@ -271,6 +301,7 @@ def _derive(
     cached_inputs: Any,
     timestamp: Any,
     duration: Any,
+    context: Any,
     extras: dict[str, Any],
 ) -> _S:
     """The copy ``evolve`` and ``recast`` make: ``state``'s fields, as a ``cls``, except
@@ -288,6 +319,7 @@ def _derive(
     clone._cached_inputs = state._cached_inputs if cached_inputs is KEEP else cached_inputs
     clone._stamp = state._stamp if timestamp is KEEP else timestamp or _time()
     clone._duration = state._duration if duration is KEEP else duration
+    clone._context = state._context if context is KEEP else (dict(context) if context else None)
     if state._carries_extras or extras:
         copy_extras(state, clone)
         known = extras_of(clone)
@@ -326,6 +358,13 @@ def _refuse_but_storage(state: StateFields, name: str, value: object) -> None:
         set_attribute(state, name, value)
         return
     raise AttributeError(_refusal(state, name, "set"))
+
+
+def _no_start_time(state: StateFields) -> str:
+    return (
+        f"{type(state).__name__}() takes no start_time: only the scheduled states (Scheduled, "
+        "Retrying, Resume, Paused) carry one, e.g. Retrying(start_time=when)."
+    )
 
 
 def _refuse_delete(state: StateFields, name: str) -> None:

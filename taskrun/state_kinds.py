@@ -5,9 +5,13 @@ per state class and a few module-level groups, so a new state class only has to 
 placed in the right groups. ``StateType`` is the coarse type shown in reprs.
 
     PENDING_KINDS   Pending, Scheduled, Retrying, Resume, Paused
+    SCHEDULED_KINDS Scheduled, Retrying, Resume, Paused (the ones with a start_time)
     SUCCESSFUL      Success, Cached, Mapped, Skipped
-    FAILED          Failed, TriggerFailed, TimedOut
-    FINISHED        SUCCESSFUL | FAILED | Finished, Cancelled
+    FAILED          Failed, TriggerFailed, TimedOut, ValidationFailed
+    FINISHED        SUCCESSFUL | FAILED | Finished, Cancelled, Looped
+
+``Looped`` is finished but not final: the executor runs the task's next iteration from it
+(``taskrun.loops``); it is neither successful nor failed, as in Prefect 1.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class StateKind(enum.Enum):
     PAUSED = "Paused"
     RUNNING = "Running"
     FINISHED = "Finished"
+    LOOPED = "Looped"
     SUCCESS = "Success"
     CACHED = "Cached"
     MAPPED = "Mapped"
@@ -48,6 +53,7 @@ class StateKind(enum.Enum):
     FAILED = "Failed"
     TRIGGER_FAILED = "TriggerFailed"
     TIMED_OUT = "TimedOut"
+    VALIDATION_FAILED = "ValidationFailed"
     CANCELLED = "Cancelled"
 
     # Members are singletons compared by identity, so the identity hash is consistent with
@@ -59,17 +65,17 @@ class StateKind(enum.Enum):
 K = StateKind
 # The predicates compare with these module constants: ``StateKind.RUNNING`` is a class
 # attribute lookup through the Enum metaclass, several times slower than a global.
-_RETRYING, _PAUSED, _RESUME, _RUNNING, _MAPPED = (
-    K.RETRYING, K.PAUSED, K.RESUME, K.RUNNING, K.MAPPED,
+_RETRYING, _PAUSED, _RESUME, _RUNNING, _MAPPED, _LOOPED = (
+    K.RETRYING, K.PAUSED, K.RESUME, K.RUNNING, K.MAPPED, K.LOOPED,
 )  # fmt: skip
 _SKIPPED, _CACHED, _CANCELLED, _TIMED_OUT, _TRIGGER_FAILED = (
     K.SKIPPED, K.CACHED, K.CANCELLED, K.TIMED_OUT, K.TRIGGER_FAILED,
 )  # fmt: skip
 PENDING_KINDS = frozenset({K.PENDING, K.SCHEDULED, K.RETRYING, K.RESUME, K.PAUSED})
-SCHEDULED_KINDS = frozenset({K.SCHEDULED, K.RETRYING, K.RESUME})
+SCHEDULED_KINDS = frozenset({K.SCHEDULED, K.RETRYING, K.RESUME, K.PAUSED})
 SUCCESSFUL = frozenset({K.SUCCESS, K.CACHED, K.MAPPED, K.SKIPPED})
-FAILED = frozenset({K.FAILED, K.TRIGGER_FAILED, K.TIMED_OUT})
-FINISHED = SUCCESSFUL | FAILED | frozenset({K.FINISHED, K.CANCELLED})
+FAILED = frozenset({K.FAILED, K.TRIGGER_FAILED, K.TIMED_OUT, K.VALIDATION_FAILED})
+FINISHED = SUCCESSFUL | FAILED | frozenset({K.FINISHED, K.CANCELLED, K.LOOPED})
 
 
 class KindPredicates:
@@ -126,3 +132,6 @@ class KindPredicates:
 
     def is_trigger_failed(self) -> bool:
         return self.kind is _TRIGGER_FAILED
+
+    def is_looped(self) -> bool:
+        return self.kind is _LOOPED

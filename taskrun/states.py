@@ -6,12 +6,17 @@ to be placed in the right groups. A state never changes once built
 (``taskrun.state_fields``): ``evolve``, ``with_result`` and ``recast`` make changed copies.
 
     State
-    ├── Pending ── Scheduled ── Retrying, Resume;  Paused
+    ├── Pending ── Scheduled ── Retrying, Resume, Paused
     ├── Running
     └── Finished
         ├── Success ── Completed, Cached, Mapped, Skipped
-        ├── Failed ── TriggerFailed, TimedOut
+        ├── Failed ── TriggerFailed, TimedOut, ValidationFailed
+        ├── Looped
         └── Cancelled
+
+Only the scheduled family carries a ``start_time`` (default: now; ``Paused``: ten years
+ahead, so a paused task stays paused until resumed or its pause ends). ``State.children()``
+and ``State.parents()`` list a class's relatives in this tree.
 
 ``StateKind``, ``StateType``, the kind groups and ``DeferredResult`` are re-exported here:
 ``from taskrun.states import X`` is the core's public path for all of them.
@@ -19,10 +24,12 @@ to be placed in the right groups. A state never changes once built
 
 from __future__ import annotations
 
-import html
+import datetime as _dt
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from taskrun.deferred_result import DeferredResult
+from taskrun.result_access import ResultAccessor
 from taskrun.state_fields import StateFields
 from taskrun.state_kinds import (
     _MAPPED,
@@ -36,16 +43,21 @@ from taskrun.state_kinds import (
     StateKind,
     StateType,
 )
+from taskrun.state_views import StateViews
 
 __all__ = [
     "ALL_STATE_CLASSES", "FAILED", "FINISHED", "PENDING_KINDS", "SCHEDULED_KINDS", "SUCCESSFUL",
-    "Cached", "Cancelled", "Completed", "DeferredResult", "Failed", "Finished", "K", "Mapped",
-    "Paused", "Pending", "Resume", "Retrying", "Running", "Scheduled", "Skipped", "State",
-    "StateKind", "StateType", "Success", "TimedOut", "TriggerFailed",
+    "Cached", "Cancelled", "Completed", "DeferredResult", "Failed", "Finished", "K", "Looped",
+    "Mapped", "Paused", "Pending", "Resume", "Retrying", "Running", "Scheduled", "Skipped",
+    "State", "StateKind", "StateType", "Success", "TimedOut", "TriggerFailed", "ValidationFailed",
 ]  # fmt: skip
 
+_UTC = _dt.UTC
+#: how far ahead a ``Paused`` state without a start time is due: ten years, as Prefect 1
+PAUSE_HORIZON = _dt.timedelta(days=3652)
 
-class State(StateFields, KindPredicates):
+
+class State(StateFields, KindPredicates, StateViews):
     """A task run's or flow run's state at one moment; never mutated after creation.
 
     Args:
@@ -75,7 +87,11 @@ class State(StateFields, KindPredicates):
     __slots__ = ()
 
     # ---- result ---------------------------------------------------------------------------
-    def result(self, raise_on_failure: bool = True) -> Any:
+    #: ``state.result()``: ``read_result`` behind a hint for ``state.result[task]``
+    #: (``taskrun.result_access``)
+    result: ClassVar[ResultAccessor] = ResultAccessor()
+
+    def read_result(self, raise_on_failure: bool = True) -> Any:
         """The run's value; for a failed state with ``raise_on_failure`` re-raise its error.
 
         A mapped state returns the list of its children's results. A flow state returned by a
@@ -84,7 +100,7 @@ class State(StateFields, KindPredicates):
         """
         value = self._result
         if value is None and self.kind is _MAPPED:
-            return [s.result(raise_on_failure=raise_on_failure) for s in self.map_states]
+            return [s.read_result(raise_on_failure) for s in self.map_states]
         if isinstance(value, DeferredResult):
             value = self.data
         if raise_on_failure and self.is_failed():
@@ -93,7 +109,7 @@ class State(StateFields, KindPredicates):
             if isinstance(value, list):
                 for item in value:
                     if isinstance(item, State) and item.is_failed():
-                        item.result(raise_on_failure=True)
+                        item.read_result(True)
         return value
 
     @property
@@ -115,34 +131,9 @@ class State(StateFields, KindPredicates):
     def __repr__(self) -> str:
         return f"{self._name}(message={self._message!r}, type={self.type.value})"
 
-    def _repr_html_(self) -> str:
-        """Notebook display: the name in the state's colour, the message, the result's type.
-
-        A result that is a list with its own ``_repr_html_`` (a ``@flow`` run's task-run
-        states) is drawn below, as a table.
-        """
-        message = "" if self.message is None else f" {html.escape(self.message)}"
-        table = (
-            getattr(self._result, "_repr_html_", None) if isinstance(self._result, list) else None
-        )
-        shown = (
-            self._result.type_name
-            if isinstance(self._result, DeferredResult)
-            else type(self._result).__name__
-        )
-        kind = (
-            ""
-            if self._result is None or table is not None
-            else (f' <span style="color:#757575">(result: {html.escape(shown)})</span>')
-        )
-        return (
-            f'<div class="orchestrator-state">'
-            f'<span style="color:{self.color};font-weight:bold">{html.escape(self.name)}</span>'
-            f"<span>{message}</span>{kind}{table() if table is not None else ''}</div>"
-        )
-
     def __eq__(self, other: object) -> bool:
-        """Equal when class, message, name and result agree (timestamps are ignored).
+        """Equal when class, result and cached inputs agree (a mapped state's children too);
+        the message, name, context and timestamps are ignored, as in Prefect 1.
 
         Never does I/O: results are compared as this process holds them. Two deferred
         results are equal when they refer to the same stored value
@@ -154,11 +145,15 @@ class State(StateFields, KindPredicates):
             return NotImplemented
         assert isinstance(other, State)
         return (
-            self._message == other._message
-            and self._name == other._name
-            and _same_result(self._result, other._result)
+            _same_result(self._result, other._result)
+            and _same_result(self._cached_inputs, other._cached_inputs)
+            and self._map_states == other._map_states
         )
 
+    #: identity, as Prefect 1: states go in sets and dict keys (``{state: ...}``, triggers
+    #: given a set of states) and two equal states stay two members. This breaks Python's
+    #: rule that equal objects hash equal, on purpose: hashing by value would need the
+    #: result to be hashable and would load deferred results.
     __hash__ = object.__hash__
 
 
@@ -180,10 +175,40 @@ class Pending(State):
     __slots__ = ()
 
 
-class Paused(Pending):
-    """Waiting for a person. A flow run returns at once with the task paused; resume it with
+class Scheduled(Pending):
+    """Due to run at ``start_time`` (default: now; a naive datetime is UTC)."""
+
+    __slots__ = ()
+
+    kind = K.SCHEDULED
+    type = StateType.SCHEDULED
+    _takes_start_time = True
+
+    def __init__(
+        self,
+        message: str | None = None,
+        result: Any = None,
+        *,
+        start_time: _dt.datetime | None = None,
+        **fields: Any,
+    ) -> None:
+        if start_time is None:
+            start_time = self._default_start_time()
+        elif start_time.tzinfo is None:
+            start_time = start_time.replace(tzinfo=_UTC)
+        super().__init__(message, result, start_time=start_time, **fields)
+
+    @staticmethod
+    def _default_start_time() -> _dt.datetime:
+        return _dt.datetime.now(_UTC)
+
+
+class Paused(Scheduled):
+    """Waiting for a person, or until ``start_time`` (default: ten years ahead). A flow run
+    returns at once with the task paused; resume it with
     ``flow.run(task_states={**paused.result(), t: Resume()}, start_tasks=[t])``, which reuses
-    the finished tasks' results as its inputs."""
+    the finished tasks' results as its inputs. A paused run given again after its start
+    time (``pause_task(duration=...)``) resumes."""
 
     __slots__ = ()
 
@@ -191,14 +216,9 @@ class Paused(Pending):
     type = StateType.PAUSED
     color = "#ff9800"
 
-
-class Scheduled(Pending):
-    """Due to run at ``start_time``."""
-
-    __slots__ = ()
-
-    kind = K.SCHEDULED
-    type = StateType.SCHEDULED
+    @staticmethod
+    def _default_start_time() -> _dt.datetime:
+        return _dt.datetime.now(_UTC) + PAUSE_HORIZON
 
 
 class Retrying(Scheduled):
@@ -303,6 +323,44 @@ class TimedOut(Failed):
     kind = K.TIMED_OUT
 
 
+class ValidationFailed(Failed):
+    """A task's result (or inputs) did not pass a validation (``VALIDATIONFAIL``)."""
+
+    __slots__ = ()
+
+    kind = K.VALIDATION_FAILED
+
+
+class Looped(Finished):
+    """One iteration of a looping task ended (``LOOP``): finished, but not final. The
+    executor runs the next iteration from it (``taskrun.loops``); ``loop_count`` is the
+    iteration that ended (1-based), kept in the state's context as ``task_loop_count``."""
+
+    __slots__ = ()
+
+    kind = K.LOOPED
+    color = "#9c27b0"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        result: Any = None,
+        *,
+        loop_count: int | None = None,
+        context: Mapping[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
+        if loop_count is not None:
+            context = {**(context or {}), "task_loop_count": loop_count}
+        super().__init__(message, result, context=context, **fields)
+
+    @property
+    def loop_count(self) -> int:
+        """The iteration that ended in this state (1 when none was recorded)."""
+        count = self.context.get("task_loop_count", 1)
+        return int(count)
+
+
 class Cancelled(Finished):
     """Stopped before it finished, on request."""
 
@@ -314,5 +372,6 @@ class Cancelled(Finished):
 
 ALL_STATE_CLASSES: tuple[type[State], ...] = (
     State, Pending, Paused, Scheduled, Retrying, Resume, Running, Finished, Success,
-    Completed, Cached, Mapped, Skipped, Failed, TriggerFailed, TimedOut, Cancelled,
+    Completed, Cached, Mapped, Skipped, Failed, TriggerFailed, TimedOut, ValidationFailed,
+    Looped, Cancelled,
 )  # fmt: skip

@@ -17,6 +17,10 @@ object built by hand, still runs:
     slug None or ""             -> the name
     tags None or empty          -> no tags
 
+Members the executor reads with a default, so a task may lack them (``ResultOptions``):
+``result``, ``target``, ``checkpoint``, ``cache_for``, ``cache_validator``, ``cache_key``
+(missing or None: nothing is stored or cached; see ``taskrun.persistence``).
+
 >>> from taskrun.execute import run_task
 >>> class Hello:
 ...     name, slug, tags = "hello", None, None
@@ -100,3 +104,31 @@ class TaskLike(Protocol):
     @property
     def run(self) -> Callable[..., Any]:
         """The body: called with the run's keyword arguments; its return value is the result."""
+
+
+class ResultOptions(Protocol):
+    """The optional members of a task that stores or caches its results (all default None)."""
+
+    @property
+    def result(self) -> Any:
+        """The ``taskrun.results.Result`` its results are stored with."""
+
+    @property
+    def target(self) -> str | Callable[..., str] | None:
+        """A location template: a result stored there already makes the run ``Cached``."""
+
+    @property
+    def checkpoint(self) -> bool | None:
+        """False: store nothing (None: store when there is a result or a target)."""
+
+    @property
+    def cache_for(self) -> _dt.timedelta | None:
+        """How long a successful result stays valid in the cache."""
+
+    @property
+    def cache_validator(self) -> Callable[..., bool] | None:
+        """``validator(entry, inputs, parameters)``; default ``duration_only``."""
+
+    @property
+    def cache_key(self) -> str | None:
+        """A key shared by every task and flow that names it; default: the lineage key."""

@@ -9,7 +9,8 @@ constrains what the engine proposes, not what a handler decides.
          |              |  \\--> Retrying / Paused --> Running ...
          |              \\--> (ENDRUN: any state the user asks for)
          \\--> Skipped, TriggerFailed, Paused, Failed (before running)
-    Failed, TimedOut --> Retrying            (other finished states are final)
+    Failed, TimedOut, ValidationFailed --> Retrying
+    Looped --> Running (the next iteration)  (other finished states are final)
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from taskrun.states import PENDING_KINDS, State, StateKind
 K = StateKind
 
 _BEFORE_RUNNING = frozenset(
-    {K.RUNNING, K.SKIPPED, K.TRIGGER_FAILED, K.PAUSED, K.FAILED, K.CANCELLED}
-)
+    {K.RUNNING, K.SKIPPED, K.TRIGGER_FAILED, K.PAUSED, K.FAILED, K.CANCELLED, K.CACHED}
+)  # Cached: a target or a valid cache found before running (taskrun.persistence)
 
 #: allowed next kinds for each kind; a kind missing here is final
 ALLOWED: Mapping[StateKind, frozenset[StateKind]] = {
@@ -31,6 +32,9 @@ ALLOWED: Mapping[StateKind, frozenset[StateKind]] = {
     K.RUNNING: frozenset(StateKind) - {K.RUNNING},
     K.FAILED: frozenset({K.RETRYING}),
     K.TIMED_OUT: frozenset({K.RETRYING}),
+    K.VALIDATION_FAILED: frozenset({K.RETRYING}),
+    # a loop's next iteration; or a resumed loop that cannot get its inputs
+    K.LOOPED: frozenset({K.RUNNING, K.FAILED}),
 }
 
 

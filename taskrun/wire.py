@@ -84,12 +84,7 @@ def mapped_length(value: Any, flattened: bool = False) -> int:
         raise TypeError(f"its value {_short(value)} is not a sequence")
     if not flattened:
         return len(value)
-    total = 0
-    for position, item in enumerate(value):
-        if not is_mappable(item):
-            raise TypeError(f"flatten needs a list of lists, item {position} is {_short(item)}")
-        total += len(item)
-    return total
+    return sum(len(item) if is_flattened_list(item) else 1 for item in value)
 
 
 def element(value: Sequence[Any], index: int, flattened: bool = False) -> Any:
@@ -97,17 +92,40 @@ def element(value: Sequence[Any], index: int, flattened: bool = False) -> Any:
     if not flattened:
         return value[index]
     for inner in value:
-        if index < len(inner):
+        if not is_flattened_list(inner):  # a scalar item is a list of one
+            if index == 0:
+                return inner
+            index -= 1
+        elif index < len(inner):
             return inner[index]
-        index -= len(inner)
+        else:
+            index -= len(inner)
     raise IndexError(index)
 
 
 def is_mappable(value: Any) -> bool:
-    """Sized and indexable, but not text or a mapping (their order means nothing here)."""
-    if isinstance(value, (str, bytes, Mapping)):
+    """Sized and indexable, but not a mapping (its order means nothing here). A string maps
+    its characters, as in Prefect 1."""
+    if isinstance(value, Mapping):
         return False
     return hasattr(value, "__len__") and hasattr(value, "__getitem__")
+
+
+def is_flattened_list(item: Any) -> bool:
+    """Whether ``flatten`` spreads ``item`` (an item of the flattened value): a sequence,
+    but not text; anything else (a scalar, a string) counts as a list of one item."""
+    return is_mappable(item) and not isinstance(item, (str, bytes))
+
+
+def flat_items(value: Sequence[Any]) -> list[Any]:
+    """The concatenation ``flatten(value)`` stands for (scalars count as lists of one)."""
+    items: list[Any] = []
+    for item in value:
+        if is_flattened_list(item):
+            items.extend(item)
+        else:
+            items.append(item)
+    return items
 
 
 def shape_of(state: _states.State, flattened: bool = False) -> ResultShape:
@@ -115,7 +133,7 @@ def shape_of(state: _states.State, flattened: bool = False) -> ResultShape:
     if not state.is_successful():
         return ResultShape(False)
     try:
-        return ResultShape(True, mapped_length(state.result(raise_on_failure=False), flattened))
+        return ResultShape(True, mapped_length(state.read_result(False), flattened))
     except TypeError as err:
         return ResultShape(True, None, str(err))
 
@@ -132,7 +150,7 @@ def resolve_upstream(ref: UpstreamRef, source_states: Sequence[_states.State]) -
     state = reduce_state(list(source_states)) if ref.reduce else source_states[0]
     if ref.index is None:
         return state
-    value = state.result(raise_on_failure=False)
+    value = state.read_result(False)
     return state.with_result(element(value, ref.index, ref.flattened))
 
 
@@ -150,7 +168,7 @@ def execute_call(
         resolved.append(state)
     inputs = call.inputs
     if call.templates:
-        results = [state.result(raise_on_failure=False) for state in resolved]
+        results = [state.read_result(False) for state in resolved]
         inputs = {**inputs, **{k: fill_template(v, results) for k, v in call.templates.items()}}
     return execute_task_run(
         call.task,

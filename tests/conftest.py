@@ -18,9 +18,15 @@ from taskrun.context import reload_config
 
 
 @pytest.fixture(autouse=True)
-def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tests never read the developer's ~/.orchestrator/config.toml (it was read at import)."""
+def _isolated_config(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Tests never read the developer's ~/.orchestrator/config.toml (it was read at import),
+    and never write the developer's run journal (``$ORCHESTRATOR_HOME/runs.db``)."""
     monkeypatch.setenv("ORCHESTRATOR_CONFIG", str(tmp_path / "absent-config.toml"))
+    # beside tmp_path, not in it: tests list what they wrote there
+    home = tmp_path_factory.mktemp("orchestrator-home")
+    monkeypatch.setenv("ORCHESTRATOR_HOME", str(home))
     reload_config()
     yield
     monkeypatch.undo()

@@ -4,6 +4,8 @@
     params.py    --param / --params-file parsing and checking
     running.py   orchestrator run
     drawing.py   orchestrator visualize
+    runs.py      orchestrator runs [show RUN_ID]   (the run journal's history)
+    cancel.py    orchestrator cancel RUN_ID
 
 Exit status: 0 success, 1 the flow failed, 2 the command could not start
 (bad arguments, file, flow or parameters), 130 interrupted.
@@ -16,9 +18,11 @@ import sys
 from collections.abc import Sequence
 
 from orchestrator import __version__
+from orchestrator.cli.cancel import cancel_command
 from orchestrator.cli.drawing import visualize_command
 from orchestrator.cli.loading import CommandError, load_flow
 from orchestrator.cli.running import EXIT_USAGE, run_command
+from orchestrator.cli.runs import runs_command
 from orchestrator.dag.parameter_types import ParameterTypeError
 from orchestrator.errors import OrchestratorError, ParameterError
 
@@ -57,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_run(commands)
     _add_visualize(commands)
+    _add_runs(commands)
+    _add_cancel(commands)
     return parser
 
 
@@ -94,7 +100,48 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="no progress display or info logs; print only the final state",
     )
+    run.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="keep this run out of the run journal (orchestrator runs)",
+    )
     run.set_defaults(handler=run_command)
+
+
+def _add_runs(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    runs = commands.add_parser(
+        "runs",
+        help="list recent flow runs from the run journal",
+        description="The latest flow runs recorded in $ORCHESTRATOR_HOME/runs.db.",
+        epilog="examples:\n  orchestrator runs\n  orchestrator runs show last\n"
+        "  orchestrator runs show 3f2a --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    runs.add_argument("--limit", type=int, default=20, metavar="N", help="runs to list (20)")
+    runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    shown = runs.add_subparsers(dest="runs_command", metavar="show")
+    show = shown.add_parser("show", help="one run, task by task")
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id, a unique start of it, or last")
+    show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    runs.set_defaults(handler=runs_command)
+
+
+def _add_cancel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cancel = commands.add_parser(
+        "cancel",
+        help="cancel a flow run that is still going (in any process)",
+        description="Ask the orchestrator running a flow run to cancel it.",
+    )
+    cancel.add_argument("run_id", metavar="RUN_ID", help="a run id, a unique start of it, or last")
+    cancel.add_argument(
+        "--wait",
+        type=float,
+        nargs="?",
+        const=30.0,
+        metavar="SECONDS",
+        help="wait until the run has ended (default 30 seconds)",
+    )
+    cancel.set_defaults(handler=cancel_command)
 
 
 def _add_visualize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -49,7 +49,9 @@ def run_command(args: argparse.Namespace) -> int:
         logging.getLogger("orchestrator").setLevel(logging.WARNING)
     display = None if args.quiet else ProgressDisplay(console=Console())
     try:
-        state = run_flow(loaded, params, runner, display)
+        state = run_flow(
+            loaded, params, runner, display, journal=False if args.no_journal else None
+        )
     except KeyboardInterrupt:  # Ctrl-C: what finished, what was cut short; main() exits 130
         if display is not None:
             display.interrupted()
@@ -96,21 +98,32 @@ def make_task_runner(
 
 
 def run_flow(
-    loaded: LoadedFlow, params: dict[str, Any], runner: Any, display: ProgressDisplay | None
+    loaded: LoadedFlow,
+    params: dict[str, Any],
+    runner: Any,
+    display: ProgressDisplay | None,
+    journal: bool | None = None,
 ) -> State:
-    """Run a ``Flow`` or an ``@flow`` function once and return its final state."""
+    """Run a ``Flow`` or an ``@flow`` function once and return its final state
+    (``journal=False``: not recorded in the run journal)."""
     progress: Any = display if display is not None else False
     if loaded.is_dag:
-        return loaded.obj.run(parameters=params, task_runner=runner, progress=progress)  # type: ignore[no-any-return]
-    return run_flow_function(loaded.obj, params, runner, progress)
+        return loaded.obj.run(  # type: ignore[no-any-return]
+            parameters=params, task_runner=runner, progress=progress, journal=journal
+        )
+    return run_flow_function(loaded.obj, params, runner, progress, journal)
 
 
 def run_flow_function(
-    flow_function: Any, params: dict[str, Any], runner: Any, progress: Any
+    flow_function: Any,
+    params: dict[str, Any],
+    runner: Any,
+    progress: Any,
+    journal: bool | None = None,
 ) -> State:
     """Call an ``@flow`` function with ``params`` on ``runner`` (None: its own runner)."""
-    if runner is not None:
-        flow_function = flow_function.with_options(task_runner=runner)
+    if runner is not None or journal is not None:
+        flow_function = flow_function.with_options(task_runner=runner, journal=journal)
     if progress:
         return watch_flow_function(flow_function, params, progress)
     return flow_function(**params)  # type: ignore[no-any-return]

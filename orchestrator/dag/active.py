@@ -23,9 +23,23 @@ class TaskSubmitter(Protocol):
     ) -> Any: ...
 
 
+class TaskRecorder(Protocol):
+    """An open ``case`` or resource block (``orchestrator.dag.control_flow``,
+    ``orchestrator.dag.resource_manager``): told of each task newly added to a flow."""
+
+    #: one block of each kind is open at a time: an inner ``case`` replaces the outer one
+    kind: str
+
+    def add_task(self, task: Task, flow: Flow) -> None: ...
+
+
 building_flow: contextvars.ContextVar[Flow | None] = contextvars.ContextVar(
     "orchestrator_building_flow", default=None
 )
 running_flow: contextvars.ContextVar[TaskSubmitter | None] = contextvars.ContextVar(
     "orchestrator_running_flow", default=None
+)
+#: the innermost open block of each kind, in the order they were opened
+recording_blocks: contextvars.ContextVar[tuple[TaskRecorder, ...]] = contextvars.ContextVar(
+    "orchestrator_recording_blocks", default=()
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 from orchestrator.dag.task import GetItem as GetItem  # lives with Task: task[key] builds it
 from orchestrator.dag.task import Task
+from taskrun.wire import flat_items, is_mappable
 
 
 def _ordered(kwargs: dict[str, Any]) -> list[Any]:
@@ -45,6 +46,19 @@ class Dict(Task):
     # each task's run() has its own signature (flows bind arguments by name)
     def run(self, keys: list[Any], values: list[Any]) -> dict[Any, Any]:  # type: ignore[override]
         return dict(zip(keys, values, strict=True))
+
+
+class Flatten(Task):
+    """Returns the concatenation of a list of lists (a scalar item counts as a list of one):
+    what a non-mapped ``consumer(x=flatten(lists))`` receives."""
+
+    # each task's run() has its own signature (flows bind arguments by name)
+    def run(self, value: Any) -> list[Any]:  # type: ignore[override]
+        if not is_mappable(value):
+            raise TypeError(
+                f"Task {self.name!r}: flatten() needs a list of lists, got {value!r:.60}."
+            )
+        return flat_items(value)
 
 
 class Constant(Task):

@@ -14,20 +14,23 @@ from typing import TYPE_CHECKING, Any, cast
 
 from orchestrator.dag import active
 from orchestrator.dag.argument_checks import check_required_arguments, flow_value_error
-from orchestrator.dag.collections import COLLECTION_TYPES, Constant, Dict, GetItem
+from orchestrator.dag.collections import COLLECTION_TYPES, Constant, Dict, Flatten, GetItem
 from orchestrator.dag.edge import Edge
+from orchestrator.dag.flow_editing import FlowEditing
 from orchestrator.dag.flow_graph import FlowGraph, append_edge, listed
 from orchestrator.dag.flow_handlers import FlowStateHandler, check_flow_handlers
-from orchestrator.dag.markers import flatten, unmapped
+from orchestrator.dag.markers import unwrap
 from orchestrator.dag.parameter import Parameter
-from orchestrator.dag.task import Dependency, Task, argument_layout
+from orchestrator.dag.result_options import apply_flow_result
+from orchestrator.dag.task import Dependency, Task
+from orchestrator.dag.task_copies import argument_layout
 from orchestrator.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
     from taskrun.states import State
 
 
-class Flow(FlowGraph):
+class Flow(FlowGraph, FlowEditing):
     """A named DAG of tasks.
 
     >>> from orchestrator import task
@@ -49,6 +52,8 @@ class Flow(FlowGraph):
         task_runner: Any = None,
         state_handlers: Iterable[FlowStateHandler] | None = None,
         on_failure: Callable[[Flow, State], Any] | None = None,
+        terminal_state_handler: Callable[[Flow, State, set[State]], State | None] | None = None,
+        result: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Flow needs a non-empty name, got {name!r}")
@@ -58,6 +63,9 @@ class Flow(FlowGraph):
         self.state_handlers = check_flow_handlers(name, state_handlers, on_failure)
         #: called as on_failure(flow, state) when a flow run ends failed
         self.on_failure = on_failure
+        #: ``fn(flow, state, reference_task_states)``: may replace a run's flow state
+        self.terminal_state_handler = terminal_state_handler
+        self.result = result  # the Result of tasks added without one (result_options)
         #: constant keyword arguments per task: values that are not tasks
         self.constants: dict[Task, dict[str, Any]] = {}
         #: argument keys bound by an edge, for tasks with many input edges (a scan of them
@@ -107,10 +115,15 @@ class Flow(FlowGraph):
                     "Give each Parameter a unique name, or reuse one object.",
                 )
             self._parameters[task.name] = task
+        if not isinstance(task, Parameter):  # Flow(result=): the default of its tasks
+            apply_flow_result(task, self.result)
+        self.slugs[task] = self._new_slug(task)
         self.tasks.add(task)
         self._order.append(task)
         self._sorted = None
         task._flow_ref = weakref.ref(self)  # one shared ref object: CPython reuses it
+        for block in active.recording_blocks.get():  # open case / resource blocks
+            block.add_task(task, self)
         if task.dependencies:
             self.resolve_dependencies(task)
         return task
@@ -122,9 +135,14 @@ class Flow(FlowGraph):
         key: str | None = None,
         mapped: bool = False,
         flattened: bool = False,
+        validate: bool | None = None,
     ) -> Edge:
-        """Add ``upstream_task -> downstream_task`` (adding both tasks when needed)."""
-        return self._link(upstream_task, downstream_task, key, mapped, flattened)
+        """Add ``upstream_task -> downstream_task`` (adding both tasks when needed); with
+        ``validate=True`` an edge closing a cycle is refused at once (``CycleError``)."""
+        edge = self._link(upstream_task, downstream_task, key, mapped, flattened)
+        if validate:
+            self._refuse_cycle(edge)
+        return edge
 
     def _link(
         self,
@@ -193,8 +211,8 @@ class Flow(FlowGraph):
         """
         self.add_task(task)
         for upstream in upstream_tasks or ():
-            is_mapped, flat, value = _unwrap(upstream, mapped)
-            source = self.as_task(value, context=f"upstream_tasks of {task.name!r}")
+            is_mapped, flat, value = unwrap(upstream, mapped)
+            source = self.as_task(value)  # a plain value becomes a Constant (Prefect 1)
             self.add_edge(source, task, key=None, mapped=is_mapped, flattened=flat)
         for downstream in downstream_tasks or ():
             self.add_edge(task, downstream)
@@ -215,14 +233,14 @@ class Flow(FlowGraph):
                     self._check_argument(task, key)
                 self.constants.setdefault(task, {})[key] = raw
                 return
-        is_mapped, flat, value = _unwrap(raw, mapped)
+        is_mapped, flat, value = unwrap(raw, mapped)
         if isinstance(value, FlowGraph):  # it would become a constant, never run
             raise flow_value_error(self.name, task.name, key, value)
-        if flat and not is_mapped:
-            raise FlowDefinitionError(
-                self.name,
-                f"task {task.name!r}: flatten() on argument {key!r} only works with .map().",
-            )
+        if flat and not is_mapped:  # a reducing consumer gets the concatenation
+            flattener = self.add_task(Flatten(name=f"flatten[{key}]"))
+            self._bind_input(flattener, "value", value, mapped=False, check=False)
+            self._link(flattener, task, key, check=check)
+            return
         if _is_taskish(value) or is_mapped:
             source = self.as_task(value if not is_mapped or _is_taskish(value) else Constant(value))
             self._link(source, task, key, is_mapped, flat, check)
@@ -310,6 +328,7 @@ class Flow(FlowGraph):
             task_runner=self.task_runner,
             state_handlers=self.state_handlers,
             on_failure=self.on_failure,
+            terminal_state_handler=self.terminal_state_handler,
         )
         for t in self._order:
             new.add_task(t)
@@ -318,6 +337,7 @@ class Flow(FlowGraph):
             new.add_edge(e.upstream_task, e.downstream_task, e.key, e.mapped, e.flattened)
         new.constants = {t: dict(c) for t, c in self.constants.items()}
         new._reference_tasks = set(self._reference_tasks)
+        self._copy_slugs(new)
         return new
 
     # ---- running ------------------------------------------------------------------------------
@@ -343,7 +363,7 @@ class Flow(FlowGraph):
         from orchestrator.runs.flow_runner import FlowRunner
         from orchestrator.task_runners.choice import runner_or_executor
 
-        return FlowRunner(flow=self).run(
+        return FlowRunner(flow=self).run_to_completion(
             parameters=parameters,
             task_runner=runner_or_executor(self.name, task_runner, executor),
             context=context,
@@ -361,15 +381,6 @@ class Flow(FlowGraph):
         from orchestrator.visualize import visualize
 
         return visualize(self, flow_state=flow_state, filename=filename)
-
-
-def _unwrap(value: Any, mapped: bool) -> tuple[bool, bool, Any]:
-    """(is mapped, is flattened, bare value) for one argument of ``set_dependencies``."""
-    if isinstance(value, unmapped):
-        return False, False, value.value
-    if isinstance(value, flatten):
-        return mapped, True, value.value
-    return mapped, False, value
 
 
 def _is_taskish(value: Any) -> bool:

@@ -26,9 +26,12 @@ class unmapped:
 
 
 class flatten:
-    """Wraps an argument of ``task.map(...)`` to map over the concatenation of its lists.
+    """Wraps an argument to stand for the concatenation of its lists.
 
-    ``task.map(x=flatten([[1], [2, 3]]))`` spawns three children: 1, 2 and 3.
+    ``task.map(x=flatten([[1], [2, 3]]))`` spawns three children: 1, 2 and 3. An item that
+    is not a list (a scalar, or a string) counts as a list of one: ``flatten([[1], 2])`` is
+    ``[1, 2]``. Given to a task that is not mapped (``total(flatten(children))``), the task
+    receives the concatenated list.
     """
 
     __slots__ = ("value",)
@@ -38,3 +41,12 @@ class flatten:
 
     def __repr__(self) -> str:
         return f"flatten({self.value!r})"
+
+
+def unwrap(value: Any, mapped: bool) -> tuple[bool, bool, Any]:
+    """(is mapped, is flattened, bare value) for one argument of a task call in a flow."""
+    if isinstance(value, unmapped):
+        return False, False, value.value
+    if isinstance(value, flatten):
+        return mapped, True, value.value
+    return mapped, False, value

@@ -2,16 +2,35 @@
 
 A parameter may declare its type (``Parameter("n", type=int)``) or take it from its
 default (``Parameter("n", default=1)``); a run's value is converted to it before anything
-runs (see ``parameter_types``).
+runs (see ``parameter_types``). A parameter given no default at all is required; one given
+``default=None`` is optional, its value None (Prefect 1's rule). ``DateTimeParameter``
+takes ISO 8601 strings (or datetimes) and gives ``datetime`` values.
+
+Called outside a flow, a parameter runs its body like any task: it returns the value of
+the current run's parameters, else its default.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 from orchestrator.dag.parameter_types import ParameterType, declared_type, inferred_type
 from orchestrator.dag.task import Task
 from taskrun.context import context
+
+
+class _NoDefault:
+    """The ``default`` of a ``Parameter`` given none (``default=None`` is a real default)."""
+
+    def __repr__(self) -> str:
+        return "no_default"
+
+    def __reduce__(self) -> str:
+        return "NO_DEFAULT"  # one object, after pickling too
+
+
+NO_DEFAULT: Any = _NoDefault()
 
 
 class Parameter(Task):
@@ -21,8 +40,9 @@ class Parameter(Task):
     only one parameter per name.
 
     Args:
-        default: the value when a run gives none (None: the parameter is required).
-        required: whether a run must give a value (default: when there is no default).
+        default: the value when a run gives none (not given: the parameter is required;
+            ``None`` is a default like any other).
+        required: whether a run must give a value (default: when no default is given).
         type: the type a run's value is converted to (pydantic's rules); default: the
             default's type when it is a ``bool``, ``int``, ``float`` or ``str``, else none
             (values pass as given).
@@ -36,7 +56,7 @@ class Parameter(Task):
     def __init__(
         self,
         name: str,
-        default: Any = None,
+        default: Any = NO_DEFAULT,
         required: bool | None = None,
         tags: Any = None,
         *,
@@ -44,8 +64,9 @@ class Parameter(Task):
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Parameter needs a non-empty name, got {name!r}")
-        self.default = default
-        self.required = default is None if required is None else required
+        given = default is not NO_DEFAULT
+        self.default = default if given else None
+        self.required = not given if required is None else required
         #: the declared type (``type=``), as given
         self.type = type
         #: what a run's value is converted to (declared, or taken from the default)
@@ -58,13 +79,16 @@ class Parameter(Task):
         return f"<Parameter: {self.name}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Parameters are never copied: calling one returns it (after adding it to the flow)."""
+        """Parameters are never copied: calling one in a flow adds it and returns it; outside
+        any flow it returns its value, as a task call there runs the body."""
         flow = kwargs.get("flow")
         from orchestrator.dag import active
 
         target = flow or active.building_flow.get()
         if target is not None:
             target.add_task(self)
+        elif active.running_flow.get() is None:
+            return self.run()
         return self
 
     def copy(self, **task_args: Any) -> Task:
@@ -85,3 +109,26 @@ class Parameter(Task):
                 f"pass parameters={{{self.name!r}: ...}}."
             )
         return self.default
+
+
+class DateTimeParameter(Parameter):
+    """A parameter whose value is a ``datetime``: ISO 8601 strings are parsed (pydantic's
+    rules), datetimes pass as they are, and None stays None (for an optional one).
+
+    >>> DateTimeParameter("since", default="2024-05-01T12:00:00").default
+    datetime.datetime(2024, 5, 1, 12, 0)
+    """
+
+    def __init__(
+        self, name: str, default: Any = NO_DEFAULT, required: bool | None = None, tags: Any = None
+    ) -> None:
+        super().__init__(name, default, required, tags, type=_dt.datetime | None)
+        if self.default is not None and self.value_type is not None:
+            self.default = self.value_type.convert(self.default)
+
+    def __repr__(self) -> str:
+        return f"<DateTimeParameter: {self.name}>"
+
+    def run(self) -> Any:
+        value = super().run()
+        return value if self.value_type is None else self.value_type.convert(value)

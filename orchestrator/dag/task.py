@@ -3,31 +3,36 @@
 Options are checked when the task is created, so a mistake surfaces at the line
 that made it. Calling a task inside ``with Flow(...)`` adds a *copy* of it to the
 flow (so one task can be used many times); inside a running ``@flow`` it submits
-a task run; anywhere else it runs the body directly.
+a task run; anywhere else it runs the body directly (Prefect 1 raises there instead: a
+direct call is kept because it is the simplest way to test a body, and ``task.run(...)``
+stays the documented spelling). Operators, unpacking and ``pipe`` are in ``task_operators``.
 """
 
 from __future__ import annotations
 
-import copy
-import copyreg
 import datetime as _dt
 import inspect
-import os
-import random
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.dag import active
 from orchestrator.dag.argument_checks import refuse_flow_values
 from orchestrator.dag.argument_layout import ArgumentLayout
+from orchestrator.dag.result_options import set_result_options
+from orchestrator.dag.tags import context_tags
+from orchestrator.dag.task_copies import argument_layout, new_slug, shallow_copy
+from orchestrator.dag.task_operators import TaskOperators, infer_nout
 from orchestrator.dag.task_options import (
     check_batch_size,
     check_copied_options,
+    check_nout,
     check_on_failure,
     check_retries,
     check_retry_on,
     check_state_handlers,
+    check_tags,
+    check_task_run_name,
     check_timeout,
     check_timeout_isolation,
     check_trigger,
@@ -44,14 +49,18 @@ _INIT_ATTRIBUTES = frozenset(
     {
         "name", "slug", "tags", "max_retries", "retry_delay", "retry_on", "timeout", "trigger",
         "skip_on_upstream_skip", "state_handlers", "on_failure", "log_stdout", "batch_size",
-        "dependencies", "_template", "_flow_ref", "signature", "timeout_isolation",
+        "dependencies", "_template", "_flow_ref", "signature", "timeout_isolation", "nout",
     }
 )  # fmt: skip
 StateHandler = Callable[[Any, Any, Any], Any]
 
 
-class Task:
+class Task(TaskOperators):
     """A unit of work; subclass it and implement ``run``, or use ``@task``.
+
+    Tags given by an enclosing ``with tags(...)`` block are added to ``tags``. ``nout`` is
+    the number of items of the result (``x, y = task()`` unpacks it), by default read from
+    a ``tuple[...]`` return annotation of ``run``.
 
     >>> class AddTask(Task):
     ...     def run(self, x, y):
@@ -76,10 +85,19 @@ class Task:
         log_stdout: bool = False,
         batch_size: int | None = None,
         timeout_isolation: str = "process",
+        nout: int | None = None,
+        result: Any = None,
+        target: str | Callable[..., str] | None = None,
+        checkpoint: bool | None = None,
+        cache_for: _dt.timedelta | float | None = None,
+        cache_validator: Callable[..., bool] | None = None,
+        cache_key: str | None = None,
+        task_run_name: str | Callable[..., str] | None = None,
     ) -> None:
         self.name = name or type(self).__name__
-        self.slug = slug or _new_slug(self.name)
-        self.tags = set(tags or ())
+        self.slug = slug or new_slug(self.name)
+        self._slug_given = slug is not None  # a flow's slugs keep a given one (flow.slugs)
+        self.tags = check_tags(self.name, tags) | context_tags()
         self.max_retries, self.retry_delay = check_retries(self.name, max_retries, retry_delay)
         self.retry_on = check_retry_on(self.name, retry_on)
         self.timeout = check_timeout(self.name, timeout)
@@ -96,6 +114,11 @@ class Task:
         self._flow_ref: weakref.ref[Flow] | None = None
         self.signature = run_signature(self)
         self._arguments = ArgumentLayout(self.signature)
+        given_nout = None if nout is None else check_nout(self.name, nout)
+        self.nout = infer_nout(self.run, self.signature) if given_nout is None else given_nout
+        set_result_options(self, result, target, checkpoint, cache_for, cache_validator, cache_key)
+        #: names each run: a format string or a callable (``runs/task_run_names.py``)
+        self.task_run_name = check_task_run_name(self.name, task_run_name)
 
     # ---- the body -----------------------------------------------------------------------------
     def run(self) -> Any:
@@ -125,14 +148,9 @@ class Task:
         state["_flow_ref"] = None
         return state
 
-    def __iter__(self) -> Iterator[Any]:
-        raise TypeError(
-            f"Task {self.name!r} is not iterable; map over it with other.map(x=task), "
-            f"or index one item with task[key]."
-        )
-
     def copy(self, **task_args: Any) -> Task:
-        """A new task with the same options, overridden by ``task_args``."""
+        """A new task with the same options, overridden by ``task_args`` (plus the tags of
+        an enclosing ``with tags(...)`` block)."""
         if task_args:
             unknown = sorted(k for k in task_args if not hasattr(self, k))
             if unknown:
@@ -141,14 +159,17 @@ class Task:
                     f"task_args names unknown attributes {unknown}.",
                     "Use attributes such as name, tags, trigger, max_retries.",
                 )
-        new = _shallow_copy(self)
+        new = shallow_copy(self, Task.__getstate__)
         new.tags = set(self.tags)
         new.dependencies = list(self.dependencies)
         new._flow_ref = None
         for key, value in task_args.items():
-            setattr(new, key, set(value) if key == "tags" else value)
+            setattr(new, key, check_tags(new.name, value) if key == "tags" else value)
+        new.tags |= context_tags()
         if "slug" not in task_args:
-            new.slug = _new_slug(new.name)
+            new.slug, new._slug_given = new_slug(new.name), False
+        else:
+            new._slug_given = True
         if task_args:
             check_copied_options(new, task_args)
         return new
@@ -282,6 +303,9 @@ class Task:
             flow.resolve_dependencies(self)
         return self
 
+    def _function_task(self, fn: Callable[..., Any], name: str) -> Task:
+        return FunctionTask(fn, name=name)
+
     def _resolve_flow(self, flow: Flow | None, action: str) -> Flow:
         target = flow or active.building_flow.get()
         if target is None and self._flow_ref is not None:
@@ -353,48 +377,3 @@ class Dependency:
 
     def __repr__(self) -> str:
         return f"Dependency({self.task!r}, key={self.key!r})"
-
-
-# ---- copies and argument binding ------------------------------------------------------------
-_slugs = random.Random()  # not uuid4(): its os.urandom call costs more than the rest of a copy
-os.register_at_fork(after_in_child=_slugs.seed)
-
-
-def _new_slug(name: str) -> str:
-    """``{name}-{8 random hex digits}``."""
-    return f"{name}-{_slugs.getrandbits(32):08x}"
-
-
-def argument_layout(task_obj: Task) -> ArgumentLayout:
-    """The argument layout of ``task_obj``'s current ``signature`` (kept on the task, so
-    its copies share it)."""
-    signature = task_obj.signature
-    layout: ArgumentLayout | None = task_obj.__dict__.get("_arguments")
-    if layout is None or layout.signature is not signature:
-        layout = task_obj._arguments = ArgumentLayout(signature)
-    return layout
-
-
-def _shallow_copy(task_obj: Task) -> Task:
-    """``copy.copy(task_obj)``, without its generic machinery when the class keeps the
-    default pickling protocol (the copy is then the same: a new object, the same dict)."""
-    cls = type(task_obj)
-    plain = _PLAIN_COPY.get(cls)
-    if plain is None:
-        plain = _PLAIN_COPY[cls] = (
-            cls.__reduce_ex__ is object.__reduce_ex__
-            and cls.__reduce__ is object.__reduce__
-            and cls.__getstate__ is Task.__getstate__
-            and getattr(cls, "__copy__", None) is None
-            and getattr(cls, "__setstate__", None) is None
-            and cls not in copyreg.dispatch_table
-        )
-    if not plain:
-        return copy.copy(task_obj)
-    new = cls.__new__(cls)
-    new.__dict__.update(task_obj.__dict__)
-    return new
-
-
-#: per task class: whether ``copy.copy`` would copy it the plain way (decided at its first copy)
-_PLAIN_COPY: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()

@@ -11,6 +11,7 @@ import inspect
 import math
 from typing import Any
 
+from orchestrator.dag.result_options import check_copied_result_options
 from orchestrator.errors import TaskDefinitionError
 
 #: keywords a task call takes for itself (``Task.__call__``, ``Task.map``, ``@flow`` calls);
@@ -136,6 +137,30 @@ def check_timeout_isolation(name: str, isolation: Any) -> str:
     return str(isolation)
 
 
+def check_tags(name: str, tags: Any) -> set[str]:
+    """``tags`` as a new set; a lone string is refused (it would become a set of letters)."""
+    if tags is None:
+        return set()
+    if isinstance(tags, str) or not _iterable(tags):
+        raise TaskDefinitionError(
+            name,
+            f"tags={tags!r} is not a collection of tags.",
+            f"Pass a list or set of strings, e.g. tags=[{tags!r}].",
+        )
+    return set(tags)
+
+
+def check_nout(name: str, nout: Any) -> int:
+    """``nout``, the number of items of a task's result, as an int >= 1."""
+    if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
+        raise TaskDefinitionError(
+            name,
+            f"nout={nout!r} is not a count >= 1.",
+            "Pass the number of items the task returns, e.g. nout=2 for `return a, b`.",
+        )
+    return nout
+
+
 def check_batch_size(name: str, batch_size: Any) -> int | None:
     if batch_size is not None and (
         isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
@@ -178,6 +203,18 @@ def check_state_handlers(name: str, values: Any) -> list[Any]:
     for handler in handlers:
         _check_arity(name, "state_handlers", handler, 3, _STATE_HANDLER)
     return handlers
+
+
+def check_task_run_name(name: str, task_run_name: Any) -> Any:
+    """``task_run_name`` if it is None, a format string or a callable (see
+    ``orchestrator.runs.task_run_names``)."""
+    if task_run_name is None or isinstance(task_run_name, str) or callable(task_run_name):
+        return task_run_name
+    raise TaskDefinitionError(
+        name,
+        f"task_run_name={task_run_name!r} is neither a format string nor a callable.",
+        'Pass a template such as task_run_name="{x}-{map_index}", or a function (**keys) -> str.',
+    )
 
 
 def check_on_failure(name: str, on_failure: Any) -> Any:
@@ -246,3 +283,6 @@ def check_copied_options(new: Any, task_args: dict[str, Any]) -> None:
         new.state_handlers = check_state_handlers(name, task_args["state_handlers"])
     if "on_failure" in task_args:
         new.on_failure = check_on_failure(name, new.on_failure)
+    if "nout" in task_args and new.nout is not None:
+        new.nout = check_nout(name, new.nout)
+    check_copied_result_options(new, task_args)  # result, target, checkpoint, cache_*

@@ -6,6 +6,7 @@ from taskrun.states import (
     Completed,
     Failed,
     Finished,
+    Looped,
     Mapped,
     Paused,
     Pending,
@@ -20,10 +21,11 @@ from taskrun.states import (
     Success,
     TimedOut,
     TriggerFailed,
+    ValidationFailed,
 )
 
 __all__ = [
-    "Cached", "Cancelled", "Completed", "Failed", "Finished", "Mapped", "Paused", "Pending",
-    "Resume", "Retrying", "Running", "Scheduled", "Skipped", "State", "StateKind", "StateType",
-    "Success", "TimedOut", "TriggerFailed",
+    "Cached", "Cancelled", "Completed", "Failed", "Finished", "Looped", "Mapped", "Paused",
+    "Pending", "Resume", "Retrying", "Running", "Scheduled", "Skipped", "State", "StateKind",
+    "StateType", "Success", "TimedOut", "TriggerFailed", "ValidationFailed",
 ]  # fmt: skip

@@ -28,7 +28,7 @@ from orchestrator.progress.sources import (
     RunHeader,
     dashboard_link,
 )
-from orchestrator.progress.tally import SummaryRow, TaskProgress, summarize, tally
+from orchestrator.progress.tally import INTERRUPTED, SummaryRow, TaskProgress, summarize, tally
 from taskrun.states import State
 
 __all__ = [
@@ -128,7 +128,12 @@ def _watch_flow_run(flow_run: Any, display: ProgressDisplay) -> State:
     header = RunHeader(flow_run.flow_name, flow_run.name, flow_run.runner.name)
     with display.watch(source, header):
         state: State | None = None
-        while state is None:  # short waits, so Ctrl-C reaches this thread
-            state = flow_run.wait(timeout=0.1)
+        try:
+            while state is None:  # short waits, so Ctrl-C reaches this thread
+                state = flow_run.wait(timeout=0.1)
+        except KeyboardInterrupt:  # the run stops too, and the journal says so (issue 14)
+            flow_run.cancel("interrupted (Ctrl-C)", INTERRUPTED)
+            flow_run.wait(timeout=5.0)
+            raise
     display.finish(state, source.summary())
     return state

@@ -25,6 +25,7 @@ from typing import Any
 
 from orchestrator.dag.parameter_types import ParameterType, convert_value, signature_types
 from orchestrator.errors import ParameterError
+from orchestrator.journal.controlled_runner import JournalOption
 from orchestrator.runs.flow_run import FlowRun
 from orchestrator.runs.run_options import parameters_dict, refuse_unknown_keywords
 from orchestrator.task_runners.base import AnyTaskRunner
@@ -55,7 +56,11 @@ class FlowFunction:
     is_flow = True
 
     def __init__(
-        self, fn: Callable[..., Any], name: str | None = None, task_runner: RunnerOption = None
+        self,
+        fn: Callable[..., Any],
+        name: str | None = None,
+        task_runner: RunnerOption = None,
+        journal: JournalOption = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {fn!r}")
@@ -70,6 +75,8 @@ class FlowFunction:
             ) from err
         chosen = resolve_task_runner(task_runner, self.name)
         self.task_runner: AnyTaskRunner = chosen or SequentialTaskRunner()
+        #: the run journal option of its runs (``orchestrator.journal``): False for none
+        self.journal = journal
         #: the annotated parameters' types, worked out at the first call (annotations may
         #: name classes defined after the function) and shared with ``with_options`` copies
         self._types: dict[str, ParameterType] | None = None
@@ -93,17 +100,19 @@ class FlowFunction:
         *,
         task_runner: RunnerOption = None,
         progress: Any = False,
+        journal: JournalOption = None,
         **unknown: Any,
     ) -> State:
         """Run with keyword ``parameters`` (the DAG ``Flow.run`` spelling); returns the state.
 
-        ``progress=True`` (or a display) shows the live progress table while it runs.
+        ``progress=True`` (or a display) shows the live progress table while it runs;
+        ``journal=False`` keeps the run out of the run journal.
         """
         refuse_unknown_keywords(
-            self.name, "run()", unknown, ("parameters", "task_runner", "progress")
+            self.name, "run()", unknown, ("parameters", "task_runner", "progress", "journal")
         )
         values = parameters_dict(self.name, parameters)
-        configured = self.with_options(task_runner=task_runner)
+        configured = self.with_options(task_runner=task_runner, journal=journal)
         if progress:
             from orchestrator.progress import run_flow_function
 
@@ -111,11 +120,18 @@ class FlowFunction:
         return configured(**values)
 
     def with_options(
-        self, *, name: str | None = None, task_runner: RunnerOption = None
+        self,
+        *,
+        name: str | None = None,
+        task_runner: RunnerOption = None,
+        journal: JournalOption = None,
     ) -> FlowFunction:
-        """A copy of this flow with another name or task runner."""
+        """A copy of this flow with another name, task runner or journal option."""
         copied = FlowFunction(
-            self.fn, name=name or self.name, task_runner=task_runner or self.task_runner
+            self.fn,
+            name=name or self.name,
+            task_runner=task_runner or self.task_runner,
+            journal=self.journal if journal is None else journal,
         )
         copied._types = self._types
         return copied
@@ -153,7 +169,10 @@ class FlowFunction:
     def _new_run(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> FlowRun:
         bound = self.validate_parameters(args, kwargs)
         runner = copy.copy(self.task_runner)  # a fresh, unstarted runner per run
-        return FlowRun(self.name, self.fn, bound.args, bound.kwargs, runner, dict(bound.arguments))
+        return FlowRun(
+            self.name, self.fn, bound.args, bound.kwargs, runner, dict(bound.arguments),
+            self.journal,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<Flow function: {self.name}>"
@@ -164,8 +183,11 @@ def flow(
     *,
     name: str | None = None,
     task_runner: RunnerOption = None,
+    journal: JournalOption = None,
 ) -> Any:
-    """Make a function a flow: ``@flow`` or ``@flow(name=..., task_runner=...)``.
+    """Make a function a flow: ``@flow`` or ``@flow(name=..., task_runner=..., journal=...)``.
+
+    ``journal=False`` keeps its runs out of the run journal (``orchestrator runs``).
 
     >>> from orchestrator import task
     >>> @task
@@ -179,5 +201,5 @@ def flow(
     (Completed(message=None, type=COMPLETED), 2)
     """
     if fn is None:
-        return functools.partial(flow, name=name, task_runner=task_runner)
-    return FlowFunction(fn, name=name, task_runner=task_runner)
+        return functools.partial(flow, name=name, task_runner=task_runner, journal=journal)
+    return FlowFunction(fn, name=name, task_runner=task_runner, journal=journal)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextvars
 import html
-import inspect
 import logging
 import threading
 import uuid
@@ -27,6 +26,7 @@ from typing import Any
 
 from orchestrator.dag import active
 from orchestrator.errors import UnguardedMainError
+from orchestrator.journal.controlled_runner import JournalOption, controlled
 from orchestrator.runs.final_states import FinalStateWatcher
 from orchestrator.runs.flow_run_state import (
     failed_by_exception,
@@ -40,9 +40,12 @@ from orchestrator.runs.run_context import run_context
 from orchestrator.runs.task_calls import (
     CallParts,
     call_parts,
+    check_required,
     expand,
     is_input_future,
+    listed_futures,
 )
+from orchestrator.runs.task_run_names import NamedTask
 from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
 from taskrun.context import context
 from taskrun.states import Cancelled, DeferredResult, Failed, Pending, Running, State
@@ -61,6 +64,7 @@ class FlowRun:
         fn: the flow's function; ``args``/``kwargs`` are its validated arguments.
         runner: a fresh task runner for this run (started and shut down here).
         parameters: the arguments by name, for ``context.parameters``.
+        journal: the run journal option (``orchestrator.journal``): False for none.
     """
 
     def __init__(
@@ -71,15 +75,18 @@ class FlowRun:
         kwargs: Mapping[str, Any],
         runner: AnyTaskRunner,
         parameters: Mapping[str, Any] | None = None,
+        journal: JournalOption = None,
     ) -> None:
         self.flow_name = flow_name
         self.name = flow_run_name()
         self.id = str(uuid.uuid4())
-        self.runner = runner
+        self.runner = controlled(runner, self.id, flow_name, self.name, parameters or {}, journal)
         self._fn, self._args, self._kwargs = fn, args, dict(kwargs)
         self.parameters = dict(parameters or {})
         self._futures: list[Future[Any]] = []
         self._calls_per_task: dict[Any, int] = {}
+        #: per task with a ``task_run_name``: the one ``NamedTask`` its runs execute
+        self._named: dict[Any, Any] = {}
         self._name_prefixes: dict[Any, str] = {}
         self._lock = threading.Lock()
         self._state: State = Pending("Flow run has not started.")
@@ -168,6 +175,7 @@ class FlowRun:
                 )
 
     def _finish(self, final: State) -> State:
+        final = self.runner.finish(final)  # Cancelled if it was cancelled; journalled
         flow_logger.log(
             logging.ERROR if final.is_failed() else logging.INFO,
             "Flow run %r finished in state %r",
@@ -200,6 +208,12 @@ class FlowRun:
         """The flow run's current state, without blocking."""
         return self._state
 
+    def cancel(self, reason: str | None = None, task_message: str | None = None) -> bool:
+        """Stop the run: nothing more is submitted, unfinished task runs (``task_message``
+        their states' message) and the flow run end ``Cancelled``; Dask cancels them on the
+        scheduler. False if asked already."""
+        return self.runner.cancel_flow_run(reason, task_message)
+
     def result(self, timeout: float | None = None, raise_on_failure: bool = True) -> Any:
         """Wait for the run and return its state's result (re-raising a failure)."""
         state = self.wait(timeout)
@@ -221,16 +235,16 @@ class FlowRun:
         arguments = task.bind_arguments(args, kwargs)
         gather = flattens_upstream(task.trigger)
         if not mapped:
-            _check_required(task, arguments)
+            check_required(task, arguments)
             parts = call_parts(arguments, wait_for, task.name, self._resolve, gather)
             return self._submit([self._call(task, parts)])[0]
         expansion = expand(task.name, arguments, self._resolve, self.runner.shape)
         if expansion.problem is not None:
-            needs = [expansion.culprit, *_listed(wait_for)]
+            needs = [expansion.culprit, *listed_futures(wait_for)]
             parts = call_parts({}, needs, task.name, self._resolve)
             return self._submit([self._call(task, parts, mapping_problem=expansion.problem)])
         if expansion.count:
-            _check_required(task, expansion.child(0))  # every child has the same arguments
+            check_required(task, expansion.child(0))  # every child has the same arguments
         base = self._reserve(task, expansion.count)
 
         def build(index: int) -> TaskRunCall:
@@ -265,8 +279,9 @@ class FlowRun:
         unless ``count`` was reserved)."""
         if count is None:
             count = self._reserve(task, 1)
+        named = getattr(task, "task_run_name", None) is not None
         return TaskRunCall(
-            task=task,
+            task=self._named.get(task) or self._name_runs(task) if named else task,
             name=self._run_name(task, count),
             upstream=tuple(parts.refs),
             inputs=parts.inputs,
@@ -276,6 +291,10 @@ class FlowRun:
             templates=parts.templates,
         )
 
+    def _name_runs(self, task: Any) -> NamedTask:
+        named = self._named[task] = NamedTask(task, None, ())
+        return named
+
     def _submit(self, calls: Iterable[TaskRunCall]) -> list[Future[Any]]:
         """Hand ``calls`` to the runner, one by one."""
         token = active.running_flow.set(None)  # task bodies calling tasks run them directly,
@@ -283,7 +302,8 @@ class FlowRun:
             futures = []
             for call in calls:
                 flow_logger.info("Submitting task run %r to task runner...", call.name)
-                futures.append(self._track(call.name, call.task, self.runner.submit(call)))
+                task = call.task.task if isinstance(call.task, NamedTask) else call.task
+                futures.append(self._track(call.name, task, self.runner.submit(call)))
             return futures
         finally:
             active.running_flow.reset(token)
@@ -376,25 +396,3 @@ class FlowRun:
             f"of flow {html.escape(self.flow_name)!r}: {self._state._repr_html_()}"
             f"{runs_table_html(runs)}</div>"
         )
-
-
-def _check_required(task: Any, arguments: Mapping[str, Any]) -> None:
-    """A call missing a required argument fails at the call, naming the task."""
-    missing = [
-        name
-        for name, p in task.signature.parameters.items()
-        if p.default is inspect.Parameter.empty
-        and name not in arguments
-        and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-    ]
-    if missing:
-        raise TypeError(
-            f"Task {task.name!r}: missing required arguments {missing}. Its run() "
-            f"signature is {task.signature}."
-        )
-
-
-def _listed(wait_for: Any) -> list[Any]:
-    if wait_for is None:
-        return []
-    return [wait_for] if is_input_future(wait_for) else list(wait_for)

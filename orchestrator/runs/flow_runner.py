@@ -1,16 +1,19 @@
-"""FlowRunner: one pass through a DAG flow on a task runner.
+"""FlowRunner: passes through a DAG flow on a task runner, and the flow state they leave.
 
-Tasks are submitted in topological order with their upstream *handles*, so a
-backend that runs asynchronously (threads, Dask) starts each task run as soon as
-its upstream is done, with no round trip through this loop. The loop itself only
-waits where it must: before expanding a mapped task, for the length of what it
-maps over. At the end it collects every task's state and decides the flow's.
+Two ways to run, one pass implementation (``runs/dag_pass.py``):
 
-    for task in sorted tasks:
-        given state?          -> handle of that state
-        mapped?               -> wait for mapped upstream shapes -> one call per child
-        otherwise             -> one call
-    collect states -> decide_flow_state
+    FlowRunner.run            one pass, as Prefect 1's: an attempt to retry ends its task
+                              run ``Retrying``; the flow state is then ``Running`` and the
+                              caller runs the next pass with ``task_states=``
+    run_to_completion         what ``flow.run()`` calls: retries wait inside the task runner
+                              (holding no thread on Dask or the thread pool), and a task given
+                              a state whose start time is ahead is waited for between passes
+
+After the last pass the flow state is decided from the reference tasks
+(``runs/scheduler.py: decide_flow_state``), passed to the flow's ``terminal_state_handler``
+(``runs/pass_outcome.py``), then to the flow's and this runner's state handlers.
+The single pass reaches every backend through the run-context key ``single_pass``: each
+task runner then gives the executor ``SINGLE_PASS`` as its ``sleep``.
 """
 
 from __future__ import annotations
@@ -18,13 +21,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orchestrator.dag import flow_handlers
 from orchestrator.dag.task import Task
-from orchestrator.runs.mapping import shape_problem
-from orchestrator.runs.naming import flow_run_name, task_run_name, task_run_prefix
+from orchestrator.journal.controlled_runner import JournalOption, controlled
+from orchestrator.runs.dag_pass import DagPass
+from orchestrator.runs.naming import flow_run_name
+from orchestrator.runs.pass_outcome import (
+    apply_terminal_state_handler,
+    earliest_start,
+    is_incomplete,
+    is_not_due,
+    running_state,
+    wait_until,
+)
 from orchestrator.runs.run_context import run_context
 from orchestrator.runs.run_options import (
     context_dict,
@@ -32,19 +44,16 @@ from orchestrator.runs.run_options import (
     task_states_dict,
     tasks_set,
 )
+from orchestrator.runs.runner_handlers import call_flow_runner_handlers, check_handlers
 from orchestrator.runs.scheduler import (
-    ChildRefs,
-    Handles,
     check_parameters,
     decide_flow_state,
-    upstream_refs,
 )
-from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
-from orchestrator.task_runners.choice import RunnerOption, resolve_task_runner
+from orchestrator.task_runners.base import AnyTaskRunner
+from orchestrator.task_runners.choice import RunnerOption, resolve_task_runner, runner_or_executor
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from taskrun.context import context
 from taskrun.states import Pending, Running, State
-from taskrun.wire import TaskRunCall, reduce_state
 
 if TYPE_CHECKING:
     from orchestrator.dag.flow import Flow  # Flow.run imports this module
@@ -53,11 +62,36 @@ logger = logging.getLogger("orchestrator.FlowRunner")
 
 
 class FlowRunner:
-    """Runs a ``Flow`` once: ``FlowRunner(flow=f).run(parameters=...)`` returns its state."""
+    """Runs passes through a ``Flow``: ``FlowRunner(flow=f).run(...)`` makes one, as
+    Prefect 1's does; ``flow.run()`` (``run_to_completion``) runs until every task is done.
 
-    def __init__(self, flow: Flow, task_runner: RunnerOption = None) -> None:
+    A single pass ends an attempt that will be retried in its ``Retrying`` state; its
+    downstream tasks stay ``Pending`` and the flow state is ``Running``. Run another pass
+    with those states once the retry is due:
+
+        state = runner.run(return_tasks=flow.tasks)
+        while state.is_running():
+            state = runner.run(task_states=state.result(), return_tasks=flow.tasks)
+
+    Args:
+        task_runner: the backend of its runs (``executor=`` is Prefect 1's name for it).
+        state_handlers: ``handler(flow_runner, old_state, new_state) -> State | None``,
+            called on each flow-run transition after the flow's own handlers.
+    """
+
+    def __init__(
+        self,
+        flow: Flow,
+        task_runner: RunnerOption = None,
+        state_handlers: Iterable[Any] | None = None,
+        executor: RunnerOption = None,
+    ) -> None:
         self.flow = flow
-        self.task_runner = resolve_task_runner(task_runner, flow.name)
+        self.task_runner = resolve_task_runner(
+            runner_or_executor(flow.name, task_runner, executor), flow.name
+        )
+        self.state_handlers = list(state_handlers or ())
+        check_handlers(flow.name, "FlowRunner state_handlers", self.state_handlers)
 
     def run(
         self,
@@ -68,9 +102,13 @@ class FlowRunner:
         start_tasks: Iterable[Task] | None = None,
         return_tasks: Iterable[Task] | None = None,
         progress: Any = False,
+        state: State | None = None,
+        task_runner_state_handlers: Iterable[Any] | None = None,
+        executor: RunnerOption = None,
+        journal: JournalOption = None,
         **unknown: Any,
     ) -> State:
-        """Run every task (or those downstream of ``start_tasks``) and return the flow state.
+        """One pass through the flow (Prefect 1's ``FlowRunner.run``); returns the flow state.
 
         Every option is checked before anything runs (a ``RunOptionError`` names the flow,
         the option and the fix; an unknown keyword gets a "did you mean").
@@ -78,26 +116,78 @@ class FlowRunner:
         Args:
             task_runner: a task runner, a task-runner class, or "sequential",
                 "concurrent", "dask" (see ``task_runners.choice``); default the flow's own.
-            task_states: initial states; finished ones are kept, ``Resume`` resumes a task.
-                Resuming a paused task reuses the paused run's results: pass
-                ``task_states={**paused_state.result(), t: Resume()}``. A start or resumed
-                task whose data comes from a task with no finished state here fails with
-                ``MissingInputError`` instead of running on ``None``.
+                ``executor=`` is Prefect 1's name for it.
+            task_states: initial states (e.g. the result of an earlier pass): finished ones
+                are kept; ``Retrying``/``Scheduled`` ones run once their start time has
+                come; ``Paused`` ones stay paused unless given ``Resume``; ``Running`` ones
+                are returned as they are; a ``Mapped`` state runs only its unfinished or
+                missing children. Resuming a paused task reuses the paused run's results:
+                pass ``task_states={**paused_state.result(), t: Resume()}``. A start or
+                resumed task whose data comes from a task with no finished state here
+                fails with ``MissingInputError`` instead of running on ``None``.
             start_tasks: run only these and their downstream, treating these as roots
                 (their triggers are not checked; upstream tasks keep their given states).
-            return_tasks: tasks whose states the result holds (default: all).
+            return_tasks: tasks whose states the flow state's result holds (default: none,
+                as in Prefect 1; ``flow.run()`` returns all). An unknown one is refused.
+            state: the flow state to start from: a finished one is returned as it is, a
+                ``Scheduled`` one not yet due too.
+            task_runner_state_handlers: ``handler(task_runner, old, new)``, given to the
+                runner of every task run (see ``orchestrator.runs.runner_handlers``).
             progress: ``True`` (or an ``orchestrator.progress.ProgressDisplay``) shows the task
                 runs live while the flow runs, then a summary table.
+            journal: ``False`` writes no run journal, ``True`` writes it even when
+                ``ORCHESTRATOR_JOURNAL=off``; default: as that variable says (see
+                ``orchestrator.journal``).
         """
+        options = _Options(
+            parameters, runner_or_executor(self.flow.name, task_runner, executor), context,
+            task_states, start_tasks, return_tasks, progress, state, task_runner_state_handlers,
+            journal,
+        )  # fmt: skip
+        return self._run(options, unknown, single_pass=True)
+
+    def run_to_completion(
+        self,
+        parameters: Mapping[str, Any] | None = None,
+        task_runner: RunnerOption = None,
+        context: Mapping[str, Any] | None = None,
+        task_states: Mapping[Task, State] | None = None,
+        start_tasks: Iterable[Task] | None = None,
+        return_tasks: Iterable[Task] | None = None,
+        progress: Any = False,
+        state: State | None = None,
+        task_runner_state_handlers: Iterable[Any] | None = None,
+        journal: JournalOption = None,
+        **unknown: Any,
+    ) -> State:
+        """Run the flow until every task is done (what ``flow.run()`` calls); the options
+        are ``run``'s, but ``return_tasks`` defaults to every task.
+
+        Retries wait in the task runner (no pass per attempt: a Dask or thread-pool run
+        holds no thread meanwhile); a task given a state whose start time is ahead is
+        waited for here, then another pass runs. A paused task ends the run ``Paused``.
+        """
+        if return_tasks is None:
+            return_tasks = list(self.flow.tasks)
+        options = _Options(
+            parameters, task_runner, context, task_states, start_tasks, return_tasks,
+            progress, state, task_runner_state_handlers, journal,
+        )  # fmt: skip
+        return self._run(options, unknown, single_pass=False)
+
+    def _run(self, options: _Options, unknown: Mapping[str, Any], single_pass: bool) -> State:
         flow = self.flow
         refuse_unknown_keywords(flow.name, "run()", unknown, _RUN_OPTIONS)
         flow.validate()
-        values = check_parameters(flow.name, flow.parameters(), parameters)
-        context = context_dict(flow.name, context)
-        task_states = task_states_dict(flow, task_states)
-        start_tasks = tasks_set(flow, "start_tasks", start_tasks)
-        chosen = tasks_set(flow, "return_tasks", return_tasks)
-        runner = _runner(flow, task_runner, self.task_runner)
+        values = check_parameters(flow.name, flow.parameters(), options.parameters)
+        context = context_dict(flow.name, options.context)
+        task_states = task_states_dict(flow, options.task_states)
+        start_tasks = tasks_set(flow, "start_tasks", options.start_tasks)
+        chosen = tasks_set(flow, "return_tasks", options.return_tasks) or set()
+        runner = _runner(flow, options.task_runner, self.task_runner)
+        given = options.state
+        if given is not None and (given.is_finished() or is_not_due(given)):
+            return given  # over already, or not due yet: Prefect 1 ends the run at once
         keys = run_context(
             context,
             flow_name=flow.name,
@@ -105,208 +195,81 @@ class FlowRunner:
             flow_run_name=flow_run_name(),
             parameters=values,
         )
-        logger.info("Beginning Flow run for %r", flow.name)
-        running = flow_handlers.transition(
-            flow, Pending("Flow run is pending."), Running("Running flow.")
+        if single_pass:  # task runners end an attempt to retry in its Retrying state
+            keys["single_pass"] = True
+        runner = controlled(  # journalled and cancellable (issue 14)
+            runner, keys["flow_run_id"], flow.name, keys["flow_run_name"], values, options.journal
         )
+        logger.info("Beginning Flow run for %r", flow.name)
+        running = given if given is not None and given.is_running() else None
+        if running is None:
+            running = self._transition(
+                given or Pending("Flow run is pending."), Running("Running flow.")
+            )
         if running.is_finished():  # a state handler failed or ended the run before it began
             return running
         logger.info("Starting flow run.")
         with _context_scope(context), runner:
-            plan = _Pass(flow, runner, keys, task_states, start_tasks)
-            with _watch(progress, plan) as watch:
-                states = plan.execute()
-        # decide_flow_state copies ``returned`` into the flow state
-        returned = states if chosen is None else {t: s for t, s in states.items() if t in chosen}
-        final = decide_flow_state(
-            states, flow.reference_tasks(), returned, terminal_tasks=flow.terminal_tasks()
-        )
-        final = flow_handlers.transition(flow, running, final)
+            plan = DagPass(flow, runner, keys, task_states, start_tasks,
+                         options.task_runner_state_handlers)  # fmt: skip
+            with _watch(options.progress, plan) as watch:
+                states = _passes(plan, single_pass)
+        final = runner.finish(self._final_state(running, states, chosen, single_pass))
+        if watch is not None:
+            watch.finish(final, states)
+        return final
+
+    def _final_state(
+        self, running: State, states: dict[Task, State], chosen: set[Task], single_pass: bool
+    ) -> State:
+        """The flow state after the last pass, through the terminal and state handlers."""
+        flow = self.flow
+        returned = {t: s for t, s in states.items() if t in chosen}
+        reference, terminal = flow.reference_tasks(), flow.terminal_tasks()
+        if single_pass and is_incomplete(states, terminal | reference):
+            final = running_state(returned)
+        else:  # decide_flow_state copies ``returned`` into the flow state
+            final = decide_flow_state(states, reference, returned, terminal_tasks=terminal)
+        final = apply_terminal_state_handler(flow, final, (states[t] for t in reference))
+        if final.is_running():  # Prefect 1: a pass that leaves the flow running is no change
+            logger.info("Flow run RUNNING: terminal tasks are incomplete.")
+            return final
+        final = self._transition(running, final)
         logger.info(
             "Flow run %s: %s",
             final.type.value if not final.is_successful() else "SUCCESS",
             final.message,
         )
-        if watch is not None:
-            watch.finish(final, states)
         return final
 
+    def _transition(self, old: State, new: State) -> State:
+        """The flow's handlers (and ``on_failure``), then this runner's."""
+        new = flow_handlers.transition(self.flow, old, new)
+        return call_flow_runner_handlers(self, self.state_handlers, old, new)
 
-class _Pass:
-    """The bookkeeping of one pass: a handle per task, in submission order."""
+    def __repr__(self) -> str:
+        return f"<FlowRunner: {self.flow.name}>"
 
-    def __init__(
-        self,
-        flow: Flow,
-        runner: AnyTaskRunner,
-        keys: dict[str, Any],
-        task_states: dict[Task, State],
-        start_tasks: Iterable[Task] | None,
-    ) -> None:
-        self.flow, self.runner, self.keys, self.task_states = flow, runner, keys, task_states
-        self.start = set(start_tasks or ())
-        #: every task in topological order (the flow's own list: not to be changed)
-        self.every = flow._topological_order()
-        self.order = flow.sorted_tasks(root_tasks=self.start) if self.start else self.every
-        self.handles: dict[Task, Handles] = {}
 
-    def execute(self) -> dict[Task, State]:
-        flow, handles = self.flow, self.handles
-        if self.start:
-            running = set(self.order)
-            for task in self.every:  # upstream of start tasks: not run, known from task_states
-                if task not in running:
-                    state = self.task_states.get(task) or _not_run(task)
-                    handles[task] = self.given(state) or self.runner.given(state)
-        consumers: dict[Task, int] = {}  # per upstream task: consumers not submitted yet
-        for task in self.order:
-            handles[task] = self.submit(task)
-            if not flow._consumers(task):  # nothing will read it: its state holds the rest
-                self.runner.release(handles[task])
-            for upstream in flow._producers(task):  # its last consumer is submitted?
-                left = consumers.get(upstream)
-                left = (len(flow._consumers(upstream)) if left is None else left) - 1
-                consumers[upstream] = left
-                if left == 0:
-                    self.runner.release(handles[upstream])
-        return {task: self.collect(handles[task]) for task in self.every}
+class _Options(NamedTuple):
+    """The options of one run, as given (checked in ``FlowRunner._run``)."""
 
-    def submit(self, task: Task) -> Handles:
-        initial = self.task_states.get(task) if self.task_states else None
-        earlier: list[State] = []  # children of a given mapped state, reused where finished
-        if initial is not None and initial.is_finished():
-            handles = self.given(initial)
-            if handles is not None:
-                return handles
-            earlier = initial.map_states
-            initial = None
-        edges = self.flow._inputs(task)
-        is_start = task in self.start
-        mapped = [e for e in edges if e.mapped] if edges else edges
-        if not mapped or (initial is not None and initial.is_resume()):
-            return self.runner.submit(
-                self.call(task, upstream_refs(edges, self.handles), None, initial, is_start)
-            )
-        lengths, problem = self.measure(task, mapped)
-        if problem is not None:
-            return self.runner.submit(
-                self.call(
-                    task,
-                    upstream_refs(edges, self.handles),
-                    None,
-                    initial,
-                    is_start,
-                    mapping_problem=problem,
-                )
-            )
-        count = min(lengths) if lengths else 0
-        earlier = earlier if len(earlier) == count else []
-        refs, prefix = ChildRefs(edges, self.handles), task_run_prefix(task)
-
-        def child_call(i: int) -> TaskRunCall:
-            earlier_state = earlier[i] if earlier else None
-            return self.call(task, refs.refs(i), i, earlier_state, False, name=f"{prefix}{i}")
-
-        if self.runner.submits_in_bulk:
-            return self.submit_children(task, count, earlier, child_call)
-        children: list[Any] = []
-        for i in range(count):
-            if earlier and _is_done(earlier[i]):
-                children.append(self.runner.given(earlier[i]))
-            else:
-                children.append(self.runner.submit(child_call(i)))
-            self.handles[task] = children  # progress displays see children as they are submitted
-        return children
-
-    def submit_children(
-        self, task: Task, count: int, earlier: list[State], child_call: Callable[[int], TaskRunCall]
-    ) -> list[Any]:
-        """A mapped task's children in one ``submit_many`` (backends that batch them)."""
-        children: list[Any] = [None] * count
-        indexes = []
-        for i in range(count):
-            if earlier and _is_done(earlier[i]):
-                children[i] = self.runner.given(earlier[i])
-            else:
-                indexes.append(i)
-        calls = ChildCalls(task, len(indexes), lambda position: child_call(indexes[position]))
-        for i, handle in zip(indexes, self.runner.submit_many(calls), strict=True):
-            children[i] = handle
-        return children
-
-    def given(self, state: State) -> Handles | None:
-        """Handles for a finished state from ``task_states``; None if it must run again.
-
-        A given ``Mapped`` state becomes one handle per child, as if its children had just
-        run, so mapped downstream tasks pair child with child. One with unfinished children
-        (from a paused run) runs again, reusing its finished children.
-        """
-        if not state.is_mapped() or (not state.map_states and state.data is not None):
-            return self.runner.given(state)
-        if all(_is_done(child) for child in state.map_states):
-            return [self.runner.given(child) for child in state.map_states]
-        return None
-
-    def measure(self, task: Task, mapped: list[Any]) -> tuple[list[int], str | None]:
-        """Each mapped argument's length, or why the task cannot expand."""
-        lengths = []
-        for edge in mapped:
-            source = self.handles[edge.upstream_task]
-            argument = edge.key or f"upstream_tasks={edge.upstream_task.name!r}"
-            if isinstance(source, list) and not edge.flattened:
-                lengths.append(len(source))
-                continue
-            if isinstance(source, list):  # flatten over children: each child's list is one item
-                shapes = [self.runner.shape(s, flattened=False) for s in source]
-            else:
-                shapes = [self.runner.shape(source, flattened=edge.flattened)]
-            problem = shape_problem(
-                task.name, argument, f"task {edge.upstream_task.name!r}", shapes
-            )
-            if problem is not None:
-                return [], problem
-            lengths.append(sum(s.length or 0 for s in shapes))
-        return lengths, None
-
-    def call(
-        self,
-        task: Task,
-        refs: Any,
-        map_index: int | None,
-        initial: State | None,
-        is_start: bool,
-        mapping_problem: str | None = None,
-        name: str | None = None,
-    ) -> TaskRunCall:
-        return TaskRunCall(
-            task,
-            name or task_run_name(task, map_index),
-            refs,
-            self.flow.constants.get(task) or {},
-            map_index,
-            self.keys,
-            initial,
-            is_start,
-            mapping_problem,
-        )
-
-    def collect(self, handle: Handles) -> State:
-        if isinstance(handle, list):
-            children = [self._wait(h) for h in handle]
-            mapped = reduce_state(children)
-            return mapped.evolve(message=f"Mapped {len(children)} children.")
-        return self._wait(handle)
-
-    def _wait(self, handle: Any) -> State:
-        state = self.runner.wait(handle)
-        assert state is not None, "wait() without a timeout returns a state"
-        return state
+    parameters: Mapping[str, Any] | None
+    task_runner: RunnerOption
+    context: Mapping[str, Any] | None
+    task_states: Mapping[Task, State] | None
+    start_tasks: Iterable[Task] | None
+    return_tasks: Iterable[Task] | None
+    progress: Any
+    state: State | None
+    task_runner_state_handlers: Iterable[Any] | None
+    journal: JournalOption = None
 
 
 #: the keywords ``FlowRunner.run`` (and ``Flow.run``) take, for "did you mean" messages
 _RUN_OPTIONS = (
     "parameters", "task_runner", "context", "task_states", "start_tasks", "return_tasks",
-    "progress",
+    "progress", "journal", "state", "task_runner_state_handlers", "executor",
 )  # fmt: skip
 
 
@@ -320,20 +283,18 @@ def _runner(flow: Flow, *options: RunnerOption) -> AnyTaskRunner:
     return SequentialTaskRunner()
 
 
-def _is_done(state: State) -> bool:
-    return state.is_finished() and all(_is_done(child) for child in state.map_states)
+def _passes(plan: DagPass, single_pass: bool) -> dict[Task, State]:
+    """One pass; for ``flow.run()``, more while tasks wait for a start time (each pass
+    starts from the states the one before left)."""
+    states = plan.execute()
+    while not single_pass and (due := earliest_start(states.values())) is not None:
+        wait_until(due, plan.flow.name)
+        plan.task_states = states
+        states = plan.execute()
+    return states
 
 
-def _not_run(task: Task) -> State:
-    from taskrun.states import Pending
-
-    return Pending(
-        f"Task {task.name!r} was not part of this run (upstream of the start tasks); "
-        "pass its state in task_states to provide its result."
-    )
-
-
-def _watch(progress: Any, plan: _Pass) -> Any:
+def _watch(progress: Any, plan: DagPass) -> Any:
     """The progress display watching ``plan``'s handles, or nothing."""
     if not progress:
         return contextlib.nullcontext(None)

@@ -170,6 +170,20 @@ class Future(Generic[T]):
         error = state.data
         return error if isinstance(error, BaseException) else None
 
+    def cancel(self) -> bool:
+        """Cancel the task run unless it is over: it ends ``Cancelled`` (on Dask, its task
+        is cancelled on the scheduler unless it shares a batch with runs still wanted).
+        Returns False if the run was over already (as ``concurrent.futures`` does)."""
+        cancel_run = getattr(self.runner, "cancel_run", None)  # the flow run's runner
+        if self._final is not None or cancel_run is None or not cancel_run(self.handle):
+            return False
+        self.wait()  # records (and logs) the Cancelled state
+        return True
+
+    def cancelled(self) -> bool:
+        """Whether the run ended ``Cancelled``."""
+        return self._final is not None and self._final.is_cancelled()
+
     def add_done_callback(self, callback: Callable[[Future[T]], Any]) -> None:
         """Call ``callback(future)`` once the run is over: now if it already is, else from a
         background thread that waits for it (so the caller never blocks)."""

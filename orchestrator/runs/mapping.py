@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from taskrun.wire import ResultShape, is_mappable
+from taskrun.wire import ResultShape, is_mappable, mapped_length
 
 _ADVICE = (
     "Map over a list or tuple, or wrap the argument in unmapped(...) if every child should "
@@ -59,16 +59,12 @@ def shape_problem(
 
 
 def constant_length(task_name: str, argument: str, value: Any, flattened: bool) -> int:
-    """The length a constant mapped argument gives (its items, or all its lists' items).
+    """The length a constant mapped argument gives (its items, or all its lists' items:
+    flattened, a scalar item counts as a list of one).
 
     Raises:
-        MappingError: the value is not a sequence (or, flattened, not a list of lists).
+        MappingError: the value is not a sequence.
     """
     if not is_mappable(value):
         raise MappingError(task_name, argument, f"its value {value!r:.60} is not a sequence")
-    if not flattened:
-        return len(value)
-    inner: Iterable[Any] = value
-    if not all(is_mappable(item) for item in inner):
-        raise MappingError(task_name, argument, "flatten needs a list of lists")
-    return sum(len(item) for item in value)
+    return mapped_length(value, flattened)

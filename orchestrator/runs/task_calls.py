@@ -16,6 +16,7 @@ Everything here is plain data except the three runner questions passed in as
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -248,3 +249,26 @@ def expand(
         lengths[name] = constant_length(task_name, name, value, flattened)
         sources[name] = value
     return Expansion(count_children(task_name, lengths), arguments, sources)
+
+
+def check_required(task: Any, arguments: Mapping[str, Any]) -> None:
+    """A call missing a required argument fails at the call, naming the task."""
+    missing = [
+        name
+        for name, p in task.signature.parameters.items()
+        if p.default is inspect.Parameter.empty
+        and name not in arguments
+        and p.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    ]
+    if missing:
+        raise TypeError(
+            f"Task {task.name!r}: missing required arguments {missing}. Its run() "
+            f"signature is {task.signature}."
+        )
+
+
+def listed_futures(wait_for: Any) -> list[Any]:
+    """``wait_for`` as a list (one future or state, several, or None)."""
+    if wait_for is None:
+        return []
+    return [wait_for] if is_input_future(wait_for) else list(wait_for)

@@ -97,6 +97,11 @@ class BaseTaskRunner(abc.ABC, Generic[HandleT]):
         handles) as an upstream any more: a backend may then forget the result where it
         lives. The handle's state stays available."""
 
+    def cancel(self, handles: Sequence[HandleT]) -> None:
+        """Stop these task runs if they have not finished (a flow run was cancelled): a
+        backend drops what is queued and cancels what it can; by default nothing. Their
+        states then end ``Cancelled`` (or as they finished, if they were too far along)."""
+
     @abc.abstractmethod
     def given(self, state: State) -> HandleT:
         """A handle for a state known up front (``task_states`` of a run)."""

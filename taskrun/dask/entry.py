@@ -49,8 +49,9 @@ from taskrun.dask.sealing import Channel, seal
 from taskrun.dask.shipping import RunPlan, Shipped, WireRef, cut, source_states
 from taskrun.dask.sizes import StateBatch
 from taskrun.deferred_result import DeferredResult
+from taskrun.execute import Sleep
 from taskrun.logs import stamp_logger, task_logger
-from taskrun.retries import RetryLater
+from taskrun.retries import SINGLE_PASS, RetryLater
 from taskrun.states import Failed, State
 from taskrun.wire import ResultShape, TaskRunCall, UpstreamRef, execute_call, shape_of
 
@@ -163,7 +164,8 @@ def _run_plan(
             templates=plan.templates,
         )
         later = RetryLater()
-        state = _execute(call, sources, later)
+        # a single pass (FlowRunner.run) ends a run to retry in its Retrying state
+        state = _execute(call, sources, SINGLE_PASS if keys.get("single_pass") else later)
         if later.is_waiting:
             return _waiting(plan, position, later, state, started, outbox, channel)
     return _finish(plan, state, started, outbox, channel)
@@ -213,7 +215,7 @@ def _finish(plan: RunPlan, state: State, started: float, outbox: Outbox, channel
     return _kept(state, plan.name)
 
 
-def _execute(call: TaskRunCall, sources: Sequence[Sequence[State]], later: RetryLater) -> State:
+def _execute(call: TaskRunCall, sources: Sequence[Sequence[State]], later: Sleep) -> State:
     """``execute_call``; a result it could not unpickle (a failed upstream's error read by
     a template or a trigger, cached inputs) fails the run saying whose."""
     try:

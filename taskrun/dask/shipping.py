@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 import cloudpickle
 
 from taskrun.states import State
+from taskrun.wire import is_flattened_list
 
 #: where one upstream state sits among a Dask task's arguments
 Pointer = int | tuple[int, int] | tuple[int, int, int]
@@ -194,7 +195,8 @@ def cut(value: Sequence[Any], start: int, stop: int, flattened: bool = False) ->
         return list(value[start:stop])
     items: list[Any] = []
     offset = 0
-    for inner in value:
+    for item in value:
+        inner = item if is_flattened_list(item) else (item,)  # a scalar is a list of one
         end = offset + len(inner)
         if end > start and offset < stop:
             items.extend(inner[max(0, start - offset) : stop - offset])

@@ -260,6 +260,6 @@ def test_flow_runner_runs_a_flow_like_flow_run(task_runner):
 
     with Flow("f") as flow:
         result = succeeds()
-    state = FlowRunner(flow=flow).run(task_runner=task_runner)
+    state = FlowRunner(flow=flow).run(task_runner=task_runner, return_tasks=[result])
     assert state.is_successful()
     assert state.result()[result].result() == "ok"

@@ -31,7 +31,7 @@ def upstream(found):
 
 
 def runs(trigger, found) -> bool:
-    return trigger(upstream(found)).decision is Decision.RUN
+    return trigger.verdict(upstream(found)).decision is Decision.RUN
 
 
 @SETTINGS
@@ -44,13 +44,13 @@ def test_each_simple_trigger_runs_exactly_when_its_definition_holds(found):
     assert runs(triggers.any_successful, found) == (not found or successes > 0)
     assert runs(triggers.any_failed, found) == (not found or failures > 0)
     assert runs(triggers.all_finished, found)
-    assert triggers.manual_only(upstream(found)).decision is Decision.PAUSE
+    assert triggers.manual_only.verdict(upstream(found)).decision is Decision.PAUSE
 
 
 @SETTINGS
 @given(finished_states)
 def test_not_all_skipped_skips_exactly_when_every_upstream_skipped(found):
-    decision = triggers.not_all_skipped(upstream(found)).decision
+    decision = triggers.not_all_skipped.verdict(upstream(found)).decision
     if found and all(s.is_skipped() for s in found):
         assert decision is Decision.SKIP
     elif all(s.is_successful() for s in found):

@@ -12,22 +12,45 @@ import pytest
 PINNED_ALL = {
     "orchestrator": [
         "Constant", "Dependency", "Edge", "Flow", "Parameter", "Task", "__version__", "context",
-        "flatten", "flow", "task", "unmapped",
+        "flatten", "flow", "task", "unmapped", "apply_map", "case", "resource_manager",
+        "tags",
     ],
+    "orchestrator.tasks.control_flow": ["FilterTask", "case", "ifelse", "merge", "switch"],
+    "orchestrator.tasks.resources": ["ResourceManager", "resource_manager"],
+    "orchestrator.tasks.core.resource_manager": ["ResourceManager", "resource_manager"],
     "orchestrator.core": ["Edge", "Flow", "Parameter", "Task"],
     "orchestrator.core.task": ["Task"],
     "orchestrator.core.flow": ["Flow"],
     "orchestrator.core.edge": ["Edge"],
-    "orchestrator.utilities.tasks": ["task", "unmapped"],
+    "orchestrator.core.parameter": ["DateTimeParameter", "Parameter"],
+    "orchestrator.utilities.tasks": [
+        "defaults_from_attrs", "pause_task", "tags", "task", "unmapped",
+    ],
+    "orchestrator.utilities.debug": ["raise_on_exception"],
     "orchestrator.executors": ["DaskExecutor", "LocalDaskExecutor", "LocalExecutor"],
     "orchestrator.engine": ["FlowRunner", "TaskRunner", "signals", "state"],
     "orchestrator.engine.state": [
         "Cached", "Cancelled", "Completed", "Failed", "Finished", "Mapped", "Paused", "Pending",
         "Resume", "Retrying", "Running", "Scheduled", "Skipped", "State", "StateKind", "StateType",
-        "Success", "TimedOut", "TriggerFailed",
+        "Success", "TimedOut", "TriggerFailed", "Looped", "ValidationFailed",
+    ],
+    "orchestrator.results": [
+        "CacheValidatorError", "JSONSerializer", "LocalResult", "PandasSerializer",
+        "PickleSerializer", "PrefectResult", "Result", "ResultError", "ResultReadError",
+        "ResultWriteError", "Serializer", "StoredResult", "TargetTemplateError", "result_location",
+    ],
+    "orchestrator.engine.results": ["LocalResult", "PrefectResult", "Result"],
+    "orchestrator.engine.result": ["Result"],
+    "orchestrator.engine.serializers": [
+        "JSONSerializer", "PandasSerializer", "PickleSerializer", "Serializer",
+    ],
+    "orchestrator.engine.cache_validators": [
+        "all_inputs", "all_parameters", "duration_only", "never_use", "partial_inputs_only",
+        "partial_parameters_only",
     ],
     "orchestrator.engine.signals": [
         "ENDRUN", "FAIL", "PAUSE", "RETRY", "SKIP", "SUCCESS", "Signal", "TIMEOUT", "TRIGGERFAIL",
+        "LOOP", "VALIDATIONFAIL", "signal_from_state",
     ],
     "orchestrator.triggers": [
         "Decision", "TriggerResult", "all_failed", "all_finished", "all_successful", "always_run",
@@ -37,8 +60,13 @@ PINNED_ALL = {
     "orchestrator.task_runners": [
         "BaseTaskRunner", "ConcurrentTaskRunner", "DaskTaskRunner", "SequentialTaskRunner",
     ],
+    "orchestrator.journal": [
+        "FlowRunRecord", "Journal", "JournalCorruptError", "JournalError", "JournalLockedError",
+        "JournalVersionError", "JournalWarning", "RunNotFoundError", "SQLiteJournal",
+        "StateRecord", "TaskRunRecord", "cancel_flow_run", "journal_path",
+    ],
     "orchestrator.tasks.core.constants": ["Constant"],
-    "taskrun": ["run_task"],
+    "taskrun": ["run_task", "pause_task"],
     "orchestrator.futures": ["Future"],
     "orchestrator.engine.task_runner": ["TaskRunner"],
     "orchestrator.engine.flow_runner": ["FlowRunner"],

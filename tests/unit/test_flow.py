@@ -240,22 +240,18 @@ def test_copy_makes_a_separate_graph_with_the_same_tasks():
     assert clone.edges == {Edge(a, b), Edge(b, c)}
 
 
-def test_flatten_without_map_is_rejected():
-    with (
-        pytest.raises(
-            FlowDefinitionError, match=r"flatten\(\) on argument 'x' only works with \.map\(\)"
-        ),
-        Flow("f"),
-    ):
-        identity(flatten([[1]]))
+def test_flatten_without_map_gives_the_consumer_the_concatenation():
+    with Flow("f") as flow:
+        reduced = identity(flatten([[1], [2, 3]]))
+    assert flow.run().result()[reduced].result() == [1, 2, 3]
 
 
-def test_upstream_tasks_must_be_tasks():
-    with (
-        pytest.raises(TypeError, match=r"upstream_tasks of 'identity' must be tasks, got 3"),
-        Flow("f"),
-    ):
-        identity(1, upstream_tasks=[3])
+def test_a_plain_value_in_upstream_tasks_becomes_a_constant_task():
+    with Flow("f") as flow:
+        result = identity(1, upstream_tasks=[3])
+    (upstream,) = flow.upstream_tasks(result)
+    assert isinstance(upstream, Constant)
+    assert upstream.value == 3
 
 
 def test_unmapped_and_flatten_show_their_value():

@@ -113,13 +113,16 @@ def test_final_state_is_logged_while_the_body_still_runs(runner_class, task_line
 def test_the_flow_run_stops_listening_when_it_ends():
     runner = RecordingRunner(max_workers=2)
 
-    @flow(task_runner=runner)
+    @flow(task_runner=runner, journal=False)  # the run journal listens too, when on
     def body() -> int:
         return add(1, 2).result()
 
     assert body().result() == 3
     assert body().result() == 3
     assert runner.events == ["watch", "unwatch", "watch", "unwatch"]
+    journalled = body.with_options(journal=True)
+    assert journalled().result() == 3
+    assert runner.events[4:] == ["watch", "watch", "unwatch", "unwatch"]
 
 
 def test_many_runs_finishing_at_once_are_each_logged_once(task_lines):

@@ -151,7 +151,7 @@ def test_calling_with_an_unknown_argument_shows_the_signature():
 
 
 def test_iterating_a_task_says_to_map_or_index_instead():
-    with pytest.raises(TypeError, match=r"Task 'rows' is not iterable; map over it"):
+    with pytest.raises(TypeError, match=r"Task 'rows' is not iterable: .* Pass nout="):
         list(Task(name="rows"))
 
 

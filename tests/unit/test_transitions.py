@@ -28,11 +28,14 @@ STATES = [cls() for cls in ALL_STATE_CLASSES]
 
 @pytest.mark.parametrize("old", STATES, ids=lambda s: type(s).__name__)
 def test_no_finished_state_moves_on_except_a_failure_into_a_retry(old):
+    retryable = (StateKind.FAILED, StateKind.TIMED_OUT, StateKind.VALIDATION_FAILED)
     for new in STATES:
         allowed = is_allowed(old, new)
-        if old.kind in FINISHED and old.kind not in (StateKind.FAILED, StateKind.TIMED_OUT):
+        if old.kind is StateKind.LOOPED:  # finished but not final: the next iteration runs
+            assert allowed == (new.kind in (StateKind.RUNNING, StateKind.FAILED))
+        elif old.kind in FINISHED and old.kind not in retryable:
             assert not allowed
-        elif old.kind in (StateKind.FAILED, StateKind.TIMED_OUT):
+        elif old.kind in retryable:
             assert allowed == (new.kind is StateKind.RETRYING)
 
 
@@ -44,7 +47,13 @@ def test_a_run_must_start_running_before_it_can_succeed(old):
 
 def test_every_kind_has_an_entry_or_is_final():
     assert set(ALLOWED) <= set(StateKind)
-    assert all(kind not in ALLOWED for kind in FINISHED - {StateKind.FAILED, StateKind.TIMED_OUT})
+    moving_on = {
+        StateKind.FAILED,
+        StateKind.TIMED_OUT,
+        StateKind.VALIDATION_FAILED,
+        StateKind.LOOPED,
+    }
+    assert all(kind not in ALLOWED for kind in FINISHED - moving_on)
 
 
 def test_an_invalid_transition_names_the_task_both_states_and_says_it_is_a_bug():

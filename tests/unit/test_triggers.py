@@ -59,7 +59,7 @@ def test_every_public_trigger_has_a_documented_empty_upstream_answer():
 
 @pytest.mark.parametrize("name", sorted(SIMPLE_TRIGGERS))
 def test_trigger_answer_for_an_empty_upstream_set(name):
-    verdict = SIMPLE_TRIGGERS[name]({})
+    verdict = SIMPLE_TRIGGERS[name].verdict({})
     assert isinstance(verdict, TriggerResult)
     assert verdict.decision is EMPTY_UPSTREAM_DECISIONS[name]
 
@@ -77,39 +77,39 @@ def test_trigger_answer_for_an_empty_upstream_set(name):
     ids=lambda value: getattr(value, "__name__", str(value)),
 )
 def test_some_triggers_on_an_empty_upstream_set_compare_zero_with_their_bounds(trigger, decision):
-    assert trigger({}).decision is decision
+    assert trigger.verdict({}).decision is decision
 
 
 # ---- the simple triggers -------------------------------------------------------------------------
 def test_all_successful_runs_when_every_upstream_succeeded():
-    assert triggers.all_successful(upstream(Success(), Skipped(), Mapped())).decision is RUN
+    assert triggers.all_successful.verdict(upstream(Success(), Skipped(), Mapped())).decision is RUN
 
 
 def test_all_successful_fails_when_one_upstream_failed_and_names_it():
-    verdict = triggers.all_successful(upstream(Success(), Failed()))
+    verdict = triggers.all_successful.verdict(upstream(Success(), Failed()))
     assert verdict.decision is FAIL
     assert "'u1'" in verdict.reason
     assert "'u0'" not in verdict.reason
 
 
 def test_all_failed_runs_only_when_every_upstream_failed():
-    assert triggers.all_failed(upstream(Failed(), TriggerFailed())).decision is RUN
-    assert triggers.all_failed(upstream(Failed(), Success())).decision is FAIL
+    assert triggers.all_failed.verdict(upstream(Failed(), TriggerFailed())).decision is RUN
+    assert triggers.all_failed.verdict(upstream(Failed(), Success())).decision is FAIL
 
 
 def test_any_successful_runs_when_one_upstream_succeeded():
-    assert triggers.any_successful(upstream(Failed(), Success())).decision is RUN
-    assert triggers.any_successful(upstream(Failed(), Failed())).decision is FAIL
+    assert triggers.any_successful.verdict(upstream(Failed(), Success())).decision is RUN
+    assert triggers.any_successful.verdict(upstream(Failed(), Failed())).decision is FAIL
 
 
 def test_any_failed_runs_when_one_upstream_failed():
-    assert triggers.any_failed(upstream(Success(), Failed())).decision is RUN
-    assert triggers.any_failed(upstream(Success(), Success())).decision is FAIL
+    assert triggers.any_failed.verdict(upstream(Success(), Failed())).decision is RUN
+    assert triggers.any_failed.verdict(upstream(Success(), Success())).decision is FAIL
 
 
 def test_all_finished_runs_whatever_the_outcome_but_not_while_an_upstream_runs():
-    assert triggers.all_finished(upstream(Success(), Failed(), Skipped())).decision is RUN
-    assert triggers.all_finished(upstream(Success(), Running())).decision is FAIL
+    assert triggers.all_finished.verdict(upstream(Success(), Failed(), Skipped())).decision is RUN
+    assert triggers.all_finished.verdict(upstream(Success(), Running())).decision is FAIL
 
 
 def test_always_run_is_all_finished():
@@ -118,33 +118,33 @@ def test_always_run_is_all_finished():
 
 def test_manual_only_pauses_whatever_the_upstream_states():
     for states in [(), (Success(),), (Failed(),)]:
-        verdict = triggers.manual_only(upstream(*states))
+        verdict = triggers.manual_only.verdict(upstream(*states))
         assert verdict.decision is PAUSE
         assert "resume" in verdict.reason
 
 
 def test_not_all_skipped_skips_when_every_upstream_skipped():
-    assert triggers.not_all_skipped(upstream(Skipped(), Skipped())).decision is SKIP
+    assert triggers.not_all_skipped.verdict(upstream(Skipped(), Skipped())).decision is SKIP
 
 
 def test_not_all_skipped_runs_when_some_upstream_succeeded_without_skipping():
-    assert triggers.not_all_skipped(upstream(Skipped(), Success())).decision is RUN
+    assert triggers.not_all_skipped.verdict(upstream(Skipped(), Success())).decision is RUN
 
 
 def test_not_all_skipped_fails_when_an_upstream_failed():
-    assert triggers.not_all_skipped(upstream(Skipped(), Failed())).decision is FAIL
+    assert triggers.not_all_skipped.verdict(upstream(Skipped(), Failed())).decision is FAIL
 
 
 def test_a_mapped_upstream_is_judged_by_its_children():
     parent = Mapped(map_states=[Success(), Failed(), Success()])
-    assert triggers.all_successful(upstream(parent)).decision is FAIL
-    assert triggers.any_failed(upstream(parent)).decision is RUN
-    assert triggers.some_failed(at_most=1)(upstream(parent)).decision is RUN
-    assert triggers.some_failed(at_least=2)(upstream(parent)).decision is FAIL
+    assert triggers.all_successful.verdict(upstream(parent)).decision is FAIL
+    assert triggers.any_failed.verdict(upstream(parent)).decision is RUN
+    assert triggers.some_failed(at_most=1).verdict(upstream(parent)).decision is RUN
+    assert triggers.some_failed(at_least=2).verdict(upstream(parent)).decision is FAIL
 
 
 def test_a_mapped_upstream_with_no_children_counts_as_one_success():
-    assert triggers.all_successful(upstream(Mapped(map_states=[]))).decision is RUN
+    assert triggers.all_successful.verdict(upstream(Mapped(map_states=[]))).decision is RUN
 
 
 def test_trigger_result_is_truthy_only_when_the_task_should_run():
@@ -184,7 +184,7 @@ def test_some_failed_bounds_the_count_or_fraction_of_failed_upstream(
     at_least, at_most, states, decision
 ):
     assert (
-        triggers.some_failed(at_least=at_least, at_most=at_most)(upstream(*states)).decision
+        triggers.some_failed(at_least=at_least, at_most=at_most).verdict(upstream(*states)).decision
         is decision
     )
 
@@ -203,14 +203,14 @@ def test_some_failed_bounds_the_count_or_fraction_of_failed_upstream(
 def test_some_successful_bounds_the_count_or_fraction_of_successful_upstream(
     at_least, at_most, decision
 ):
-    verdict = triggers.some_successful(at_least=at_least, at_most=at_most)(
+    verdict = triggers.some_successful(at_least=at_least, at_most=at_most).verdict(
         upstream(*FOUR_WITH_ONE_FAILED)
     )
     assert verdict.decision is decision
 
 
 def test_some_failed_reason_shows_the_count_and_the_bound():
-    verdict = triggers.some_failed(at_least=2)(upstream(*FOUR_WITH_ONE_FAILED))
+    verdict = triggers.some_failed(at_least=2).verdict(upstream(*FOUR_WITH_ONE_FAILED))
     assert verdict.reason == "1 of 4 upstream: fewer than at_least=2."
 
 
@@ -233,12 +233,15 @@ def test_triggers_pickle_so_they_can_ship_with_a_task():
         import cloudpickle
 
         restored = cloudpickle.loads(cloudpickle.dumps(trigger))
-        assert restored(upstream(Success())).decision is trigger(upstream(Success())).decision
+        assert (
+            restored.verdict(upstream(Success())).decision
+            is trigger.verdict(upstream(Success())).decision
+        )
     assert pickle.loads(pickle.dumps(TriggerResult(RUN, "why"))) == TriggerResult(RUN, "why")
 
 
 def test_unfinished_upstream_states_are_not_failures_for_all_successful_but_block_all_finished():
     # the executor never evaluates a trigger before upstream is finished; the triggers still
     # answer sensibly when asked
-    assert triggers.all_successful(upstream(Pending())).decision is FAIL
-    assert triggers.all_finished(upstream(Pending())).decision is FAIL
+    assert triggers.all_successful.verdict(upstream(Pending())).decision is FAIL
+    assert triggers.all_finished.verdict(upstream(Pending())).decision is FAIL

@@ -45,6 +45,7 @@ from typing import Any
 
 from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
 from orchestrator.task_runners.dask.batching import DurationEstimates
+from orchestrator.task_runners.dask.cancelling import cancel_unfinished
 from orchestrator.task_runners.dask.cluster_options import check_cluster_options
 from orchestrator.task_runners.dask.cluster_watch import FROM_CONFIG, no_workers_seconds
 from orchestrator.task_runners.dask.connection import (
@@ -327,6 +328,10 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
             submitted = getattr(item, "submitted", None)
             if session is not None and submitted is not None:
                 session.release(submitted)
+
+    def cancel(self, handles: Sequence[DaskHandle]) -> None:
+        """Cancel these runs' Dask tasks on the scheduler (see ``dask.cancelling``)."""
+        cancel_unfinished(self._session, handles)
 
     def watch(self, listener: FinalListener[DaskHandle]) -> Callable[[], None] | None:
         """Tell ``listener`` of each final summary (from the client's event loop) and of each

@@ -1,0 +1,63 @@
+"""The run journal: a record of every flow run and its task runs' final states.
+
+    interface.py          the ``Journal`` protocol (SQLite now; a server database later)
+    sqlite_journal.py     the embedded journal, ``$ORCHESTRATOR_HOME/runs.db``
+    records.py            what is kept: msgpack metadata of states, never results
+    recorder.py           one flow run's writer: batches, a writer thread, cancel polling
+    controlled_runner.py  the task runner as a flow run drives it: journalled, cancellable
+    settings.py           where the journal lives, and the on/off switch
+    errors.py             a journal that cannot be used, named with the fix
+
+Flow runs write it unless told not to (``journal=False``, ``orchestrator run
+--no-journal``, ``ORCHESTRATOR_JOURNAL=off``); ``orchestrator runs`` reads it and
+``orchestrator cancel RUN_ID`` asks a running flow run, in any process, to stop.
+"""
+
+from __future__ import annotations
+
+from orchestrator.journal.errors import (
+    JournalCorruptError,
+    JournalError,
+    JournalLockedError,
+    JournalVersionError,
+    RunNotFoundError,
+)
+from orchestrator.journal.interface import Journal
+from orchestrator.journal.recorder import JournalWarning
+from orchestrator.journal.records import FlowRunRecord, StateRecord, TaskRunRecord
+from orchestrator.journal.settings import journal_path
+from orchestrator.journal.sqlite_journal import SQLiteJournal
+
+__all__ = [
+    "FlowRunRecord",
+    "Journal",
+    "JournalCorruptError",
+    "JournalError",
+    "JournalLockedError",
+    "JournalVersionError",
+    "JournalWarning",
+    "RunNotFoundError",
+    "SQLiteJournal",
+    "StateRecord",
+    "TaskRunRecord",
+    "cancel_flow_run",
+    "journal_path",
+]
+
+
+def cancel_flow_run(run_id: str, journal: Journal | None = None) -> FlowRunRecord:
+    """Ask the orchestrator running ``run_id`` (an id, a unique prefix, or ``"last"``) to
+    cancel it; it notices within about a second. Returns the run as the journal had it.
+
+    Raises:
+        RunNotFoundError: no such run in the journal.
+    """
+    opened = journal is None
+    chosen: Journal = SQLiteJournal() if journal is None else journal
+    try:
+        run = chosen.find_run(run_id)
+        chosen.request_cancel(run.id)
+        return run
+    finally:
+        if opened:
+            chosen.close()

@@ -1,0 +1,105 @@
+"""Results on a real ``LocalCluster(processes=True)``: worker processes write and read them.
+
+Checkpoints are written by the worker process that ran the task (the serializer stamps
+its process id into the file); a target hit skips the body (each call appends a line to
+a counter file); a cached result of ~100 MB is read on a worker and stays there, so this
+process's memory does not grow with it (measured as the locality test does).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator import Flow, task
+from orchestrator.engine.state import Cached, Success
+from orchestrator.results import LocalResult, PickleSerializer
+from orchestrator.task_runners import DaskTaskRunner
+
+from .test_dask_locality import PeakRss
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+BIG_BYTES = 100_000_000
+
+
+class PidStampingSerializer(PickleSerializer):
+    """Pickles ``(writer's process id, value)``, so a test can tell who wrote a file."""
+
+    def serialize(self, value: Any) -> bytes:
+        return pickle.dumps((os.getpid(), value))
+
+    def deserialize(self, blob: bytes) -> Any:
+        return pickle.loads(blob)[1]
+
+
+@task
+def inc(x: int, counter: str) -> int:
+    with open(counter, "a") as handle:
+        handle.write(f"{x}\n")
+    return x + 1
+
+
+@task
+def big(size: int) -> bytes:
+    return b"x" * size
+
+
+@task
+def length(data: bytes) -> int:
+    return len(data)
+
+
+def children(state: Any, name: str) -> list[Any]:
+    return next(s for t, s in state.result().items() if t.name == name).map_states
+
+
+def test_checkpoints_are_written_by_the_worker_processes(process_address: str, tmp_path: Path):
+    result = LocalResult(dir=tmp_path / "results", serializer=PidStampingSerializer())
+    stored = inc.copy(result=result, target="{task_name}/{map_index}.pkl")
+    with Flow("on-workers") as flow:
+        stored.map(x=[1, 2, 3, 4], counter=[str(tmp_path / "calls")] * 4)
+    state = flow.run(task_runner=DaskTaskRunner(address=process_address))
+    assert state.is_successful()
+    files = sorted((tmp_path / "results" / "inc").iterdir())
+    assert [f.name for f in files] == ["0.pkl", "1.pkl", "2.pkl", "3.pkl"]
+    writers = {pickle.loads(f.read_bytes())[0] for f in files}
+    assert os.getpid() not in writers
+    assert [pickle.loads(f.read_bytes())[1] for f in files] == [2, 3, 4, 5]
+
+
+def test_a_target_hit_on_a_worker_skips_the_body(process_address: str, tmp_path: Path):
+    counter = tmp_path / "calls"
+    stored = inc.copy(result=LocalResult(dir=tmp_path / "results"), target="{map_index}.pkl")
+    with Flow("target-hit") as flow:
+        stored.map(x=[1, 2, 3], counter=[str(counter)] * 3)
+    runner = DaskTaskRunner(address=process_address)
+    first = flow.run(task_runner=runner)
+    second = flow.run(task_runner=runner)
+    assert [type(c) for c in children(first, "inc")] == [Success] * 3
+    assert [type(c) for c in children(second, "inc")] == [Cached] * 3
+    assert [c.result() for c in children(second, "inc")] == [2, 3, 4]
+    assert sorted(counter.read_text().split()) == ["1", "2", "3"]  # the first run's calls only
+
+
+def test_a_cached_big_result_is_read_on_a_worker_and_never_reaches_the_orchestrator(
+    process_address: str, tmp_path: Path
+):
+    stored = big.copy(result=LocalResult(dir=tmp_path / "results"), target="big.bin")
+    with Flow("big") as flow:
+        data = stored(BIG_BYTES)
+        measured = length(data)
+    runner = DaskTaskRunner(address=process_address)
+    assert flow.run(task_runner=runner).is_successful()  # writes the target (and warms up)
+    assert (tmp_path / "results" / "big.bin").stat().st_size > BIG_BYTES
+    with PeakRss() as memory:
+        state = flow.run(task_runner=runner)
+        time.sleep(0.05)
+    assert isinstance(state.result()[data], Cached)
+    assert state.result()[measured].result() == BIG_BYTES
+    assert memory.growth < BIG_BYTES / 20, f"grew by {memory.growth / 1e6:.0f} MB"

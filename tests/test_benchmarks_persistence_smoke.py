@@ -1,0 +1,21 @@
+"""Smoke test of the persistence benchmark at tiny N: every side runs and its total is
+checked (the benchmark raises on a wrong one). Nothing about timings is asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmarks import persistence
+
+
+@pytest.mark.timeout(120)
+def test_the_persistence_benchmark_runs_off_on_and_cached(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "persistence.json"
+    assert persistence.main(["--n", "20", "--reps", "1", "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["n"] == 20
+    assert set(row["seconds"]) == {"off", "on", "cached"}
+    assert "first/cached" in capsys.readouterr().out
