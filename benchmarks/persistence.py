@@ -1,16 +1,23 @@
-"""Persistence workload: a map with checkpointing off, on, and a fully cached re-run.
+"""Persistence workload: a map with checkpointing off, on, and fully cached re-runs.
 
     off       add_one mapped over range(N), then total (no result: nothing stored)
-    on        the same with ``result=LocalResult(dir)`` and a ``{map_index}`` target:
-              every child writes one file (local disk, a fresh directory per run)
-    cached    the "on" flow again over the files the last "on" run wrote: every child
-              finds its target and is Cached; the body never runs
+    on        the same with ``result=LocalResult(dir)`` and no target: every child's
+              result is checkpointed, appended to a container (one file per writing
+              thread, ``taskrun.results.containers``)
+    target    ``result=LocalResult(dir)`` and a ``{map_index}`` target: one file per child
+    cached    the "target" flow again over the files it wrote: every child finds its
+              target and is Cached; the body never runs
+    index     ``cache_for`` with a ``LocalResult``: a first run (its results in containers,
+              its cache index appended), then, with the in-process cache emptied as in a
+              new process, a re-run whose children are Cached from the persisted index
+              (runners whose workers are another process keep their own cache: skipped)
     raw       (Dask runners) the same map on raw Dask, ``Client.map``, for reference
 
-Reported as ratios, which hold on a noisy machine: on / off (target <= 1.5) and
-first run / cached re-run (target >= 10 at 100,000 children). Each side runs ``--reps``
-times in rotating order; the medians are compared. The issue's sizes are 10,000 and
-100,000 children; on a shared machine run one small size::
+Reported as ratios, which hold on a noisy machine: on / off and target / off (target
+<= 1.5), target / cached and index-first / index-cached (target >= 10 at 100,000
+children). Each side runs ``--reps`` times in rotating order; the medians are compared.
+Log lines below WARNING are off, as in ``python -m benchmarks``. The issue's sizes are
+10,000 and 100,000 children; on a shared machine run one small size::
 
     python -m benchmarks.persistence --n 2000 --runner sequential
     python -m benchmarks.persistence --n 10000,100000 --runner dask-threads --json p.json
@@ -19,9 +26,11 @@ times in rotating order; the medians are compared. The issue's sizes are 10,000 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import functools
 import gc
 import json
+import logging
 import shutil
 import statistics
 import tempfile
@@ -34,19 +43,27 @@ from benchmarks.runners import RunnerEnv, open_runner
 from benchmarks.workloads import Options, _raw_mapreduce, _sum_add_one, add_one, total
 from orchestrator import Flow
 from orchestrator.results import LocalResult
+from taskrun import cache_store
+
+#: how each side's mapped task stores its results (None: it stores nothing)
+_OPTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "on": lambda d: {"result": LocalResult(dir=d)},
+    "target": lambda d: {"result": LocalResult(dir=d), "target": "add_one/{map_index}.pkl"},
+    "index": lambda d: {"result": LocalResult(dir=d), "cache_for": dt.timedelta(hours=1)},
+}
 
 
-def _flow(n: int, directory: Path | None) -> tuple[Flow, Any]:
+def _flow(n: int, side: str, directory: Path | None) -> tuple[Flow, Any]:
     mapped = add_one
-    if directory is not None:
-        mapped = add_one.copy(result=LocalResult(dir=directory), target="add_one/{map_index}.pkl")
+    if directory is not None and side in _OPTIONS:
+        mapped = add_one.copy(**_OPTIONS[side](directory))
     with Flow(f"persistence-{n}") as flow:
         summed = total(values=mapped.map(x=range(n)))
     return flow, summed
 
 
-def _timed_run(env: RunnerEnv, n: int, directory: Path | None) -> float:
-    flow, summed = _flow(n, directory)
+def _timed_run(env: RunnerEnv, n: int, side: str, directory: Path | None) -> float:
+    flow, summed = _flow(n, side, directory)
     gc.collect()
     env.settle()
     started = time.perf_counter()
@@ -54,34 +71,50 @@ def _timed_run(env: RunnerEnv, n: int, directory: Path | None) -> float:
     value = state.result()[summed].result()
     elapsed = time.perf_counter() - started
     if value != _sum_add_one(n):
-        raise RuntimeError(f"persistence-{n}: wrong total {value!r} ({state!r})")
+        raise RuntimeError(f"persistence-{n} ({side}): wrong total {value!r} ({state!r})")
     return elapsed
 
 
+def _index_pair(env: RunnerEnv, n: int, directory: Path) -> tuple[float, float]:
+    """(first run, re-run from the persisted index with the process cache emptied)."""
+    cache_store.clear()
+    first = _timed_run(env, n, "index", directory)
+    cache_store.clear()  # as in a new process: only the index beside the results is left
+    return first, _timed_run(env, n, "index", directory)
+
+
 def measure(env: RunnerEnv, n: int, reps: int, root: Path) -> dict[str, Any]:
-    """Median seconds of each side for ``n`` children, and the two ratios."""
-    seconds: dict[str, list[float]] = {"off": [], "on": [], "cached": [], "raw": []}
+    """Median seconds of each side for ``n`` children, and the ratios."""
+    seconds: dict[str, list[float]] = {
+        "off": [], "on": [], "target": [], "cached": [], "index": [], "index-cached": [],
+        "raw": [],
+    }  # fmt: skip
+    in_process = env.cluster is None or not env.cluster.processes
     for rep in range(reps):
         directory = root / f"n{n}-rep{rep}"
         sides: list[tuple[str, Callable[[], float]]] = [
-            ("off", functools.partial(_timed_run, env, n, None)),
-            ("on", functools.partial(_timed_run, env, n, directory)),
+            (side, functools.partial(_timed_run, env, n, side, directory / side))
+            for side in ("off", "on", "target")
         ]
         if env.client is not None:
             sides.append(("raw", functools.partial(_raw_seconds, env, n)))
         turn = rep % len(sides)
         for name, side in sides[turn:] + sides[:turn]:
             seconds[name].append(side())
-        seconds["cached"].append(_timed_run(env, n, directory))  # after "on" wrote the files
+        seconds["cached"].append(_timed_run(env, n, "target", directory / "target"))
+        if in_process:
+            first, again = _index_pair(env, n, directory / "index")
+            seconds["index"].append(first)
+            seconds["index-cached"].append(again)
         shutil.rmtree(directory, ignore_errors=True)
     medians = {name: statistics.median(values) for name, values in seconds.items() if values}
-    return {
-        "n": n,
-        "runner": env.name,
-        "seconds": medians,
-        "on_over_off": medians["on"] / medians["off"],
-        "first_over_cached": medians["on"] / medians["cached"],
-    }
+    row: dict[str, Any] = {"n": n, "runner": env.name, "seconds": medians}
+    row["on_over_off"] = medians["on"] / medians["off"]
+    row["target_over_off"] = medians["target"] / medians["off"]
+    row["target_over_cached"] = medians["target"] / medians["cached"]
+    if "index" in medians:
+        row["index_over_cached"] = medians["index"] / medians["index-cached"]
+    return row
 
 
 def _raw_seconds(env: RunnerEnv, n: int) -> float:
@@ -91,6 +124,17 @@ def _raw_seconds(env: RunnerEnv, n: int) -> float:
     return time.perf_counter() - started
 
 
+def _shown(row: dict[str, Any]) -> str:
+    seconds = ", ".join(f"{k} {v:.3f}s" for k, v in row["seconds"].items())
+    ratios = (
+        f"on/off {row['on_over_off']:.2f}x, target/off {row['target_over_off']:.2f}x "
+        f"(target <= 1.5); target/cached {row['target_over_cached']:.2f}x"
+    )
+    if "index_over_cached" in row:
+        ratios += f", index/index-cached {row['index_over_cached']:.2f}x"
+    return f"persistence n={row['n']} runner={row['runner']}: {seconds}; {ratios} (target >= 10)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.persistence", description=__doc__)
     parser.add_argument("--n", default="10000", help="comma-separated child counts")
@@ -98,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
+    for name in ("orchestrator", "workers", "taskrun"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     env = open_runner(args.runner)
     root = Path(tempfile.mkdtemp(prefix="orchestrator-persistence-"))
     rows = []
@@ -105,12 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n in (int(part) for part in args.n.split(",")):
             row = measure(env, n, args.reps, root)
             rows.append(row)
-            shown = ", ".join(f"{k} {v:.3f}s" for k, v in row["seconds"].items())
-            print(
-                f"persistence n={n} runner={env.name}: {shown}; on/off "
-                f"{row['on_over_off']:.2f}x (target <= 1.5), first/cached "
-                f"{row['first_over_cached']:.2f}x (target >= 10)"
-            )
+            print(_shown(row), flush=True)
     finally:
         env.close()
         shutil.rmtree(root, ignore_errors=True)

@@ -105,7 +105,17 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="keep this run out of the run journal (orchestrator runs)",
     )
+    run.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="the next attempt of a journalled run of this (DAG) flow, or last: persisted "
+        "results are re-used, the rest runs again",
+    )
     run.set_defaults(handler=run_command)
+
+
+#: what RUN_ID may be, for ``runs show`` and ``cancel``
+_RUN_ID_HELP = "a run id (or a unique start of it), a run name, or last"
 
 
 def _add_runs(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -121,7 +131,7 @@ def _add_runs(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     shown = runs.add_subparsers(dest="runs_command", metavar="show")
     show = shown.add_parser("show", help="one run, task by task")
-    show.add_argument("run_id", metavar="RUN_ID", help="a run id, a unique start of it, or last")
+    show.add_argument("run_id", metavar="RUN_ID", help=_RUN_ID_HELP)
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
     runs.set_defaults(handler=runs_command)
 
@@ -132,7 +142,7 @@ def _add_cancel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="cancel a flow run that is still going (in any process)",
         description="Ask the orchestrator running a flow run to cancel it.",
     )
-    cancel.add_argument("run_id", metavar="RUN_ID", help="a run id, a unique start of it, or last")
+    cancel.add_argument("run_id", metavar="RUN_ID", help=_RUN_ID_HELP)
     cancel.add_argument(
         "--wait",
         type=float,

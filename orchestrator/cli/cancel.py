@@ -3,7 +3,8 @@
 The request is a row in the run journal; the orchestrator running the flow looks for
 one about once a second, then stops submitting, cancels what has not finished (on
 Dask, on the scheduler) and records the run ``Cancelled``. ``--wait`` waits until the
-journal shows the run over. Exit status: 0 asked (or, with --wait, cancelled), 1 the run
+journal shows the run over. A run started with the journal off (``--no-journal``) is not
+in it and cannot be cancelled this way. Exit status: 0 asked (or, with --wait, cancelled), 1 the run
 was over already (or did not end within --wait), 2 no such run or no usable journal.
 """
 

@@ -50,7 +50,7 @@ def run_command(args: argparse.Namespace) -> int:
     display = None if args.quiet else ProgressDisplay(console=Console())
     try:
         state = run_flow(
-            loaded, params, runner, display, journal=False if args.no_journal else None
+            loaded, params, runner, display, False if args.no_journal else None, args.resume
         )
     except KeyboardInterrupt:  # Ctrl-C: what finished, what was cut short; main() exits 130
         if display is not None:
@@ -103,13 +103,21 @@ def run_flow(
     runner: Any,
     display: ProgressDisplay | None,
     journal: bool | None = None,
+    resume: str | None = None,
 ) -> State:
     """Run a ``Flow`` or an ``@flow`` function once and return its final state
-    (``journal=False``: not recorded in the run journal)."""
+    (``journal=False``: not recorded in the run journal; ``resume``: the next attempt of
+    that journalled run, DAG flows only)."""
     progress: Any = display if display is not None else False
     if loaded.is_dag:
         return loaded.obj.run(  # type: ignore[no-any-return]
-            parameters=params, task_runner=runner, progress=progress, journal=journal
+            parameters=params, task_runner=runner, progress=progress, journal=journal,
+            resume=resume,
+        )  # fmt: skip
+    if resume is not None:
+        raise CommandError(
+            f"--resume works for DAG flows (with Flow(...)) only; {loaded.name!r} is an "
+            "@flow function. Run it anew, or give its tasks targets so a new run reads them."
         )
     return run_flow_function(loaded.obj, params, runner, progress, journal)
 

@@ -6,7 +6,7 @@
                                        message, result location; mapped children summed up
     --json                             the same as JSON, for scripts
 
-RUN_ID is a flow run's id, any unique start of it, or ``last``.
+RUN_ID is a flow run's id (or any unique start of it), its name, or ``last``.
 """
 
 from __future__ import annotations

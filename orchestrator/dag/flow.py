@@ -24,6 +24,7 @@ from orchestrator.dag.parameter import Parameter
 from orchestrator.dag.result_options import apply_flow_result
 from orchestrator.dag.task import Dependency, Task
 from orchestrator.dag.task_copies import argument_layout
+from orchestrator.dag.task_options import check_flow_max_in_flight
 from orchestrator.errors import FlowDefinitionError
 
 if TYPE_CHECKING:
@@ -54,10 +55,13 @@ class Flow(FlowGraph, FlowEditing):
         on_failure: Callable[[Flow, State], Any] | None = None,
         terminal_state_handler: Callable[[Flow, State, set[State]], State | None] | None = None,
         result: Any = None,
+        max_in_flight: int | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"Flow needs a non-empty name, got {name!r}")
         super().__init__(name)
+        #: mapped branches alive at once in each map of the flow (``runs/in_flight.py``)
+        self.max_in_flight = check_flow_max_in_flight(name, max_in_flight)
         self.task_runner = task_runner
         #: called as handler(flow, old_state, new_state) on each flow-run transition
         self.state_handlers = check_flow_handlers(name, state_handlers, on_failure)
@@ -329,6 +333,7 @@ class Flow(FlowGraph, FlowEditing):
             state_handlers=self.state_handlers,
             on_failure=self.on_failure,
             terminal_state_handler=self.terminal_state_handler,
+            max_in_flight=self.max_in_flight,
         )
         for t in self._order:
             new.add_task(t)

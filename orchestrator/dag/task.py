@@ -26,6 +26,7 @@ from orchestrator.dag.task_operators import TaskOperators, infer_nout
 from orchestrator.dag.task_options import (
     check_batch_size,
     check_copied_options,
+    check_max_in_flight,
     check_nout,
     check_on_failure,
     check_retries,
@@ -93,6 +94,7 @@ class Task(TaskOperators):
         cache_validator: Callable[..., bool] | None = None,
         cache_key: str | None = None,
         task_run_name: str | Callable[..., str] | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         self.name = name or type(self).__name__
         self.slug = slug or new_slug(self.name)
@@ -109,6 +111,8 @@ class Task(TaskOperators):
         self.on_failure = check_on_failure(self.name, on_failure)
         self.log_stdout = log_stdout
         self.batch_size = check_batch_size(self.name, batch_size)
+        #: mapped branches through this task alive at once (``runs/in_flight.py``)
+        self.max_in_flight = check_max_in_flight(self.name, max_in_flight)
         self.dependencies: list[Dependency] = []
         self._template: Task = self
         self._flow_ref: weakref.ref[Flow] | None = None

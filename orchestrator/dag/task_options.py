@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from orchestrator.dag.result_options import check_copied_result_options
-from orchestrator.errors import TaskDefinitionError
+from orchestrator.errors import FlowDefinitionError, TaskDefinitionError
 
 #: keywords a task call takes for itself (``Task.__call__``, ``Task.map``, ``@flow`` calls);
 #: a ``run`` argument cannot use them
@@ -173,6 +173,41 @@ def check_batch_size(name: str, batch_size: Any) -> int | None:
     return batch_size
 
 
+#: how to fix a wrong ``max_in_flight`` (``Task`` and ``Flow`` give the same advice)
+MAX_IN_FLIGHT_FIX = (
+    "Pass the number of mapped branches (load -> transform -> save of one item) that may "
+    "be alive at once, e.g. max_in_flight=8, or None for no bound."
+)
+
+
+def max_in_flight_problem(max_in_flight: Any) -> str | None:
+    """What is wrong with a ``max_in_flight`` value (None or an int >= 1), or None."""
+    if max_in_flight is None or (
+        isinstance(max_in_flight, int)
+        and not isinstance(max_in_flight, bool)
+        and max_in_flight >= 1
+    ):
+        return None
+    return f"max_in_flight={max_in_flight!r} is not a positive int."
+
+
+def check_max_in_flight(name: str, max_in_flight: Any) -> int | None:
+    """A task's ``max_in_flight``: how many of the mapped branches it belongs to may be alive
+    at once (``orchestrator.runs.in_flight``)."""
+    problem = max_in_flight_problem(max_in_flight)
+    if problem is not None:
+        raise TaskDefinitionError(name, problem, MAX_IN_FLIGHT_FIX)
+    return None if max_in_flight is None else int(max_in_flight)
+
+
+def check_flow_max_in_flight(name: str, max_in_flight: Any) -> int | None:
+    """A flow's ``max_in_flight``: the bound of the mapped branches of every map in it."""
+    problem = max_in_flight_problem(max_in_flight)
+    if problem is not None:
+        raise FlowDefinitionError(name, problem, MAX_IN_FLIGHT_FIX)
+    return None if max_in_flight is None else int(max_in_flight)
+
+
 #: how the executor calls each handler, for the messages and the arity check
 _STATE_HANDLER = "handler(task, old_state, new_state) -> state"
 _ON_FAILURE = "on_failure(task, state)"
@@ -283,6 +318,8 @@ def check_copied_options(new: Any, task_args: dict[str, Any]) -> None:
         new.state_handlers = check_state_handlers(name, task_args["state_handlers"])
     if "on_failure" in task_args:
         new.on_failure = check_on_failure(name, new.on_failure)
+    if "max_in_flight" in task_args:
+        new.max_in_flight = check_max_in_flight(name, new.max_in_flight)
     if "nout" in task_args and new.nout is not None:
         new.nout = check_nout(name, new.nout)
     check_copied_result_options(new, task_args)  # result, target, checkpoint, cache_*

@@ -5,12 +5,14 @@
     records.py            what is kept: msgpack metadata of states, never results
     recorder.py           one flow run's writer: batches, a writer thread, cancel polling
     controlled_runner.py  the task runner as a flow run drives it: journalled, cancellable
+    resume.py             a DAG flow run's next attempt, from its persisted results
     settings.py           where the journal lives, and the on/off switch
     errors.py             a journal that cannot be used, named with the fix
 
 Flow runs write it unless told not to (``journal=False``, ``orchestrator run
 --no-journal``, ``ORCHESTRATOR_JOURNAL=off``); ``orchestrator runs`` reads it and
-``orchestrator cancel RUN_ID`` asks a running flow run, in any process, to stop.
+``orchestrator cancel RUN_ID`` asks a running flow run, in any process, to stop;
+``flow.run(resume=RUN_ID)`` (``orchestrator run --resume``) runs what it left unfinished.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from orchestrator.journal.errors import (
 from orchestrator.journal.interface import Journal
 from orchestrator.journal.recorder import JournalWarning
 from orchestrator.journal.records import FlowRunRecord, StateRecord, TaskRunRecord
+from orchestrator.journal.resume import ResumeError
 from orchestrator.journal.settings import journal_path
 from orchestrator.journal.sqlite_journal import SQLiteJournal
 
@@ -36,6 +39,7 @@ __all__ = [
     "JournalLockedError",
     "JournalVersionError",
     "JournalWarning",
+    "ResumeError",
     "RunNotFoundError",
     "SQLiteJournal",
     "StateRecord",

@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
 from orchestrator.journal.errors import JournalError
@@ -122,6 +123,7 @@ class ControlledRunner(BaseTaskRunner[Any]):
         try:
             self.shutdown()
         finally:
+            ended: State
             if isinstance(error, Exception):
                 ended = Failed(f"Flow run {self.run_name!r} failed: {error!r}.", error)
             else:
@@ -237,7 +239,7 @@ class ControlledRunner(BaseTaskRunner[Any]):
             seen[position] = (call.task.name, call.name, call.map_index)
             return call
 
-        handles = self.inner.submit_many(ChildCalls(calls.task, len(calls), build))
+        handles = self.inner.submit_many(ChildCalls(calls.task, len(calls), build, calls.priority))
         tells = self._unwatch is not None or self._recorder is None
         for position, handle in enumerate(handles):
             note = seen[position]
@@ -299,6 +301,9 @@ class ControlledRunner(BaseTaskRunner[Any]):
 
     def release(self, handle: Any) -> None:
         self.inner.release(handle)
+
+    def gathering(self) -> AbstractContextManager[None]:
+        return self.inner.gathering()
 
     def describe(self, handle: Any) -> dict[str, Any]:
         return self.inner.describe(handle)

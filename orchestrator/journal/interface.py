@@ -48,7 +48,8 @@ class Journal(Protocol):
         """The most recently started flow runs, newest first, with task-run counts."""
 
     def find_run(self, run_id: str) -> FlowRunRecord:
-        """The flow run whose id is ``run_id`` or starts with it; ``"last"`` is the newest.
+        """The flow run whose id is ``run_id`` or starts with it, else the newest run of that
+        name (``calm-otter``); ``"last"`` is the newest run.
 
         Raises:
             RunNotFoundError: no run, or several, match.

@@ -18,12 +18,13 @@ Schema (version ``SCHEMA_VERSION``, kept in ``meta``):
                      counts (msgpack: task runs by state kind, kept with each batch)
     task_run_batches flow_run_id, records (msgpack: one batch of task-run records, see
                      ``records.pack_task_runs``); read in order, the latest state of a
-                     task-run name wins
+                     task-run name wins (of a task and map index, in a resumed run)
     cancel_requests  flow_run_id, requested, requested_by
 
 A batch is one row, not a row per task run: SQLite releases Python's GIL around each
 statement step, and 100,000 single-row steps cost the threads that submit and collect
-the runs about 15% of a 100,000-child map; one row per batch costs nothing measurable.
+the runs about 15% of a 100,000-child map; one row per batch leaves only the cost of
+making the records.
 The recorder writes each task run once per flow-run attempt, so the counts add up.
 
 One connection per ``SQLiteJournal``, shared by its threads under a lock.
@@ -165,10 +166,15 @@ class SQLiteJournal:
 
     def finish_flow_run(self, flow_run_id: str, state: StateRecord) -> None:
         packed = pack_state(state)
+        attempts = self._read("SELECT attempt FROM flow_runs WHERE id = ?", (flow_run_id,))
+        counts = None  # a resumed run's task runs may be recorded twice: count the latest
+        if attempts and attempts[0][0] > 1:
+            counts = pack_counts(Counter(r.state.kind for r in self.task_runs(flow_run_id)))
         self._transaction(
             lambda db: db.execute(
-                "UPDATE flow_runs SET kind = ?, state = ?, ended = ? WHERE id = ?",
-                (state.kind, packed, state.timestamp, flow_run_id),
+                "UPDATE flow_runs SET kind = ?, state = ?, ended = ?, "
+                "counts = COALESCE(?, counts) WHERE id = ?",
+                (state.kind, packed, state.timestamp, counts, flow_run_id),
             )
         )
 
@@ -203,6 +209,12 @@ class SQLiteJournal:
                 f"SELECT {_RUN_COLUMNS} FROM flow_runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
                 (pattern + "%",),
             )
+            if not rows:  # the name the progress display shows (``calm-otter``), newest
+                rows = self._read(
+                    f"SELECT {_RUN_COLUMNS} FROM flow_runs WHERE run_name = ? "
+                    "ORDER BY started DESC LIMIT 1",
+                    (run_id,),
+                )
         if len(rows) != 1:
             raise RunNotFoundError(self.location, run_id, len(rows))
         return self._flow_run(rows[0])
@@ -212,10 +224,15 @@ class SQLiteJournal:
             "SELECT records FROM task_run_batches WHERE flow_run_id = ? ORDER BY rowid",
             (flow_run_id,),
         )
-        latest: dict[str, TaskRunRecord] = {}  # by task-run name, in first-recorded order
+        # the latest state of each task run, in first-recorded order: by task-run name; in a
+        # resumed (DAG) run by task and map index, as each attempt names its runs anew
+        attempts = self._read("SELECT attempt FROM flow_runs WHERE id = ?", (flow_run_id,))
+        resumed = bool(attempts) and attempts[0][0] > 1
+        latest: dict[Any, TaskRunRecord] = {}
         for (packed,) in rows:
             for record in unpack_task_runs(packed):
-                latest[record.run_name] = record
+                key = (record.task_name, record.map_index) if resumed else record.run_name
+                latest[key] = record
         return list(latest.values())
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ task, for the length of what it maps over. At the end it collects every task's s
         mapped?               -> wait for mapped upstream shapes -> one call per child
                                  (a given Mapped state: only its unfinished or missing ones)
         otherwise             -> one call
+        bounded mapped levels -> branch by branch, at most max_in_flight alive (in_flight)
     collect states
 
 ``FlowRunner`` (``runs/flow_runner.py``) decides the flow state from them, and runs
@@ -23,6 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.dag.edge import Edge
 from orchestrator.dag.task import Task
+from orchestrator.runs.in_flight import (
+    BranchGroup,
+    find_branch_group,
+    is_bounded,
+    submit_branches,
+)
 from orchestrator.runs.mapping import shape_problem
 from orchestrator.runs.naming import task_run_name, task_run_prefix, task_token
 from orchestrator.runs.scheduler import ChildRefs, Handles, upstream_refs
@@ -58,8 +65,16 @@ class DagPass:
         self.every = flow._topological_order()
         self.order = flow.sorted_tasks(root_tasks=self.start) if self.start else self.every
         self.handles: dict[Task, Handles] = {}
+        #: per upstream task: consumers not submitted yet
+        self.consumers_left: dict[Task, int] = {}
 
     def execute(self) -> dict[Task, State]:
+        """Submit every task (the runner may send short runs together: ``gathering``), then
+        collect every task's state."""
+        with self.runner.gathering():
+            return self._execute()
+
+    def _execute(self) -> dict[Task, State]:
         flow, handles = self.flow, self.handles
         if self.start:
             running = set(self.order)
@@ -67,18 +82,57 @@ class DagPass:
                 if task not in running:
                     state = self.task_states.get(task) or _not_run(task)
                     handles[task] = self.given(state) or self.runner.given(state)
-        consumers: dict[Task, int] = {}  # per upstream task: consumers not submitted yet
-        for task in self.order:
-            handles[task] = self.submit(task)
-            if not flow._consumers(task):  # nothing will read it: its state holds the rest
-                self.runner.release(handles[task])
-            for upstream in flow._producers(task):  # its last consumer is submitted?
-                left = consumers.get(upstream)
-                left = (len(flow._consumers(upstream)) if left is None else left) - 1
-                consumers[upstream] = left
-                if left == 0:
-                    self.runner.release(handles[upstream])
+        self.consumers_left = {}  # a pass starts afresh (FlowRunner may run several)
+        bounded = not self.start and is_bounded(flow)  # maps run branch by branch?
+        grouped: set[Task] = set()  # submitted ahead of their place in the order
+        for position, task in enumerate(self.order):
+            if task in grouped:
+                continue
+            group = self.branch_group(task, position) if bounded else None
+            if group is None:
+                handles[task] = self.submit(task)
+                self.submitted(task)
+                continue
+            for before in group.before:
+                handles[before] = self.submit(before)
+                self.submitted(before)
+            self.submit_group(group)
+            for member in group.members:
+                self.submitted(member)
+            grouped.update(group.before, group.members)
         return {task: self.collect(handles[task]) for task in self.every}
+
+    def submitted(self, task: Task) -> None:
+        """``task`` is submitted: release what nothing will read any more."""
+        flow, consumers = self.flow, self.consumers_left
+        if not flow._consumers(task):  # nothing will read it: its state holds the rest
+            self.runner.release(self.handles[task])
+        for upstream in flow._producers(task):  # its last consumer is submitted?
+            left = consumers.get(upstream)
+            left = (len(flow._consumers(upstream)) if left is None else left) - 1
+            consumers[upstream] = left
+            if left == 0:
+                self.runner.release(self.handles[upstream])
+
+    def branch_group(self, task: Task, position: int) -> BranchGroup | None:
+        given = self.task_states if self.task_states else ()
+        return find_branch_group(self.flow, task, self.order, position, given)
+
+    def submit_group(self, group: BranchGroup) -> None:
+        """The levels of ``group`` branch by branch (``runs/in_flight.py``); as usual when
+        the head cannot expand (each level then fails or waits as it would)."""
+        head = group.head
+        lengths, problem = self.measure(head, [e for e in self.flow._inputs(head) if e.mapped])
+        if problem is not None:
+            for member in group.members:
+                self.handles[member] = self.submit(member)
+            return
+        count = min(lengths) if lengths else 0
+
+        def build(task: Task, refs: Any, map_index: int, name: str) -> TaskRunCall:
+            return self.call(task, refs, map_index, None, False, name=name)
+
+        submit_branches(group, count, self.flow, self.runner, self.handles, build)
 
     def submit(self, task: Task) -> Handles:
         initial = self.task_states.get(task) if self.task_states else None

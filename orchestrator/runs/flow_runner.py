@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from orchestrator.dag import flow_handlers
 from orchestrator.dag.task import Task
 from orchestrator.journal.controlled_runner import JournalOption, controlled
+from orchestrator.journal.resume import resumed_states
 from orchestrator.runs.dag_pass import DagPass
 from orchestrator.runs.naming import flow_run_name
 from orchestrator.runs.pass_outcome import (
@@ -106,6 +107,7 @@ class FlowRunner:
         task_runner_state_handlers: Iterable[Any] | None = None,
         executor: RunnerOption = None,
         journal: JournalOption = None,
+        resume: str | None = None,
         **unknown: Any,
     ) -> State:
         """One pass through the flow (Prefect 1's ``FlowRunner.run``); returns the flow state.
@@ -138,11 +140,13 @@ class FlowRunner:
             journal: ``False`` writes no run journal, ``True`` writes it even when
                 ``ORCHESTRATOR_JOURNAL=off``; default: as that variable says (see
                 ``orchestrator.journal``).
+            resume: a journalled flow run's id (or ``"last"``) to resume: this pass is its
+                next attempt, re-using every persisted result (``journal.resume``).
         """
         options = _Options(
             parameters, runner_or_executor(self.flow.name, task_runner, executor), context,
             task_states, start_tasks, return_tasks, progress, state, task_runner_state_handlers,
-            journal,
+            journal, resume,
         )  # fmt: skip
         return self._run(options, unknown, single_pass=True)
 
@@ -158,6 +162,7 @@ class FlowRunner:
         state: State | None = None,
         task_runner_state_handlers: Iterable[Any] | None = None,
         journal: JournalOption = None,
+        resume: str | None = None,
         **unknown: Any,
     ) -> State:
         """Run the flow until every task is done (what ``flow.run()`` calls); the options
@@ -171,7 +176,7 @@ class FlowRunner:
             return_tasks = list(self.flow.tasks)
         options = _Options(
             parameters, task_runner, context, task_states, start_tasks, return_tasks,
-            progress, state, task_runner_state_handlers, journal,
+            progress, state, task_runner_state_handlers, journal, resume,
         )  # fmt: skip
         return self._run(options, unknown, single_pass=False)
 
@@ -188,10 +193,14 @@ class FlowRunner:
         given = options.state
         if given is not None and (given.is_finished() or is_not_due(given)):
             return given  # over already, or not due yet: Prefect 1 ends the run at once
+        run_id = str(uuid.uuid4())
+        if options.resume is not None:  # the next attempt of a journalled run (issue 14)
+            run_id, resumed = resumed_states(flow, options.resume)
+            task_states = {**resumed, **task_states}
         keys = run_context(
             context,
             flow_name=flow.name,
-            flow_run_id=str(uuid.uuid4()),
+            flow_run_id=run_id,
             flow_run_name=flow_run_name(),
             parameters=values,
         )
@@ -264,12 +273,13 @@ class _Options(NamedTuple):
     state: State | None
     task_runner_state_handlers: Iterable[Any] | None
     journal: JournalOption = None
+    resume: str | None = None
 
 
 #: the keywords ``FlowRunner.run`` (and ``Flow.run``) take, for "did you mean" messages
 _RUN_OPTIONS = (
     "parameters", "task_runner", "context", "task_states", "start_tasks", "return_tasks",
-    "progress", "journal", "state", "task_runner_state_handlers", "executor",
+    "progress", "journal", "resume", "state", "task_runner_state_handlers", "executor",
 )  # fmt: skip
 
 

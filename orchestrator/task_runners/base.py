@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar, Generic, Self, TypeAlias, TypeVar, overload
 
 from taskrun.states import State
@@ -29,8 +30,13 @@ class ChildCalls(Sequence[TaskRunCall]):
     so reading one twice builds the same call): what flow runners hand ``submit_many``, so
     a map over a million children never holds a million calls at once."""
 
-    def __init__(self, task: Any, count: int, build: Callable[[int], TaskRunCall]) -> None:
+    def __init__(
+        self, task: Any, count: int, build: Callable[[int], TaskRunCall], priority: int = 0
+    ) -> None:
         self.task = task
+        #: a scheduling hint for backends that order work (Dask's ``priority=``): higher
+        #: runs first among ready runs (deeper levels of bounded mapped branches)
+        self.priority = priority
         self._count = count
         self._build = build
 
@@ -91,6 +97,12 @@ class BaseTaskRunner(abc.ABC, Generic[HandleT]):
         one task's children): read each once, in order.
         """
         return [self.submit(call) for call in calls]
+
+    def gathering(self) -> AbstractContextManager[None]:
+        """A block whose submissions a backend may send together when it ends (or sooner:
+        when one of them is waited for, or enough are gathered), instead of one by one.
+        Flow runners wrap one pass over a DAG in it. By default nothing changes."""
+        return nullcontext()
 
     def release(self, handle: HandleT | Sequence[HandleT]) -> None:
         """A hint that no task run will be submitted with ``handle`` (or, for a list, these

@@ -21,7 +21,7 @@ The state a Dask task keeps holds its result in an ``InlineResult``
 unpickled by whoever reads it. So a result that cannot be rebuilt on another worker
 fails the downstream task run that reads it, with a message naming the upstream, instead
 of Dask's transfer (which would wait for it forever). Readers get copies of the states
-Dask holds (``_readable``): loading a result never changes the value Dask keeps. Dask
+Dask holds (``readable``): loading a result never changes the value Dask keeps. Dask
 measures these values with ``taskrun.dask.sizes``.
 
 ``run_one`` and ``run_batch`` are coroutine functions: Dask runs them on the worker's
@@ -86,7 +86,7 @@ async def _run_plans(
     start = functools.partial(
         _start_plans, shipped_task, shipped_context, outbox, channel, plans, args
     )
-    resume = functools.partial(_resume_plans, outbox, channel)
+    resume = functools.partial(resume_plans, outbox, channel)
     return await run_waiting(worker, key, start, resume)
 
 
@@ -103,20 +103,20 @@ def _start_plans(
         task = shipped_task.load()
         keys = shipped_context.load()
     except Exception as err:  # boundary: the task runs fail, saying why; the worker goes on
-        return [_not_loaded(plan, err, outbox, channel) for plan in plans]
+        return [not_loaded(plan, err, outbox, channel) for plan in plans]
     stamp_logger(task_logger(task.name))
-    args = tuple(_readable(arg) for arg in args)  # once per Dask task, shared by its plans
+    args = tuple(readable(arg) for arg in args)  # once per Dask task, shared by its plans
     token = active_run.set((outbox, channel))
     try:
         return [
-            _run_plan(task, keys, plan, position, args, outbox, channel)
+            run_plan(task, keys, plan, position, args, outbox, channel)
             for position, plan in enumerate(plans)
         ]
     finally:
         active_run.reset(token)
 
 
-def _resume_plans(outbox: Outbox, channel: Channel, due: list[Waiting]) -> list[State | Waiting]:
+def resume_plans(outbox: Outbox, channel: Channel, due: list[Waiting]) -> list[State | Waiting]:
     """The next attempts of task runs whose retry delay is over (worker thread)."""
     token = active_run.set((outbox, channel))
     try:
@@ -125,7 +125,7 @@ def _resume_plans(outbox: Outbox, channel: Channel, due: list[Waiting]) -> list[
         active_run.reset(token)
 
 
-def _run_plan(
+def run_plan(
     task: Any,
     keys: Any,
     plan: RunPlan,
@@ -258,7 +258,7 @@ def _kept(state: State, task_run: str) -> State:
     return state.with_result(InlineResult.holding(value, task_run))
 
 
-def _readable(arg: Any) -> Any:
+def readable(arg: Any) -> Any:
     """A Dask task argument (a state, or a batch's states) whose results readers may load:
     copies of the states Dask holds, sharing their holders."""
     if isinstance(arg, State):
@@ -282,7 +282,7 @@ def _load_results(sources: Sequence[Sequence[State]]) -> None:
                 held.load()
 
 
-def _not_loaded(plan: RunPlan, error: Exception, outbox: Outbox, channel: Channel) -> State:
+def not_loaded(plan: RunPlan, error: Exception, outbox: Outbox, channel: Channel) -> State:
     message = (
         f"Task run {plan.name!r} could not be loaded on the Dask worker: "
         f"{type(error).__name__}: {error}. Workers need the packages and modules the task "

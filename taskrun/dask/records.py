@@ -35,6 +35,7 @@ from typing import Any, NamedTuple, TypeAlias, cast
 
 from taskrun import states as _states
 from taskrun.dask.pickled import InlineResult, LazyInputs, dumps_value
+from taskrun.results.stored import StoredResult
 from taskrun.wire import ResultShape, shape_of
 
 RUNNING, RETRYING, FINAL, LOG = "r", "y", "f", "l"
@@ -96,7 +97,8 @@ class FinalRecord(NamedTuple):
     #: the worker; None when the state holds no result
     result_blob: bytes | None
     #: what else the state carries, msgpack-native: ``start_time`` (POSIX seconds),
-    #: ``cached_inputs`` (pickled bytes), and for an error its ``text``, ``reason`` and
+    #: ``cached_inputs`` (pickled bytes), ``location`` (str: where a checkpointed or
+    #: cached result is stored), and for an error its ``text``, ``reason`` and
     #: worker-side ``traceback`` (str); None when nothing
     extras: dict[str, Any] | None
     #: seconds the run took on the worker, executor included (what batch sizing measures)
@@ -246,7 +248,7 @@ def summarize(
         blob,
         _extras(state, value),
         elapsed,
-        type(value).__name__,
+        value.type_name if type(value) is StoredResult else type(value).__name__,
     )
     return state, record
 
@@ -254,11 +256,14 @@ def summarize(
 def _extras(state: _states.State, value: Any) -> dict[str, Any] | None:
     """The msgpack-native extras of a final record (None when there are none)."""
     start, cached = state.start_time, state.cached_inputs
-    if start is None and cached is None and not isinstance(value, BaseException):
+    stored = type(value) is StoredResult
+    if start is None and cached is None and not stored and not isinstance(value, BaseException):
         return None  # the usual case: once per task run
     extras: dict[str, Any] = {}
     if start is not None:
         extras["start_time"] = start.timestamp()
+    if stored:
+        extras["location"] = value.location
     if isinstance(cached, LazyInputs):
         extras["cached_inputs"] = cached.blob
     elif cached is not None:
@@ -294,6 +299,15 @@ def _size(value: Any, sizeof: Callable[[Any], int]) -> int:
         return sys.getsizeof(value, 0)
 
 
+class LocatedResult(InlineResult):
+    """A checkpointed or cached result as the orchestrator receives it: the pickled value
+    and where it is stored (``result_location`` reads it; nothing is read from there)."""
+
+    __slots__ = ("location",)
+
+    location: str
+
+
 def has_result_on_worker(record: FinalRecord) -> bool:
     """Whether the result stayed on the worker (picklable but over the inline limit)."""
     return record.result_blob == ON_WORKER
@@ -311,12 +325,16 @@ def state_from_record(
     blob = record.result_blob
     extras = record.extras or {}
     result: Any
+    location = extras.get("location")
     if blob == ON_WORKER:
         result = remote(record) if remote is not None else None
+        if type(location) is str and hasattr(type(result), "location"):
+            result.location = location  # a placeholder with room for it (DaskResult)
     elif blob is None:
         result = None
     else:
-        result = InlineResult(
+        holder = LocatedResult if type(location) is str else InlineResult
+        result = holder(
             blob,
             record.result_type,
             task_run,
@@ -324,6 +342,8 @@ def state_from_record(
             traceback=_text(extras, "traceback"),
             reason=_text(extras, "reason"),
         )
+        if type(location) is str:
+            result.location = location
     start = extras.get("start_time")
     start = start if type(start) in (int, float) else None
     cached = extras.get("cached_inputs")

@@ -9,6 +9,7 @@ read them; ``orchestrator.results`` re-exports them for users. Modules:
     serializers    PickleSerializer (default), JSONSerializer, PandasSerializer
     locations      target / location templates, formatted per task run
     stored         StoredResult: a state's result with its location
+    containers     many results in one local file, addressed as ``file#offset:length``
     fsspec_result  the storage calls (fsspec)
     errors         ResultWriteError, ResultReadError, TargetTemplateError
 """

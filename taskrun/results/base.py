@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskrun.results import fsspec_result
+from taskrun.results import containers, fsspec_result
 from taskrun.results.errors import ResultReadError, ResultWriteError
 from taskrun.results.locations import LocationTemplate
 from taskrun.results.serializers import PickleSerializer, Serializer
@@ -77,6 +77,29 @@ class Result:
             raise ResultWriteError(where, f"{type(err).__name__}: {err}") from err
         return where
 
+    @property
+    def can_append(self) -> bool:
+        """Whether this storage is local disk, where ``append`` puts results in containers."""
+        return fsspec_result.local_path(self.url) is not None
+
+    def append(self, value: Any, directory: str) -> str:
+        """Store ``value`` in this thread's container under ``directory`` (local storage
+        only, see ``can_append``); return its location, ``file#offset:length``
+        (``taskrun.results.containers``), which ``read`` takes like any other.
+
+        Raises:
+            ResultWriteError: serializing or storing failed (the directory and the cause).
+        """
+        where, path = local_directory(self, directory)
+        try:
+            if path is None:
+                raise ValueError(f"{self.url!r} is not on local disk; use write() there")
+            blob = self.serializer.serialize(value)
+            container, offset = containers.append(path, blob)
+        except Exception as err:  # storage and user serializers fail in many ways
+            raise ResultWriteError(where, f"{type(err).__name__}: {err}") from err
+        return containers.location_of(container, offset, len(blob))
+
     def read(self, location: str) -> Any:
         """The value stored at ``location``.
 
@@ -105,6 +128,24 @@ class Result:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+def local_directory(result: Result, directory: str) -> tuple[str, str | None]:
+    """(URL, local path) of ``directory`` under ``result``: the last few remembered (a
+    map's children append to the same one)."""
+    key = (type(result), result.url, directory)
+    found = _directories.get(key)
+    if found is None:
+        where = result.path(directory)
+        found = where, fsspec_result.local_path(where)
+        if len(_directories) >= _DIRECTORIES_KEPT:
+            _directories.clear()
+        _directories[key] = found
+    return found
+
+
+_DIRECTORIES_KEPT = 64
+_directories: dict[tuple[type, str, str], tuple[str, str | None]] = {}
 
 
 def _default_dir() -> str:

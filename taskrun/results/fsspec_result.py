@@ -7,7 +7,8 @@ protocols. A cluster whose workers share storage persists there.
 
 Writes to a local filesystem go to a temporary file next to the target, renamed into
 place once complete, so a crash mid-write never leaves a partial file that a later run
-would take for a finished target. Object stores write whole objects anyway.
+would take for a finished target. Object stores write whole objects anyway. A local
+location ``file#offset:length`` names a range of a container (``containers``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import random
 from typing import Any
 
 from fsspec.core import url_to_fs  # type: ignore[import-untyped]  # fsspec ships no types
+
+from taskrun.results import containers
 
 #: the fsspec filesystem of each protocol, per process (fsspec caches instances too; this
 #: skips parsing a URL's options on every task run)
@@ -81,20 +84,37 @@ def _write_replacing(path: str, blob: bytes) -> None:
 
 
 def read_bytes(url: str) -> bytes:
-    """The bytes stored at ``url``; raises ``FileNotFoundError`` and friends."""
+    """The bytes stored at ``url`` (a file, or a range of a container: ``file#offset:length``,
+    ``taskrun.results.containers``); raises ``FileNotFoundError`` and friends."""
     path = local_path(url)
     if path is not None:
-        with open(path, "rb") as handle:
-            return handle.read()
+        found = containers.byte_range(path)
+        if found is not None:
+            return containers.read_range(*found)
+        return _read_file(path)
     fs, path = storage(url)
     return bytes(fs.cat_file(path))
+
+
+def _read_file(path: str) -> bytes:
+    """A whole local file, unbuffered (a map's cached re-run reads one per child)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        chunks = [os.read(fd, size or 1 << 16)]
+        while chunks[-1]:  # the file grew meanwhile, or a short read: read on to its end
+            chunks.append(os.read(fd, 1 << 20))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def exists(url: str) -> bool:
     """Whether something is stored at ``url``."""
     path = local_path(url)
     if path is not None:
-        return os.path.exists(path)
+        found = containers.byte_range(path)
+        return containers.has_range(*found) if found is not None else os.path.exists(path)
     fs, path = storage(url)
     return bool(fs.exists(path))
 

@@ -13,8 +13,9 @@ not have raises ``TargetTemplateError`` naming it and listing the available keys
 
 from __future__ import annotations
 
+import functools
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from taskrun.results.errors import TargetTemplateError
@@ -25,13 +26,43 @@ LocationTemplate: TypeAlias = str | Callable[..., str]
 _formatter = string.Formatter()
 
 
-def location_keys(
-    context: Mapping[str, Any], parameters: Mapping[str, Any], inputs: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The keys a location template may name, later layers winning."""
-    return {**context, **parameters, **inputs}
+class LayeredKeys(Mapping[str, Any]):
+    """The keys a location template may name (the layers of the module docstring) without
+    copying them: a lookup asks the layers, the last first; a key found as None (or
+    missing) takes its ``fallback`` value, if any.
+
+    A map's children each format their target once, and a template names two or three
+    keys: looking those up costs less than merging the run's whole context per child.
+    """
+
+    __slots__ = ("_fallback", "_layers")
+
+    def __init__(
+        self, layers: Sequence[Mapping[str, Any]], fallback: Mapping[str, Any] | None = None
+    ) -> None:
+        self._layers = tuple(reversed(layers))
+        self._fallback = fallback or {}
+
+    def __getitem__(self, key: str) -> Any:
+        for layer in self._layers:
+            if key in layer:
+                value = layer[key]
+                if value is None and key in self._fallback:
+                    break
+                return value
+        return self._fallback[key]
+
+    def __iter__(self) -> Iterator[str]:
+        seen = set(self._fallback)
+        for layer in self._layers:
+            seen.update(layer)
+        return iter(seen)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
+@functools.lru_cache(maxsize=256)
 def has_fields(template: str) -> bool:
     """Whether ``template`` names any ``{key}`` (a plain path needs no formatting)."""
     return any(field is not None for _, field, _, _ in _formatter.parse(template))
@@ -48,7 +79,7 @@ def format_location(
     """
     if callable(template):
         try:
-            location = template(**keys)
+            location = template(**dict(keys))
         except KeyError as err:
             name = getattr(template, "__name__", repr(template))
             raise _missing(name, err, keys, task_name) from None

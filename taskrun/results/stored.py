@@ -92,6 +92,15 @@ def _value_of(value: Any) -> Any:
 
 
 def result_location(state: State) -> str | None:
-    """Where ``state``'s result is stored, if it is and the state still knows it."""
+    """Where ``state``'s result is stored, if it is and the state still knows it.
+
+    Known in the process that made the state (a ``StoredResult``) and, on Dask, in the
+    orchestrator's state too: the worker's summary carries the location, and the state's
+    result reference keeps it (``taskrun.dask.records``). Once ``state.result()`` has
+    loaded the value, the state holds the value alone and this is None.
+    """
     value = state._result
-    return value.location if isinstance(value, StoredResult) else None
+    if not isinstance(value, DeferredResult):  # a plain value: nothing says where it is
+        return None
+    location = getattr(value, "location", None)
+    return location if isinstance(location, str) else None

@@ -124,3 +124,45 @@ def test_cancel_of_a_running_run_writes_a_request_the_run_will_see() -> None:
     assert asked.returncode == 0, asked.stderr
     assert "Asked flow run abc-123 of flow 'long'" in asked.stdout
     assert journal.is_cancel_requested("abc-123")
+
+
+RESUMABLE = """
+    from pathlib import Path
+    from orchestrator import Flow, task
+    from orchestrator.results import LocalResult
+
+    HERE = Path(__file__).parent
+
+    @task(result=LocalResult(dir=HERE / "results"))
+    def half(x):
+        with open(HERE / "ran.txt", "a") as ran:
+            ran.write(f"{x}\\n")
+        if x == 3 and (HERE / "broken").exists():
+            raise ValueError("three is broken today")
+        return x / 2
+
+    with Flow("resumable") as flow:
+        half.map([0, 1, 2, 3])
+"""
+
+
+def test_run_resume_last_reruns_only_what_did_not_persist(tmp_path: Path) -> None:
+    path = tmp_path / "resumable.py"
+    path.write_text(textwrap.dedent(RESUMABLE))
+    (tmp_path / "broken").touch()
+    assert run_cli("run", str(path), "-q").returncode == 1
+    (tmp_path / "broken").unlink()
+    resumed = run_cli("run", str(path), "-q", "--resume", "last")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (tmp_path / "ran.txt").read_text().split() == ["0", "1", "2", "3", "3"]
+    [run] = json.loads(run_cli("runs", "--json").stdout)
+    assert run["state"] == "Success"
+    assert run["task_runs"] == {"Success": 5}  # the list task and four children, latest states
+
+
+def test_run_resume_of_a_flow_function_is_refused_with_the_reason(tmp_path: Path) -> None:
+    path = tmp_path / "fn.py"
+    path.write_text("from orchestrator import flow\n\n@flow\ndef fn():\n    return 1\n")
+    refused = run_cli("run", str(path), "-q", "--resume", "last")
+    assert refused.returncode == 2
+    assert "--resume works for DAG flows" in refused.stderr

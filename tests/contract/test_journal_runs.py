@@ -160,13 +160,9 @@ def test_a_cancel_request_in_the_journal_stops_a_dag_run(
 
 
 def test_a_persisted_result_is_journalled_with_its_location(
-    task_runner: BaseTaskRunner[Any], tmp_path: Path, request: pytest.FixtureRequest
+    task_runner: BaseTaskRunner[Any], tmp_path: Path
 ) -> None:
     from orchestrator.results import LocalResult
-
-    if type(task_runner).__name__ == "DaskTaskRunner":
-        reason = "a Dask worker's final summary does not carry the result location yet"
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
 
     @task(result=LocalResult(dir=tmp_path), target="{task_name}/{map_index}.pkl")
     def stored(x: int) -> int:
@@ -180,3 +176,53 @@ def test_a_persisted_result_is_journalled_with_its_location(
     assert len(locations) == 2
     assert locations[0].endswith("0.pkl")
     assert locations[1].endswith("1.pkl")
+
+
+def test_resume_reuses_persisted_children_and_reruns_only_the_rest(
+    task_runner: BaseTaskRunner[Any], record: Any, tmp_path: Path
+) -> None:
+    from orchestrator.results import LocalResult
+
+    broken = tmp_path / "broken"
+    broken.touch()
+
+    @task(result=LocalResult(dir=tmp_path / "results"))
+    def halve(x: int) -> float:
+        record(x)
+        if x == 2 and broken.exists():
+            raise ValueError("two is broken today")
+        return x / 2
+
+    @task
+    def add_up(values: list[float]) -> float:
+        return sum(values)
+
+    with Flow("halves") as dag:
+        total_task = add_up(halve.map([0, 1, 2, 3]))
+    first = dag.run(task_runner=task_runner)
+    assert first.is_failed()
+    first_id = _only_run().id
+    broken.unlink()
+    ran_before = len(record.events)
+    again = dag.run(task_runner=task_runner, resume="last")
+    assert again.is_successful(), again
+    assert again.result()[total_task].result() == 3.0
+    assert sorted(record.events[ran_before:]) == [2]  # only the child that had failed ran
+    resumed = _only_run()  # the same flow run, now in its second attempt
+    assert resumed.id == first_id
+    assert resumed.state.kind == "Success"
+    assert resumed.counts.get("Failed", 0) == 0
+
+
+def test_resume_refuses_a_run_whose_tasks_the_flow_no_longer_has(
+    task_runner: BaseTaskRunner[Any],
+) -> None:
+    from orchestrator.journal.resume import ResumeError
+
+    with Flow("changing") as dag:
+        double(1)
+    assert dag.run(task_runner=task_runner).is_successful()
+    with Flow("changing") as changed:
+        total([1, 2])
+    with pytest.raises(ResumeError, match=r"tasks the flow no longer has: \['double'\]"):
+        changed.run(task_runner=task_runner, resume="last")

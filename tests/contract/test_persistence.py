@@ -14,7 +14,7 @@ import pytest
 from orchestrator import Flow, Parameter, task
 from orchestrator.engine.cache_validators import all_inputs
 from orchestrator.engine.state import Cached, Failed, Success
-from orchestrator.results import LocalResult, ResultReadError, ResultWriteError
+from orchestrator.results import LocalResult, ResultReadError, ResultWriteError, result_location
 from taskrun import cache_store
 
 from .dag_api import run
@@ -211,7 +211,9 @@ def test_a_persisted_cache_survives_the_in_process_cache(task_runner, record, tm
     with Flow("f") as flow:
         inc.map(x=[1, 2])
     run(flow, task_runner)
-    assert len(list((tmp_path / ".cache").iterdir())) == 2  # one index file per child
+    logs = list((tmp_path / ".cache").iterdir())  # JSON lines appended, no file per child
+    assert {log.suffix for log in logs} == {".jsonl"}
+    assert sum(len(log.read_bytes().splitlines()) for log in logs) == 2
     cache_store.clear()  # as a new process would start
     _, states = run(flow, task_runner)
     assert [type(c) for c in children(states, "inc")] == [Cached, Cached]
@@ -242,7 +244,7 @@ def test_a_cache_entry_whose_stored_result_was_deleted_is_a_miss(task_runner, re
     with Flow("f") as flow:
         done = inc(x=1)
     run(flow, task_runner)
-    for stored in tmp_path.glob("f/*/*.result"):
+    for stored in tmp_path.glob("f/*/*.results"):
         stored.unlink()
     cache_store.clear()
     _, states = run(flow, task_runner)
@@ -258,7 +260,7 @@ def test_a_cached_index_entry_that_cannot_be_read_fails_with_its_location(
     with Flow("f") as flow:
         done = inc(x=1)
     run(flow, task_runner)
-    (stored,) = tmp_path.glob("f/*/*.result")
+    (stored,) = tmp_path.glob("f/*/*.results")
     stored.write_bytes(b"truncated")
     cache_store.clear()
     _, states = run(flow, task_runner)
@@ -277,3 +279,53 @@ def test_a_cache_validator_that_raises_fails_the_task_naming_it(task_runner, rec
     _, states = run(flow, task_runner)
     assert isinstance(states[done], Failed)
     assert "cache validator 'broken' raised RuntimeError('validator bug')" in states[done].message
+
+
+# ---- where results are stored: containers and result_location --------------------------------
+def test_checkpoints_without_a_target_share_a_container_and_each_reads_back(
+    task_runner, record, tmp_path
+):
+    inc = counted(record, result=LocalResult(dir=tmp_path))
+    with Flow("f") as flow:
+        inc.map(x=[1, 2, 3, 4])
+    _, states = run(flow, task_runner)
+    locations = [result_location(c) for c in children(states, "inc")]
+    assert all(isinstance(where, str) and ".results#" in where for where in locations)
+    files = list(tmp_path.glob("f/*/*"))
+    assert {f.suffix for f in files} == {".results"}
+    assert len(files) <= 4  # one container per writing thread, not a file per child
+    result = LocalResult(dir=tmp_path)
+    assert [result.read(where) for where in locations] == [2, 3, 4, 5]
+
+
+def test_the_orchestrators_state_knows_where_a_result_is_stored(task_runner, record, tmp_path):
+    inc = counted(record, result=LocalResult(dir=tmp_path), target="{task_name}/{map_index}.pkl")
+    with Flow("f") as flow:
+        inc.map(x=[1, 2])
+    _, first = run(flow, task_runner)
+    _, again = run(flow, task_runner)
+    expected = [f"file://{tmp_path}/inc/0.pkl", f"file://{tmp_path}/inc/1.pkl"]
+    assert [result_location(c) for c in children(first, "inc")] == expected
+    assert [type(c) for c in children(again, "inc")] == [Cached, Cached]
+    assert [result_location(c) for c in children(again, "inc")] == expected
+
+
+def test_a_state_whose_result_is_not_stored_has_no_location(task_runner, record):
+    inc = counted(record)
+    with Flow("f") as flow:
+        done = inc(x=1)
+    _, states = run(flow, task_runner)
+    assert states[done].result() == 2
+    assert result_location(states[done]) is None
+
+
+def test_a_persisted_cache_index_is_read_in_bulk_by_a_later_flow_run(task_runner, record, tmp_path):
+    inc = counted(record, cache_for=MINUTE, result=LocalResult(dir=tmp_path))
+    with Flow("f") as flow:
+        inc.map(x=list(range(20)))
+    run(flow, task_runner)
+    cache_store.clear()
+    _, states = run(flow, task_runner)
+    assert [type(c) for c in children(states, "inc")] == [Cached] * 20
+    assert [c.result() for c in children(states, "inc")] == list(range(1, 21))
+    assert len([e for e in record.events if e[0] == "inc"]) == 20  # the first run's only

@@ -1,9 +1,11 @@
 """Results on a real ``LocalCluster(processes=True)``: worker processes write and read them.
 
 Checkpoints are written by the worker process that ran the task (the serializer stamps
-its process id into the file); a target hit skips the body (each call appends a line to
-a counter file); a cached result of ~100 MB is read on a worker and stays there, so this
-process's memory does not grow with it (measured as the locality test does).
+its process id into the file), and the orchestrator's states know where (the summary
+carries the location, also for a result that stays on its worker); a target hit skips
+the body (each call appends a line to a counter file); a cached result of ~100 MB is
+read on a worker and stays there, so this process's memory does not grow with it
+(measured as the locality test does).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 
 from orchestrator import Flow, task
 from orchestrator.engine.state import Cached, Success
-from orchestrator.results import LocalResult, PickleSerializer
+from orchestrator.results import LocalResult, PickleSerializer, result_location
 from orchestrator.task_runners import DaskTaskRunner
 
 from .test_dask_locality import PeakRss
@@ -71,6 +73,7 @@ def test_checkpoints_are_written_by_the_worker_processes(process_address: str, t
     writers = {pickle.loads(f.read_bytes())[0] for f in files}
     assert os.getpid() not in writers
     assert [pickle.loads(f.read_bytes())[1] for f in files] == [2, 3, 4, 5]
+    assert [result_location(c) for c in children(state, "inc")] == [f"file://{f}" for f in files]
 
 
 def test_a_target_hit_on_a_worker_skips_the_body(process_address: str, tmp_path: Path):
@@ -101,5 +104,24 @@ def test_a_cached_big_result_is_read_on_a_worker_and_never_reaches_the_orchestra
         state = flow.run(task_runner=runner)
         time.sleep(0.05)
     assert isinstance(state.result()[data], Cached)
+    assert result_location(state.result()[data]) == f"file://{tmp_path}/results/big.bin"
     assert state.result()[measured].result() == BIG_BYTES
     assert memory.growth < BIG_BYTES / 20, f"grew by {memory.growth / 1e6:.0f} MB"
+
+
+def test_checkpoints_without_a_target_go_to_containers_the_workers_wrote(
+    process_address: str, tmp_path: Path
+):
+    stored = inc.copy(result=LocalResult(dir=tmp_path / "results"))
+    with Flow("containers") as flow:
+        stored.map(x=list(range(20)), counter=[str(tmp_path / "calls")] * 20)
+    state = flow.run(task_runner=DaskTaskRunner(address=process_address))
+    assert state.is_successful()
+    locations = [result_location(c) for c in children(state, "inc")]
+    assert all(where is not None and ".results#" in where for where in locations)
+    containers = list((tmp_path / "results" / "containers").glob("*/*.results"))
+    assert 1 <= len(containers) < 20  # not a file per child
+    writers = {int(c.name.split("-")[0]) for c in containers}  # named for the writing process
+    assert os.getpid() not in writers
+    reader = LocalResult(dir=tmp_path / "results")
+    assert [reader.read(where) for where in locations if where] == list(range(1, 21))

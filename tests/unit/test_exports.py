@@ -62,7 +62,7 @@ PINNED_ALL = {
     ],
     "orchestrator.journal": [
         "FlowRunRecord", "Journal", "JournalCorruptError", "JournalError", "JournalLockedError",
-        "JournalVersionError", "JournalWarning", "RunNotFoundError", "SQLiteJournal",
+        "JournalVersionError", "JournalWarning", "ResumeError", "RunNotFoundError", "SQLiteJournal",
         "StateRecord", "TaskRunRecord", "cancel_flow_run", "journal_path",
     ],
     "orchestrator.tasks.core.constants": ["Constant"],

@@ -86,6 +86,7 @@ def test_runs_are_found_by_id_prefix_or_last_and_a_missing_one_is_named(tmp_path
     time.sleep(0.01)  # "last" is by start time
     journal.start_flow_run("aaab-2", "etl", "second", {}, _running())
     assert journal.find_run("aaaa").run_name == "first"
+    assert journal.find_run("second").id == "aaab-2"  # the name progress displays show
     assert journal.find_run("last").run_name == "second"
     with pytest.raises(RunNotFoundError, match=r"2 flow runs .* start with 'aaa'"):
         journal.find_run("aaa")

@@ -223,3 +223,15 @@ def test_a_flow_result_is_given_to_its_tasks_but_not_to_parameters(tmp_path: Pat
     assert kept.result is own
     assert n.result is None
     assert flow.result is result
+
+
+def test_layered_keys_let_later_layers_win_and_fill_missing_or_none_from_the_fallback():
+    from taskrun.results.locations import LayeredKeys
+
+    keys = LayeredKeys(({"flow_name": None, "x": 1, "day": "mon"}, {"x": 2}), {"flow_name": "f0"})
+    assert format_location("{flow_name}/{day}/{x}.pkl", keys) == "f0/mon/2.pkl"
+    assert sorted(keys) == ["day", "flow_name", "x"]
+    with pytest.raises(
+        TargetTemplateError, match=r"names \{nope\}.*Available keys: day, flow_name, x"
+    ):
+        format_location("{nope}.pkl", keys, "t")

@@ -48,12 +48,14 @@ class Submitted:
         "options",
         "payload",
         "release_when_final",
+        "releases",
         "replaced_by",
         "running_on",
         "serial",
         "settled",
         "sources",
         "task_id",
+        "task_ids",
         "unfinished",
         "worker",
     )
@@ -110,6 +112,11 @@ class Submitted:
         #: why earlier Dask tasks of these task runs were resubmitted (never twice for one
         #: cause, and only a few times in all: see ``repair``)
         self.causes: tuple[str, ...] = ()
+        #: a group's per-member task ids, in place of ``task_id`` (its members run
+        #: different tasks)
+        self.task_ids: tuple[Any, ...] | None = None
+        #: its handles released so far (the future goes once all of them are)
+        self.releases = 0
 
     def finished(self) -> None:
         """Every summary arrived: forget what only a resubmission would need (its plans and
@@ -126,7 +133,7 @@ class Submitted:
 class DaskHandle:
     """One task run on the Dask task runner."""
 
-    __slots__ = ("kept", "live", "name", "position", "record", "state", "submitted")
+    __slots__ = ("kept", "live", "name", "position", "record", "released", "state", "submitted")
 
     def __init__(
         self,
@@ -149,6 +156,8 @@ class DaskHandle:
         #: the Dask future its result stayed in, kept for the state's ``DaskResult`` (while
         #: the runner is held open: see ``DaskSession.keep_results``) until it is built
         self.kept: Any = None
+        #: the runner was told no run will read it any more (``release``)
+        self.released = False
 
     @property
     def key(self) -> str | None:
@@ -167,6 +176,22 @@ class DaskHandle:
     def __repr__(self) -> str:
         where = f" in {self.key}" if self.key else ""
         return f"<DaskHandle {self.name}{where}: {(self.state or self.live).name}>"
+
+
+class ClosedSession:
+    """Answers for handles whose session ended before they finished (or were sent)."""
+
+    def wait(self, handle: DaskHandle, timeout: float | None = None) -> State:
+        return self.get_state(handle)
+
+    def get_state(self, handle: DaskHandle) -> State:
+        from taskrun.states import Cancelled
+
+        if handle.state is None:
+            handle.state = Cancelled(
+                f"Task run {handle.name!r} did not finish before its DaskTaskRunner shut down."
+            )
+        return handle.state
 
 
 class ResultNotAvailableError(OrchestratorError, LookupError):
@@ -203,8 +228,8 @@ class DaskResult(DeferredResult):
     Dask task's future when fetched, which is gone once the runner released it.
     """
 
-    __slots__ = ("_fetched", "_fetcher", "future", "key", "length", "name", "nbytes",
-                 "position", "problem", "submitted", "type_name")  # fmt: skip
+    __slots__ = ("_fetched", "_fetcher", "future", "key", "length", "location", "name",
+                 "nbytes", "position", "problem", "submitted", "type_name")  # fmt: skip
 
     def __init__(
         self,
@@ -233,6 +258,8 @@ class DaskResult(DeferredResult):
         self.type_name = type_name
         #: the result's mapping shape, from the summary
         self.length, self.problem = length, problem
+        #: where the result is also stored (checkpointed or cached), from the summary
+        self.location: str | None = None
 
     def current_future(self) -> Any:
         """The Dask future holding the result now (None once released)."""

@@ -6,6 +6,7 @@ Keys put the task name first, so the dashboard groups task runs by task (Dask's
     one task run          add_one-1f2e3d4c-17-9a8b7c6d     task-run name, flow-run token
     a batch of children   add_one-1f2e3d4c-0-99-9a8b7c6d   first and last map index
     a slice of a result   load-5e6f7a8b-slice-0-4-9a8b7c6d
+    a group of task runs  add_one-1f2e3d4c-17-group-700-9a8b7c6d   first run, how many
 
 The flow-run token keeps two runs of one flow on one cluster apart. Tags of the form
 ``dask-resource:GPU=1`` become Dask resource requests.
@@ -53,6 +54,11 @@ def batch_key(task_run_name: str, first: int, last: int, token: str) -> str:
     """
     stem = task_run_name.rsplit("-", 1)[0]
     return f"{stem}-{first}-{last}-{token}"
+
+
+def group_key(task_run_name: str, count: int, token: str) -> str:
+    """The key of a group of ``count`` task runs, the first named ``task_run_name``."""
+    return f"{task_run_name}-group-{count}-{token}"
 
 
 def slice_key(task_run_name: str, start: int, stop: int, token: str) -> str:

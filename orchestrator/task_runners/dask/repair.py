@@ -51,7 +51,7 @@ logger = logging.getLogger("orchestrator.DaskTaskRunner")
 #: Dask future statuses that end a Dask task ("lost" does not: Dask computes a lost
 #: result again while a client holds its future)
 _FAILED_STATUSES = ("error", "cancelled")
-_RUN_FUNCTIONS = ("run_one", "run_batch")
+_RUN_FUNCTIONS = ("run_one", "run_batch", "run_group")
 #: resubmissions of the Dask task of a task run, in all, before it fails saying why
 MAX_RESUBMITS = 4
 
@@ -187,6 +187,9 @@ def split(session: DaskSession, submitted: Submitted) -> None:
     if not submitted.payload:  # every child had finished: nothing to run again
         fail(session, submitted, "error", None)
         return
+    if submitted.task_ids is not None:  # a group: its members read each other
+        _split_group(session, submitted)
+        return
     task, context, topic, plans = submitted.payload
     args = [argument(session, s) for s in submitted.sources]
     suffix = submitted.key.rsplit("-", 1)[-1]
@@ -212,6 +215,67 @@ def split(session: DaskSession, submitted: Submitted) -> None:
     submitted.replaced_by = None
     submitted.future = None
     session.by_key.pop(submitted.key, None)
+
+
+def _split_group(session: DaskSession, submitted: Submitted) -> None:
+    """Run each unfinished member of a group whose workers died as its own Dask task; one
+    that read an earlier member reads that member's new Dask task (or its final state)."""
+    from taskrun.dask.entry import run_one
+
+    tasks, context, topic, plans = submitted.payload
+    assert submitted.task_ids is not None
+    base = [argument(session, s) for s in submitted.sources]
+    suffix = submitted.key.rsplit("-", 1)[-1]
+    moved: list[Any] = []  # per member: its new Dask task, or its final state
+    for position, (handle, plan) in enumerate(zip(list(submitted.handles), plans, strict=True)):
+        if handle.is_final:
+            moved.append(session.state_of(handle))
+            continue
+        sources, args = list(submitted.sources), list(base)
+        refs = tuple(_moved_ref(session, ref, plans.own, moved, sources, args) for ref in plan.refs)
+        key = session.unique_key(f"{handle.name}-{suffix}")
+        alone = plan._replace(key=key, position=None, refs=refs)
+        single = Submitted(
+            key,
+            run_one,
+            (tasks[plans.tasks[position]], context, topic, tuple(alone)),
+            sources,
+            submitted.task_ids[position],
+            submitted.options,
+        )
+        single.handles = [handle]
+        single.causes = submitted.causes
+        handle.submitted, handle.position = single, None
+        if session.register(single):
+            single.future = session.client.submit(
+                run_one, *single.payload, tuple(args), key=key, pure=False, **single.options
+            )
+        moved.append(single)
+    submitted.replaced_by = None
+    submitted.future = None
+    session.by_key.pop(submitted.key, None)
+
+
+def _moved_ref(
+    session: DaskSession,
+    ref: tuple[Any, ...],
+    own: int | None,
+    moved: list[Any],
+    sources: list[Any],
+    args: list[Any],
+) -> tuple[Any, ...]:
+    """``ref`` with its pointers at earlier members pointing at their new arguments."""
+    pointers: list[Any] = []
+    for pointer in ref[1]:
+        if isinstance(pointer, int) or pointer[0] != own:
+            pointers.append(pointer)
+            continue
+        stop = pointer[1] + 1 if len(pointer) == 2 else pointer[2]
+        for member in moved[pointer[1] : stop]:
+            sources.append(member)
+            args.append(argument(session, member))
+            pointers.append(len(args) - 1)
+    return (ref[0], tuple(pointers), *ref[2:])
 
 
 def fail(

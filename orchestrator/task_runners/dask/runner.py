@@ -41,9 +41,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
+from orchestrator.task_runners.dask import coalescing
 from orchestrator.task_runners.dask.batching import DurationEstimates
 from orchestrator.task_runners.dask.cancelling import cancel_unfinished
 from orchestrator.task_runners.dask.cluster_options import check_cluster_options
@@ -56,7 +58,11 @@ from orchestrator.task_runners.dask.connection import (
     connect_client,
 )
 from orchestrator.task_runners.dask.dashboard import dashboard_link
-from orchestrator.task_runners.dask.handles import DaskHandle, ResultNotAvailableError
+from orchestrator.task_runners.dask.handles import (
+    ClosedSession,
+    DaskHandle,
+    ResultNotAvailableError,
+)
 from orchestrator.task_runners.dask.main_guard import check_main_guard
 from orchestrator.task_runners.dask.session import DaskSession
 from orchestrator.task_runners.dask.submit import Submitter
@@ -220,7 +226,9 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
         except Exception:  # a display detail must not fail anything
             session.dashboard = ""
         self._session = session
-        self._submitter = Submitter(session, self.inline_result_bytes, self._thread_count)
+        self._submitter = Submitter(
+            session, self.inline_result_bytes, self._thread_count, self._submitting
+        )
         logger.debug("Connected to Dask scheduler %s", client.scheduler.address)
 
     def _connect(self) -> tuple[Any, Any]:
@@ -253,9 +261,11 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
             raise
 
     def _close(self) -> None:
-        session, self._session, self._submitter = self._session, None, None
-        if session is None:
+        session, submitter = self._session, self._submitter
+        self._session = self._submitter = None
+        if session is None or submitter is None:
             return
+        submitter.coalescer.close()
         session.close()
         session.watch.forget_on_scheduler()
         _close_quietly(session.client, session.cluster)
@@ -309,6 +319,7 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
     def wait(self, handle: DaskHandle, timeout: float | None = None) -> State | None:
         if handle.state is not None:
             return handle.state
+        coalescing.send_now(self._submitter, [handle])  # gathered, not sent yet? now
         return self._session_for(handle).wait(handle, timeout)
 
     def get_state(self, handle: DaskHandle) -> State:
@@ -321,16 +332,21 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
             return super().shape(handle, flattened)
         return self._open_session().shape(handle, flattened)
 
+    def gathering(self) -> AbstractContextManager[None]:
+        """Runs submitted inside go to Dask together (``coalescing``), sent when it ends."""
+        submitter = self._submitter
+        return nullcontext() if submitter is None else submitter.coalescer.holding()
+
     def release(self, handle: DaskHandle | Sequence[DaskHandle]) -> None:
         """Nothing downstream will read this run's result from the cluster any more."""
         session = self._session
         for item in handle if isinstance(handle, list) else [handle]:
-            submitted = getattr(item, "submitted", None)
-            if session is not None and submitted is not None:
-                session.release(submitted)
+            if isinstance(item, DaskHandle):
+                coalescing.release(item.submitted, item, session)
 
     def cancel(self, handles: Sequence[DaskHandle]) -> None:
         """Cancel these runs' Dask tasks on the scheduler (see ``dask.cancelling``)."""
+        coalescing.send_now(self._submitter, handles)
         cancel_unfinished(self._session, handles)
 
     def watch(self, listener: FinalListener[DaskHandle]) -> Callable[[], None] | None:
@@ -350,7 +366,7 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
     def _session_for(self, handle: DaskHandle) -> DaskSession:
         session = self._session
         if session is None:
-            return _ClosedSession()  # type: ignore[return-value]
+            return ClosedSession()  # type: ignore[return-value]
         return session
 
     def __repr__(self) -> str:
@@ -360,22 +376,6 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
         shown += [f"cluster_kwargs={self.cluster_kwargs!r}"] if self.cluster_kwargs else []
         shown += [f"adapt_kwargs={self.adapt_kwargs!r}"] if self.adapt_kwargs is not None else []
         return f"DaskTaskRunner({', '.join(shown)})"
-
-
-class _ClosedSession:
-    """Answers for handles whose session ended before they finished."""
-
-    def wait(self, handle: DaskHandle, timeout: float | None = None) -> State:
-        return self.get_state(handle)
-
-    def get_state(self, handle: DaskHandle) -> State:
-        from taskrun.states import Cancelled
-
-        if handle.state is None:
-            handle.state = Cancelled(
-                f"Task run {handle.name!r} did not finish before its DaskTaskRunner shut down."
-            )
-        return handle.state
 
 
 def _resolve_class(spec: Any) -> Any:

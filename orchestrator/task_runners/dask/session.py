@@ -200,8 +200,11 @@ class DaskSession:
             submitted.unfinished -= 1
             if submitted.unfinished <= 0:
                 self._finished(submitted)
-            if submitted.task_id is not None:
-                self.estimates.add(submitted.task_id, record.elapsed)
+            task_id = (
+                submitted.task_id if submitted.task_ids is None else (submitted.task_ids[position])
+            )
+            if task_id is not None:
+                self.estimates.add(task_id, record.elapsed)
         elif isinstance(record, RunningRecord):
             handle.live = RUNNING
             submitted.running_on = worker
@@ -226,7 +229,8 @@ class DaskSession:
                     del self.by_key[source.key]  # its readers are done: Dask may forget it
                     source.future = None
         submitted.finished()
-        if not submitted.keeps_result and not submitted.mappable:
+        # a group's members are read by position from its value until released
+        if not submitted.keeps_result and not submitted.mappable and submitted.task_ids is None:
             submitted.future = None
         if self.by_key.get(submitted.key) is submitted:
             del self.by_key[submitted.key]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -30,11 +31,12 @@ from typing import Any
 from orchestrator.task_runners.base import ChildCalls
 from orchestrator.task_runners.dask import batching
 from orchestrator.task_runners.dask.arguments import Arguments, Batch, Slicer, mapped_owner
+from orchestrator.task_runners.dask.coalescing import Coalescer
 from orchestrator.task_runners.dask.handles import RUNNING, DaskHandle, Submitted
 from orchestrator.task_runners.dask.identity_cache import IdentityCache
 from orchestrator.task_runners.dask.keys import task_run_key
 from orchestrator.task_runners.dask.session import DaskSession
-from orchestrator.task_runners.dask.shipping import Shipper, task_identity
+from orchestrator.task_runners.dask.shipping import Shipment, Shipper, task_identity
 from taskrun.dask import entry as dask_entry
 from taskrun.dask.records import has_result_on_worker
 from taskrun.dask.shipping import RunPlan, WireEdge, WireRef, wire_edge
@@ -59,17 +61,28 @@ class Submitter:
     """Submits task runs of one session to Dask (see the module docstring). Not thread-safe:
     the runner lets one thread submit at a time."""
 
-    def __init__(self, session: DaskSession, inline_limit: int, threads: Any) -> None:
+    def __init__(
+        self, session: DaskSession, inline_limit: int, threads: Any, lock: Any = None
+    ) -> None:
         self.session = session
         self.inline_limit = inline_limit
         self.threads = threads  # () -> total worker threads
         self.shipper = Shipper(session.topic)
         self._edges: IdentityCache[WireEdge] = IdentityCache(_EDGES_REMEMBERED)
         self._lengths: IdentityCache[list[int]] = IdentityCache()
+        #: single calls gathered into groups (``lock``: the runner's submission lock)
+        self.coalescer = Coalescer(self, lock if lock is not None else threading.RLock())
+        #: Dask ``priority=`` of what is being submitted (a ``ChildCalls``' own: deeper
+        #: levels of bounded mapped branches run first, see ``orchestrator.runs.in_flight``)
+        self._priority = 0
 
     # ---- public ---------------------------------------------------------------------------
     def submit(self, call: TaskRunCall) -> DaskHandle:
-        """One task run as one Dask task."""
+        """One task run: gathered with others into a group, or alone (``coalescing``)."""
+        return self.coalescer.submit(call)
+
+    def submit_alone(self, call: TaskRunCall) -> DaskHandle:
+        """One task run as one Dask task, at once."""
         return self._submit_singles([call], self.inline_limit, Slicer(self, 1))[0]
 
     def submit_many(self, calls: Sequence[TaskRunCall]) -> list[DaskHandle]:
@@ -78,6 +91,14 @@ class Submitter:
         read: each is read once, in order (the children of one task are not scanned)."""
         if not len(calls):
             return []
+        self.coalescer.flush()  # children point at the Dask tasks of what they read
+        self._priority = getattr(calls, "priority", 0)
+        try:
+            return self._submit_mixed(calls)
+        finally:
+            self._priority = 0
+
+    def _submit_mixed(self, calls: Sequence[TaskRunCall]) -> list[DaskHandle]:
         if _one_mapped_task(calls):
             return self._submit_level(calls)
         handles: list[DaskHandle] = []
@@ -93,7 +114,9 @@ class Submitter:
             ):
                 stop += 1
             group = calls[start:stop]
-            handles.extend(self._submit_level(group) if len(group) > 1 else [self.submit(first)])
+            handles.extend(
+                self._submit_level(group) if len(group) > 1 else [self.submit_alone(first)]
+            )
             start = stop
         return handles
 
@@ -167,25 +190,30 @@ class Submitter:
             handle = DaskHandle(call.name)
             handles.append(handle)
             shipped = self.shipper.shipment(call, handle)
-            if shipped is None:
-                continue
-            task_shipped, context_shipped, token, options = shipped
-            key = self.session.unique_key(task_run_key(call.name, token))
-            arguments = Arguments(self.session)
-            plan = self.plan(call, key, None, arguments, slicer, limit)
-            submitted = Submitted(
-                key,
-                dask_entry.run_one,
-                (task_shipped, context_shipped, self.session.channel, tuple(plan)),
-                arguments.sources,
-                task_identity(call.task),
-                options,
-            )
-            submitted.handles = [handle]
-            handle.submitted = submitted
-            ready.append((submitted, arguments))
-        self._send(dask_entry.run_one, ready)
+            if shipped is not None:
+                ready.append(self.single(call, handle, shipped, slicer, limit))
+        self.send(dask_entry.run_one, ready)
         return handles
+
+    def single(
+        self, call: TaskRunCall, handle: DaskHandle, shipped: Shipment, slicer: Slicer, limit: int
+    ) -> tuple[Submitted, Arguments]:
+        """``call`` as its own ``run_one`` Dask task, ready to send."""
+        task_shipped, context_shipped, token, options = shipped
+        key = self.session.unique_key(task_run_key(call.name, token))
+        arguments = Arguments(self.session)
+        plan = self.plan(call, key, None, arguments, slicer, limit)
+        submitted = Submitted(
+            key,
+            dask_entry.run_one,
+            (task_shipped, context_shipped, self.session.channel, tuple(plan)),
+            arguments.sources,
+            task_identity(call.task),
+            options,
+        )
+        submitted.handles = [handle]
+        handle.submitted = submitted
+        return submitted, arguments
 
     def _submit_batches(
         self, calls: Iterable[TaskRunCall], size: int, limit: int, task_id: Any
@@ -219,15 +247,18 @@ class Submitter:
             batch.add(call, handle)
         if batch.handles and shipped is not None:
             ready.append(batch.close(shipped, task_id))
-        self._send(dask_entry.run_batch, ready)
+        self.send(dask_entry.run_batch, ready)
         return handles
 
-    def _send(self, function: Any, ready: list[tuple[Submitted, Arguments]]) -> None:
+    def send(self, function: Any, ready: list[tuple[Submitted, Arguments]]) -> None:
         """Submit prepared Dask tasks: one ``client.submit``, or one ``client.map`` for many."""
         # a cluster that cannot run them (scheduler lost, workers gone) fails them here
         ready = [item for item in ready if self.session.register(item[0])]
         if not ready:
             return
+        if self._priority:  # kept in the options: a resubmission (repair) keeps it too
+            for submitted, _ in ready:
+                submitted.options = {**submitted.options, "priority": self._priority}
         client = self.session.client
         try:
             if len(ready) == 1:
