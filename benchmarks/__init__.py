@@ -16,4 +16,18 @@ Run ``python -m benchmarks --help``; ``README.md`` has the latest table. Layout:
 
 Not collected by pytest (``--ignore=benchmarks``); ``tests/test_benchmarks_smoke.py``
 runs a tiny ``--quick`` to keep it working. Nothing here asserts on timings.
+
+Every benchmark process writes its run journal to a temporary ``ORCHESTRATOR_HOME``
+(removed at exit), never to the user's ``~/.orchestrator``; ``benchmarks.journal``
+measures the journal itself (on against off).
 """
+
+import atexit
+import os
+import shutil
+import tempfile
+
+if "ORCHESTRATOR_HOME" not in os.environ:  # spawned workers inherit the parent's
+    _HOME = tempfile.mkdtemp(prefix="orchestrator-benchmark-home-")
+    os.environ["ORCHESTRATOR_HOME"] = _HOME
+    atexit.register(shutil.rmtree, _HOME, True)

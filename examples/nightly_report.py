@@ -16,11 +16,16 @@
   design, which is why the flow's state is decided by ``build_report`` and ``publish``).
 
     orchestrator run examples/nightly_report.py     # ends Paused (exit status 0)
+    orchestrator resume last --task publish         # later, any process: approves, publishes
     orchestrator run examples/nightly_report.py --param flaky_attempts=5   # retries run out
     python examples/nightly_report.py       # runs, then approves and resumes publish
 
-The script resumes ``publish`` in its own process, from the paused run's states; a run
-paused by ``orchestrator run`` cannot be resumed from another process yet.
+``build_report`` persists its result (``LocalResult``: ``$ORCHESTRATOR_HOME/results``), so
+``orchestrator resume`` (or ``orchestrator.journal.resume_paused(flow, RUN_ID,
+task="publish")``) can give ``publish`` the report in another process: the run journal
+has the paused run's task states, the same flow run goes on as its second attempt, and
+nothing upstream runs again. The script resumes in its own process, from the paused
+run's states.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from pathlib import Path
 from orchestrator import Flow, Parameter, context, task, unmapped
 from orchestrator.engine import signals
 from orchestrator.engine.state import Resume
+from orchestrator.results import LocalResult
 from orchestrator.triggers import all_successful, always_run, any_failed, manual_only
 
 
@@ -69,7 +75,8 @@ def to_euros(sales: list[dict[str, object]], rates: dict[str, float]) -> float:
     return round(sum(float(s["amount"]) * rates[str(s["currency"])] for s in sales), 2)  # type: ignore[arg-type]
 
 
-@task(skip_on_upstream_skip=False)  # a closed store must not skip the whole report
+# a closed store must not skip the whole report; persisted, so another process can resume
+@task(skip_on_upstream_skip=False, result=LocalResult())
 def build_report(revenues: list[float | None]) -> dict[str, object]:
     open_stores = [r for r in revenues if r is not None]  # skipped stores give None
     return {

@@ -6,6 +6,7 @@
     drawing.py   orchestrator visualize
     runs.py      orchestrator runs [show RUN_ID]   (the run journal's history)
     cancel.py    orchestrator cancel RUN_ID
+    resume.py    orchestrator resume RUN_ID --task NAME   (a paused task, from any process)
 
 Exit status: 0 success, 1 the flow failed, 2 the command could not start
 (bad arguments, file, flow or parameters), 130 interrupted.
@@ -21,6 +22,7 @@ from orchestrator import __version__
 from orchestrator.cli.cancel import cancel_command
 from orchestrator.cli.drawing import visualize_command
 from orchestrator.cli.loading import CommandError, load_flow
+from orchestrator.cli.resume import resume_command
 from orchestrator.cli.running import EXIT_USAGE, run_command
 from orchestrator.cli.runs import runs_command
 from orchestrator.dag.parameter_types import ParameterTypeError
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_visualize(commands)
     _add_runs(commands)
     _add_cancel(commands)
+    _add_resume(commands)
     return parser
 
 
@@ -152,6 +155,34 @@ def _add_cancel(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="wait until the run has ended (default 30 seconds)",
     )
     cancel.set_defaults(handler=cancel_command)
+
+
+def _add_resume(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    resume = commands.add_parser(
+        "resume",
+        help="resume a paused task (manual_only, PAUSE) of an earlier flow run",
+        description="Run the next attempt of a paused flow run: the paused task runs, "
+        "its upstream tasks' persisted results are read back.",
+        epilog="examples:\n  orchestrator resume last --task publish\n"
+        "  orchestrator resume 3f2a --task publish --file flows.py:nightly",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    resume.add_argument("run_id", metavar="RUN_ID", help=_RUN_ID_HELP)
+    resume.add_argument(
+        "--task",
+        action="append",
+        metavar="NAME",
+        help="the paused task to resume (repeatable; default: the run's only paused one)",
+    )
+    resume.add_argument(
+        "--file",
+        metavar="PATH.py[:FLOW]",
+        help="the flow's file (default: the one 'orchestrator run' ran, from the journal)",
+    )
+    resume.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress display; print the final state"
+    )
+    resume.set_defaults(handler=resume_command)
 
 
 def _add_visualize(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

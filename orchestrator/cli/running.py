@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -19,6 +20,7 @@ from rich.console import Console
 from orchestrator.cli.loading import CommandError, LoadedFlow, load_flow
 from orchestrator.cli.params import check_flow_params, collect_params, param_texts
 from orchestrator.errors import OrchestratorError
+from orchestrator.journal.settings import flow_source
 from orchestrator.progress import ProgressDisplay
 from orchestrator.progress import run_flow_function as watch_flow_function
 from taskrun.states import State
@@ -49,9 +51,10 @@ def run_command(args: argparse.Namespace) -> int:
         logging.getLogger("orchestrator").setLevel(logging.WARNING)
     display = None if args.quiet else ProgressDisplay(console=Console())
     try:
-        state = run_flow(
-            loaded, params, runner, display, False if args.no_journal else None, args.resume
-        )
+        with flow_source(source_of(loaded.path, loaded.variable)):  # for orchestrator resume
+            state = run_flow(
+                loaded, params, runner, display, False if args.no_journal else None, args.resume
+            )
     except KeyboardInterrupt:  # Ctrl-C: what finished, what was cut short; main() exits 130
         if display is not None:
             display.interrupted()
@@ -68,6 +71,11 @@ def run_command(args: argparse.Namespace) -> int:
     if args.quiet:
         print(f"Flow {loaded.name!r} finished in state {state!r}")
     return exit_status(state)
+
+
+def source_of(path: Path, variable: str) -> str:
+    """The journal's note of a flow file: ``/abs/path.py:VARIABLE``."""
+    return f"{path.resolve()}:{variable}"
 
 
 def make_task_runner(

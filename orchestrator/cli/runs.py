@@ -63,6 +63,8 @@ def run_dict(run: FlowRunRecord) -> dict[str, Any]:
         "task_runs": dict(sorted(run.counts.items())),
         "parameters": run.parameters,
         "runner": run.runner,
+        "attempt": run.attempt,
+        "source": run.source,
     }
 
 
@@ -127,6 +129,8 @@ def _print_run(run: FlowRunRecord, tasks: list[dict[str, Any]]) -> None:
     console.print(f"  state: {run.state.kind}: {run.state.message or ''}", markup=False)
     ended = _local(run.ended) if run.ended is not None else "still running (or died)"
     console.print(f"  start: {_local(run.started)}   end: {ended}", markup=False)
+    if run.attempt > 1:
+        console.print(f"  attempt: {run.attempt} (resumed)", markup=False)
     if run.parameters:
         console.print(f"  parameters: {json.dumps(run.parameters)}", markup=False)
     table = Table(title_justify="left")

@@ -6,13 +6,15 @@
     recorder.py           one flow run's writer: batches, a writer thread, cancel polling
     controlled_runner.py  the task runner as a flow run drives it: journalled, cancellable
     resume.py             a DAG flow run's next attempt, from its persisted results
+    paused.py             a paused task of a journalled run, resumed from any process
     settings.py           where the journal lives, and the on/off switch
     errors.py             a journal that cannot be used, named with the fix
 
 Flow runs write it unless told not to (``journal=False``, ``orchestrator run
 --no-journal``, ``ORCHESTRATOR_JOURNAL=off``); ``orchestrator runs`` reads it and
 ``orchestrator cancel RUN_ID`` asks a running flow run, in any process, to stop;
-``flow.run(resume=RUN_ID)`` (``orchestrator run --resume``) runs what it left unfinished.
+``flow.run(resume=RUN_ID)`` (``orchestrator run --resume``) runs what it left unfinished;
+``resume_paused(flow, RUN_ID, task=NAME)`` (``orchestrator resume``) resumes a paused task.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from orchestrator.journal.errors import (
     RunNotFoundError,
 )
 from orchestrator.journal.interface import Journal
+from orchestrator.journal.paused import resume_paused
 from orchestrator.journal.recorder import JournalWarning
 from orchestrator.journal.records import FlowRunRecord, StateRecord, TaskRunRecord
 from orchestrator.journal.resume import ResumeError
@@ -46,6 +49,7 @@ __all__ = [
     "TaskRunRecord",
     "cancel_flow_run",
     "journal_path",
+    "resume_paused",
 ]
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -31,13 +30,14 @@ from orchestrator.journal.errors import JournalError
 from orchestrator.journal.interface import Journal
 from orchestrator.journal.recorder import RunRecorder, warn_once
 from orchestrator.journal.records import TaskRunRecord, state_record
-from orchestrator.journal.settings import is_journal_wanted
+from orchestrator.journal.settings import current_source, is_journal_wanted
 from orchestrator.task_runners.base import (
     AnyTaskRunner,
     BaseTaskRunner,
     ChildCalls,
     FinalListener,
 )
+from taskrun.results.stored import result_location
 from taskrun.states import Cancelled, Failed, State
 from taskrun.wire import ResultShape, TaskRunCall, shape_of
 
@@ -48,10 +48,13 @@ WAIT_STEP = 0.25
 
 #: ``journal=`` of a flow run: on/off/follow the environment, or a journal to write
 JournalOption = bool | None | Journal
+_Note = tuple[str, str, int | None]  # a submitted run's task name, run name, map index
 
 
 class ControlledRunner(BaseTaskRunner[Any]):
     """``inner`` for one flow run (see the module docstring); build with ``controlled``."""
+
+    keeps_locations: ClassVar[bool] = True  # a told run's result location is kept at once
 
     def __init__(
         self,
@@ -68,12 +71,13 @@ class ControlledRunner(BaseTaskRunner[Any]):
         self._journal_option = journal
         self._recorder: RunRecorder | None = None
         self._owned: Journal | None = None  # a journal opened here, closed at finish
-        #: (task name, task-run name, map index) of each submitted run not recorded yet
-        self._notes: dict[Any, tuple[str, str, int | None]] = {}
-        self._cancelling = threading.Event()
+        self._notes: dict[Any, _Note] = {}  # each submitted run not recorded yet
+        self._cancelling = False  # set once, from any thread: a plain flag, read per call
         self._reason = ""
         self._task_message: str | None = None
         self._cancelled: dict[Any, State] = {}  # handle -> the Cancelled state it shows
+        #: told runs' result locations: a run here may load a value (and lose them) first
+        self._locations: dict[Any, str] = {}
         self._unwatch: Callable[[], None] | None = None
         self._finished = False
 
@@ -82,8 +86,7 @@ class ControlledRunner(BaseTaskRunner[Any]):
         return self.inner.name
 
     def __getattr__(self, attribute: str) -> Any:
-        """What the inner runner has besides the contract (``client``, ``dashboard_link``),
-        for displays and users that ask a flow run's runner."""
+        """What the inner runner has besides the contract (``client``, ...)."""
         if attribute == "inner" or attribute.startswith("__"):  # not set yet (copies)
             raise AttributeError(attribute)
         return getattr(self.inner, attribute)
@@ -104,7 +107,7 @@ class ControlledRunner(BaseTaskRunner[Any]):
             self.finish(Failed(message, err), as_given=True)
             raise
         if self._recorder is not None:
-            self._unwatch = self.inner.watch(self._recorder.add)
+            self._unwatch = self.inner.watch(self._told)
 
     def shutdown(self) -> None:
         """Record the runs the runner has not told of yet, then shut it down."""
@@ -119,7 +122,10 @@ class ControlledRunner(BaseTaskRunner[Any]):
             self.shutdown()
             return
         # Ctrl-C, or a bug: nothing more runs, and the journal says how the run ended
-        self.cancel_flow_run(f"the flow run was interrupted ({error!r})")
+        try:  # a failure here is logged: the runner still shuts down, the error stays
+            self.cancel_flow_run(f"the flow run was interrupted ({error!r})")
+        except Exception:
+            logger.exception("Flow run %r: cancelling its task runs failed", self.run_name)
         try:
             self.shutdown()
         finally:
@@ -131,10 +137,9 @@ class ControlledRunner(BaseTaskRunner[Any]):
             self.finish(ended, as_given=True)
 
     def finish(self, state: State, as_given: bool = False) -> State:
-        """The flow run ended in ``state``: record it and return the state to report
-        (``Cancelled`` for a run cancelled before it ended, unless ``as_given``).
-        Idempotent: the first call records."""
-        if self._cancelling.is_set() and not state.is_cancelled() and not as_given:
+        """The flow run ended in ``state``: record it (the first call only) and return the
+        state to report (``Cancelled`` for a run cancelled before it ended, unless ``as_given``)."""
+        if self._cancelling and not state.is_cancelled() and not as_given:
             state = state.recast(Cancelled, message=f"Flow run was cancelled: {self._reason}.")
         if self._finished:
             return state
@@ -161,25 +166,21 @@ class ControlledRunner(BaseTaskRunner[Any]):
                 warn_once(err)
                 return
         recorder = RunRecorder(journal, self.flow_run_id, self._resolve, self._requested)
-        if recorder.begin(self.flow_name, self.run_name, self.parameters):
+        if recorder.begin(self.flow_name, self.run_name, self.parameters, current_source()):
             self._recorder = recorder
             logger.debug("Flow run %s is recorded in %s", self.flow_run_id, journal.location)
 
     # ---- cancel ---------------------------------------------------------------------------------
-    @property
-    def is_cancelled(self) -> bool:
-        return self._cancelling.is_set()
-
     def cancel_flow_run(self, reason: str | None = None, task_message: str | None = None) -> bool:
         """Cancel the flow run's unfinished task runs (their ``Cancelled`` states say
         ``task_message``, default: why); False if it was cancelled already."""
-        if self._cancelling.is_set():
+        if self._cancelling:
             return False
         self._reason = reason or "cancel was requested"
         self._task_message = task_message
-        self._cancelling.set()
+        self._cancelling = True
         logger.warning("Flow run %r: cancelling (%s)", self.run_name, self._reason)
-        unfinished = [h for h in list(self._notes) if not _is_final(self.inner.get_state(h))]
+        unfinished = [h for h in self._notes.copy() if not _is_final(self.inner.get_state(h))]
         self.inner.cancel(unfinished)
         return True
 
@@ -213,7 +214,7 @@ class ControlledRunner(BaseTaskRunner[Any]):
 
     # ---- submitting -----------------------------------------------------------------------------
     def submit(self, call: TaskRunCall) -> Any:
-        if self._cancelling.is_set():
+        if self._cancelling:
             return self._not_started(call)
         try:
             handle = self.inner.submit(call)
@@ -225,14 +226,14 @@ class ControlledRunner(BaseTaskRunner[Any]):
         return handle
 
     def submit_many(self, calls: Sequence[TaskRunCall]) -> list[Any]:
-        if self._cancelling.is_set():
+        if self._cancelling:
             return [self._not_started(call) for call in calls]
         if not isinstance(calls, ChildCalls):  # built already: note them from the list
             handles = self.inner.submit_many(calls)
             for handle, call in zip(handles, calls, strict=True):
                 self._note(handle, call)
             return handles
-        seen: list[tuple[str, str, int | None] | None] = [None] * len(calls)
+        seen: list[_Note | None] = [None] * len(calls)
 
         def build(position: int) -> TaskRunCall:  # each call's names, noted as it is built
             call = calls[position]
@@ -248,13 +249,13 @@ class ControlledRunner(BaseTaskRunner[Any]):
                 continue
             self._notes[handle] = note
             if not tells:
-                self._recorder.add(handle)  # type: ignore[union-attr]  # not None: see tells
+                self._told(handle)
         return handles
 
     def _note(self, handle: Any, call: TaskRunCall) -> None:
         self._notes[handle] = (call.task.name, call.name, call.map_index)
         if self._unwatch is None and self._recorder is not None:  # the runner tells nobody
-            self._recorder.add(handle)
+            self._told(handle)
 
     def _not_started(self, call: TaskRunCall, why: str | None = None) -> Any:
         why = why or f"its flow run was cancelled ({self._reason})"
@@ -272,10 +273,13 @@ class ControlledRunner(BaseTaskRunner[Any]):
     def wait(self, handle: Any, timeout: float | None = None) -> State | None:
         if handle in self._cancelled:
             return self._cancelled[handle]
-        if timeout is not None and timeout <= 0:
+        if timeout is None and not self._cancelling:  # the common case: done at once
+            if (state := self._inner_wait(handle, WAIT_STEP)) is not None:
+                return state
+        elif timeout is not None and timeout <= 0:
             return self._now(handle)
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._cancelling.is_set():
+        while not self._cancelling:
             step = WAIT_STEP if deadline is None else min(WAIT_STEP, deadline - time.monotonic())
             state = self._inner_wait(handle, max(step, 0.0))
             if state is not None:
@@ -288,15 +292,13 @@ class ControlledRunner(BaseTaskRunner[Any]):
         if handle in self._cancelled:
             return self._cancelled[handle]
         state = self.inner.get_state(handle)
-        if self._cancelling.is_set() and not _is_final(state):
+        if self._cancelling and not _is_final(state):
             return self._cancelled_state(handle)
         return state
 
     def shape(self, handle: Any, flattened: bool = False) -> ResultShape:
-        if self._cancelling.is_set() or handle in self._cancelled:
-            state = self.wait(handle)
-            assert state is not None
-            return shape_of(state, flattened)
+        if self._cancelling or handle in self._cancelled:
+            return shape_of(self.wait(handle) or self._cancelled_state(handle), flattened)
         return self.inner.shape(handle, flattened)
 
     def release(self, handle: Any) -> None:
@@ -324,6 +326,21 @@ class ControlledRunner(BaseTaskRunner[Any]):
             return self._cancelled_state(handle)
 
     # ---- the journal ----------------------------------------------------------------------------
+    def _told(self, handle: Any) -> None:
+        """A run became final (any thread): keep its result's location, queue it."""
+        if self.keeps_locations:
+            location = result_location(self.inner.get_state(handle))
+            if location is not None:
+                self._locations[handle] = location
+        self._recorder.add(handle)  # type: ignore[union-attr]  # told only with a recorder
+
+    def _record(self, note: _Note, handle: Any, state: State) -> TaskRunRecord:
+        record = state_record(state)
+        location = self._locations.pop(handle, None) if self._locations else None
+        if location is not None and record.result_location is None:
+            record = record._replace(result_location=location)
+        return TaskRunRecord(note[0], note[1], note[2], record)
+
     def _resolve(self, handle: Any) -> TaskRunRecord | None:
         """The record of a run that became final (writer thread); None if not known yet."""
         note = self._notes.pop(handle, None)
@@ -336,7 +353,7 @@ class ControlledRunner(BaseTaskRunner[Any]):
             if not _is_final(state):
                 self._notes[handle] = note  # told too early: looked at again next batch
                 return None
-        return TaskRunRecord(note[0], note[1], note[2], state_record(state))
+        return self._record(note, handle, state)
 
     def _settle(self) -> None:
         """Record every noted run now, while the inner runner can still tell their states."""
@@ -346,19 +363,22 @@ class ControlledRunner(BaseTaskRunner[Any]):
         recorder = self._recorder
         if recorder is None:
             return
-        for handle, (task_name, run_name, map_index) in list(self._notes.items()):
-            state = self.get_state(handle)
-            recorder.add(TaskRunRecord(task_name, run_name, map_index, state_record(state)))
-        self._notes.clear()
+        for handle in self._notes.copy():  # a copy in one step: the writer thread pops too
+            note = self._notes.pop(handle, None)
+            if note is not None:  # else the writer thread has it
+                recorder.add(self._record(note, handle, self.get_state(handle)))
+        self._locations.clear()
 
     def __repr__(self) -> str:
         return repr(self.inner)
 
 
 class _BulkControlledRunner(ControlledRunner):
-    """A ``ControlledRunner`` over a runner that submits mapped children together."""
+    """Over a runner that submits children together (Dask): it tells on its event loop, where
+    a state may take long (10x slower maps); values are read on the workers, not here."""
 
     submits_in_bulk: ClassVar[bool] = True
+    keeps_locations: ClassVar[bool] = False
 
 
 def controlled(

@@ -29,8 +29,10 @@ class Journal(Protocol):
         run_name: str,
         parameters: Mapping[str, Any],
         state: StateRecord,
+        source: str | None = None,
     ) -> None:
-        """Record a flow run that begins (or, for a known id, begins again)."""
+        """Record a flow run that begins (or, for a known id, begins again: its attempt
+        counts up); ``source``: the flow file it was run from, if known."""
 
     def record_task_runs(self, flow_run_id: str, records: Sequence[TaskRunRecord]) -> None:
         """Record task-run states, all in one transaction (the latest per run name wins)."""

@@ -78,12 +78,19 @@ class RunRecorder:
         """Task-run records written so far."""
         return self._written
 
-    def begin(self, flow_name: str, run_name: str, parameters: Mapping[str, Any]) -> bool:
+    def begin(
+        self,
+        flow_name: str,
+        run_name: str,
+        parameters: Mapping[str, Any],
+        source: str | None = None,
+    ) -> bool:
         """Record the flow run as Running and start the writer thread; False (after a
         warning) if the journal cannot be written."""
         state = state_record(Running(f"Flow run {run_name!r} is running."))
+        start = self.journal.start_flow_run
         if not self._attempt(
-            self.journal.start_flow_run, self.flow_run_id, flow_name, run_name, parameters, state
+            start, self.flow_run_id, flow_name, run_name, parameters, state, source
         ):
             return False
         self._thread = threading.Thread(

@@ -79,6 +79,10 @@ class FlowRunRecord(NamedTuple):
     counts: dict[str, int]
     #: the process that ran it: ``host:pid``
     runner: str = ""
+    #: 1 for the first attempt; a resumed run (same id) counts up
+    attempt: int = 1
+    #: the flow file ``orchestrator run`` ran (``/abs/path.py[:VARIABLE]``), else None
+    source: str | None = None
 
 
 def state_record(state: State) -> StateRecord:

@@ -5,12 +5,16 @@
 
 A flow run's own ``journal=`` option wins over the environment: ``True`` writes it
 even when the variable says off, ``False`` never, ``None`` (the default) follows the
-variable.
+variable. ``orchestrator run`` names the flow file it runs (``flow_source``) so that
+``orchestrator resume RUN_ID`` can load the flow again without being told the file.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 HOME_ENV = "ORCHESTRATOR_HOME"
@@ -30,6 +34,26 @@ def orchestrator_home() -> Path:
 def journal_path() -> Path:
     """The default journal file: ``<home>/runs.db``."""
     return orchestrator_home() / FILE_NAME
+
+
+_SOURCE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "orchestrator_flow_source", default=None
+)
+
+
+@contextlib.contextmanager
+def flow_source(source: str) -> Iterator[None]:
+    """Flow runs started inside record ``source`` (``/abs/flow.py[:VARIABLE]``)."""
+    token = _SOURCE.set(source)
+    try:
+        yield
+    finally:
+        _SOURCE.reset(token)
+
+
+def current_source() -> str | None:
+    """The flow file runs started here come from, if ``flow_source`` said."""
+    return _SOURCE.get()
 
 
 def is_journal_wanted(option: bool | None) -> bool:

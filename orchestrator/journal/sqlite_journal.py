@@ -15,7 +15,8 @@ Schema (version ``SCHEMA_VERSION``, kept in ``meta``):
 
     flow_runs        id, flow_name, run_name, kind, state (msgpack), started, ended,
                      parameters (msgpack), runner (host:pid), attempt,
-                     counts (msgpack: task runs by state kind, kept with each batch)
+                     counts (msgpack: task runs by state kind, kept with each batch),
+                     source (the flow file ``orchestrator run`` ran; added to older files)
     task_run_batches flow_run_id, records (msgpack: one batch of task-run records, see
                      ``records.pack_task_runs``); read in order, the latest state of a
                      task-run name wins (of a task and map index, in a resumed run)
@@ -71,7 +72,7 @@ CREATE TABLE IF NOT EXISTS flow_runs (
     id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, run_name TEXT NOT NULL,
     kind TEXT NOT NULL, state BLOB NOT NULL, started REAL NOT NULL, ended REAL,
     parameters BLOB, runner TEXT NOT NULL DEFAULT '', attempt INTEGER NOT NULL DEFAULT 1,
-    counts BLOB
+    counts BLOB, source TEXT
 );
 CREATE INDEX IF NOT EXISTS flow_runs_by_start ON flow_runs (started);
 CREATE TABLE IF NOT EXISTS task_run_batches (
@@ -130,17 +131,19 @@ class SQLiteJournal:
         run_name: str,
         parameters: Mapping[str, Any],
         state: StateRecord,
+        source: str | None = None,
     ) -> None:
         packed, params = pack_state(state), pack_parameters(parameters)
 
         def write(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO flow_runs (id, flow_name, run_name, kind, state, started, "
-                "parameters, runner) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO "
-                "UPDATE SET kind = excluded.kind, state = excluded.state, ended = NULL, "
-                "runner = excluded.runner, attempt = flow_runs.attempt + 1",
+                "parameters, runner, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
+                "DO UPDATE SET kind = excluded.kind, state = excluded.state, ended = NULL, "
+                "runner = excluded.runner, attempt = flow_runs.attempt + 1, "
+                "source = COALESCE(excluded.source, flow_runs.source)",
                 (flow_run_id, flow_name, run_name, state.kind, packed, state.timestamp,
-                 params, self._runner),
+                 params, self._runner, source),
             )  # fmt: skip
 
         self._transaction(write)
@@ -241,10 +244,10 @@ class SQLiteJournal:
 
     # ---- the connection -------------------------------------------------------------------------
     def _flow_run(self, row: Sequence[Any]) -> FlowRunRecord:
-        run_id, flow_name, run_name, kind, state, started, ended, params, runner, counts = row
+        run_id, flow_name, run_name, kind, state, started, ended, params, runner, counts = row[:10]
         return FlowRunRecord(
             run_id, flow_name, run_name, unpack_state(kind, state), started, ended,
-            unpack_parameters(params), unpack_counts(counts), runner,
+            unpack_parameters(params), unpack_counts(counts), runner, int(row[10] or 1), row[11],
         )  # fmt: skip
 
     def _prepare(self) -> None:
@@ -254,6 +257,7 @@ class SQLiteJournal:
         found = db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchall()
         if found:
             self._check_version()
+            self._add_source_column()
             return
 
         def create(db: sqlite3.Connection) -> None:
@@ -266,6 +270,19 @@ class SQLiteJournal:
 
         self._transaction(create)
         self._check_version()
+
+    def _add_source_column(self) -> None:
+        """A file written before ``source`` existed gets the column (it stays NULL)."""
+
+        def columns(db: sqlite3.Connection) -> set[str]:
+            return {row[1] for row in db.execute("PRAGMA table_info(flow_runs)")}
+
+        def add(db: sqlite3.Connection) -> None:  # under the write lock: look again
+            if "source" not in columns(db):
+                db.execute("ALTER TABLE flow_runs ADD COLUMN source TEXT")
+
+        if "source" not in columns(self._db):
+            self._transaction(add)
 
     def _check_version(self) -> None:
         rows = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
@@ -314,7 +331,10 @@ class SQLiteJournal:
 
 
 #: the ``flow_runs`` columns ``_flow_run`` reads, in its order
-_RUN_COLUMNS = "id, flow_name, run_name, kind, state, started, ended, parameters, runner, counts"
+_RUN_COLUMNS = (
+    "id, flow_name, run_name, kind, state, started, ended, parameters, runner, counts, "
+    "attempt, source"
+)
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:

@@ -1,5 +1,7 @@
 """Resume after the orchestrator dies: SIGKILL ``orchestrator run`` halfway through a map
-whose children persist their results, then ``orchestrator run --resume last``.
+whose children persist their results, then ``orchestrator run --resume last``; in-process,
+and on a remote cluster (``dask scheduler`` + ``python -m workers``) that keeps running
+while its orchestrator is killed and serves the resumed attempt.
 
 Each child appends its map index to a file when its body runs. After the resume the
 flow's result is right, the run keeps its id (second attempt), and no child that the
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from faults.processes import Processes, wait_for_workers, worker_env
 from orchestrator.journal import SQLiteJournal
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.integration]
@@ -60,11 +63,8 @@ def _persisted_children() -> set[int]:
     }
 
 
-def test_a_killed_run_resumes_and_persisted_children_do_not_run_again(tmp_path: Path) -> None:
-    (tmp_path / "squares.py").write_text(textwrap.dedent(FLOW))
-    env = {**os.environ, "ORCHESTRATOR_LOG_LEVEL": "WARNING", "NO_COLOR": "1"}
-    command = [sys.executable, "-m", "orchestrator", "run", "squares.py", "-q"]
-    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+def _kill_when_a_quarter_is_persisted(first: subprocess.Popen[bytes]) -> set[int]:
+    """SIGKILL ``first`` once a quarter of the children are journalled as persisted."""
     try:
         deadline = time.monotonic() + 120
         while len(_persisted_children()) < CHILDREN // 4 and time.monotonic() < deadline:
@@ -76,6 +76,35 @@ def test_a_killed_run_resumes_and_persisted_children_do_not_run_again(tmp_path: 
         first.kill()
     persisted = _persisted_children()
     assert CHILDREN // 4 <= len(persisted) < CHILDREN
+    return persisted
+
+
+def _check_resumed(
+    directory: Path, resumed: subprocess.CompletedProcess[str], persisted: set[int],
+    ran_before: int, run_id: str, env: dict[str, str],
+) -> None:  # fmt: skip
+    """The resumed attempt succeeded, and no persisted child ran again."""
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    again = [int(x) for x in (directory / "ran.txt").read_text().split()[ran_before:]]
+    assert not persisted & set(again), sorted(persisted & set(again))[:10]
+    assert set(again) | persisted == set(range(CHILDREN))
+    final = SQLiteJournal().find_run(run_id)
+    assert (final.state.kind, final.attempt) == ("Success", 2)
+    listed = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "runs", "show", run_id, "--json"],
+        capture_output=True, text=True, timeout=60, check=True, env=env,
+    )  # fmt: skip
+    tasks = {entry["task"]: entry for entry in json.loads(listed.stdout)["tasks"]}
+    assert tasks["square"]["states"] == {"Success": CHILDREN}
+    assert tasks["total"]["state"] == "Success"
+
+
+def test_a_killed_run_resumes_and_persisted_children_do_not_run_again(tmp_path: Path) -> None:
+    (tmp_path / "squares.py").write_text(textwrap.dedent(FLOW))
+    env = {**os.environ, "ORCHESTRATOR_LOG_LEVEL": "WARNING", "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "orchestrator", "run", "squares.py", "-q"]
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    persisted = _kill_when_a_quarter_is_persisted(first)
     killed = SQLiteJournal().find_run("last")
     assert killed.ended is None  # the journal says it never finished
     ran_before = len((tmp_path / "ran.txt").read_text().split())
@@ -84,16 +113,34 @@ def test_a_killed_run_resumes_and_persisted_children_do_not_run_again(tmp_path: 
         [*command, "--resume", "last"], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=180, check=False,
     )  # fmt: skip
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    again = [int(x) for x in (tmp_path / "ran.txt").read_text().split()[ran_before:]]
-    assert not persisted & set(again), sorted(persisted & set(again))[:10]
-    assert set(again) | persisted == set(range(CHILDREN))
-    final = SQLiteJournal().find_run(killed.id)
-    assert final.state.kind == "Success"
-    listed = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "runs", "show", killed.id, "--json"],
-        capture_output=True, text=True, timeout=60, check=True, env=env,
+    _check_resumed(tmp_path, resumed, persisted, ran_before, killed.id, env)
+
+
+def test_a_run_killed_while_its_remote_cluster_runs_on_resumes_there(
+    tmp_path: Path, processes: Processes
+) -> None:
+    scheduler = processes.scheduler()
+    workers = [processes.worker(scheduler.address, "--nthreads", "2") for _ in range(2)]
+    wait_for_workers(scheduler.address, 2)
+    (tmp_path / "squares.py").write_text(textwrap.dedent(FLOW))
+    env = worker_env({"ORCHESTRATOR_LOG_LEVEL": "WARNING", "NO_COLOR": "1"})
+    command = [
+        sys.executable, "-m", "orchestrator", "run", "squares.py", "-q",
+        "--address", scheduler.address,
+    ]  # fmt: skip
+    first = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL)
+    persisted = _kill_when_a_quarter_is_persisted(first)
+    killed = SQLiteJournal().find_run("last")
+    assert killed.ended is None
+    assert scheduler.is_alive()  # the cluster runs on
+    assert all(w.is_alive() for w in workers)
+    time.sleep(1.0)  # batches the killed orchestrator sent may still finish on the workers
+    ran_before = len((tmp_path / "ran.txt").read_text().split())
+
+    resumed = subprocess.run(
+        [*command, "--resume", "last"], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=180, check=False,
     )  # fmt: skip
-    tasks = {entry["task"]: entry for entry in json.loads(listed.stdout)["tasks"]}
-    assert tasks["square"]["states"] == {"Success": CHILDREN}
-    assert tasks["total"]["state"] == "Success"
+    _check_resumed(tmp_path, resumed, persisted, ran_before, killed.id, env)
+    assert scheduler.is_alive()
+    assert all(w.is_alive() for w in workers)

@@ -63,7 +63,7 @@ PINNED_ALL = {
     "orchestrator.journal": [
         "FlowRunRecord", "Journal", "JournalCorruptError", "JournalError", "JournalLockedError",
         "JournalVersionError", "JournalWarning", "ResumeError", "RunNotFoundError", "SQLiteJournal",
-        "StateRecord", "TaskRunRecord", "cancel_flow_run", "journal_path",
+        "StateRecord", "TaskRunRecord", "cancel_flow_run", "journal_path", "resume_paused",
     ],
     "orchestrator.tasks.core.constants": ["Constant"],
     "taskrun": ["run_task", "pause_task"],

@@ -44,6 +44,7 @@ from orchestrator.task_runners.dask.arguments import Slicer
 from orchestrator.task_runners.dask.batching import LONG_CHILD_SECONDS
 from orchestrator.task_runners.dask.groups import Group
 from orchestrator.task_runners.dask.handles import RUNNING, DaskHandle, Submitted
+from orchestrator.task_runners.dask.releases import release
 from orchestrator.task_runners.dask.shipping import Shipment, task_identity
 from taskrun.dask import entry as dask_entry
 from taskrun.states import Failed
@@ -112,6 +113,9 @@ class Coalescer:
         self.closed = False
         #: ``holding`` blocks open: nothing goes for a pause, only when needed or at the end
         self.hold = 0
+        #: handles released while runs were gathered (one of them may read it): released
+        #: once those are sent
+        self.released_later: list[DaskHandle] = []
         self._thread: threading.Thread | None = None
 
     # ---- submitting (under the lock) -----------------------------------------------------------
@@ -205,6 +209,9 @@ class Coalescer:
             self._fail_unsent(entries, err)
         finally:
             self.pending = set()
+        later, self.released_later = self.released_later, []
+        for handle in later:
+            release(handle.submitted, handle, self.submitter.session)
         return True
 
     def _fail_unsent(self, entries: Sequence[_Entry], error: Exception) -> None:
@@ -238,8 +245,9 @@ class Coalescer:
         now = time.monotonic()
         for probe in probes:
             handle = probe.handle
-            if handle.is_final:  # ended without a measurement (failed before it ran)
-                return 0.0
+            if handle.is_final:  # ended unmeasured (refused, or its worker died): alone
+                self.long.add(task_id)
+                return _LONG
             if probe.running_since is None and handle.live is RUNNING:
                 probe.running_since = now
             since = probe.running_since
@@ -349,20 +357,6 @@ class Coalescer:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=1.0)
-
-
-def release(submitted: Submitted | None, handle: DaskHandle, session: Any) -> None:
-    """``handle`` will not be read by any run submitted later: once every run of its Dask
-    task is, the session may let the cluster forget it (a gathered run is counted when
-    its group is sent)."""
-    if handle.released:
-        return
-    handle.released = True
-    if submitted is None or session is None:
-        return
-    submitted.releases += 1
-    if submitted.releases >= len(submitted.handles):
-        session.release(submitted)
 
 
 def send_now(submitter: Submitter | None, handles: Sequence[Any]) -> None:

@@ -47,6 +47,7 @@ class Submitted:
         "mappable",
         "options",
         "payload",
+        "recomputes",
         "release_when_final",
         "releases",
         "replaced_by",
@@ -117,12 +118,18 @@ class Submitted:
         self.task_ids: tuple[Any, ...] | None = None
         #: its handles released so far (the future goes once all of them are)
         self.releases = 0
+        #: the released Dask task whose lost result this one computes again (it has no
+        #: handles: see ``lost_upstream``)
+        self.recomputes: Submitted | None = None
 
     def finished(self) -> None:
         """Every summary arrived: forget what only a resubmission would need (its plans and
-        upstream links), and the future too if nothing downstream needs it."""
-        self.payload = ()
-        self.sources = ()
+        upstream links; kept while a result lives on a worker, which may die with it once
+        the future is released: ``lost_upstream`` computes it again), and the future too
+        if nothing downstream needs it."""
+        if not self.keeps_result:
+            self.payload = ()
+            self.sources = ()
         if self.release_when_final:
             self.future = None
 

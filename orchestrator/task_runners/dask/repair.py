@@ -19,7 +19,9 @@ a downstream task run must see its upstream's *state* and let its trigger decide
 No resubmission loops: a Dask task is resubmitted at most once per cause (an upstream's
 key, a set of worker deaths), and at most ``MAX_RESUBMITS`` times in all; past that its
 task runs fail naming every cause (``ResubmitLimitError``). A released upstream (its
-future dropped once every consumer was submitted) is not an erred one.
+future dropped once every consumer was submitted) is not an erred one; if its result
+stayed on a worker, a resubmission computes it again (``lost_upstream``), or its task
+runs fail saying it was lost (``UpstreamLostError``).
 
 Runs under the session's settle lock, in a caller's thread; ``fail_unfinished`` also
 runs on the client's event loop (it takes only the session's condition).
@@ -31,6 +33,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.task_runners.dask import lost_upstream
 from orchestrator.task_runners.dask.deaths import Role, Verdict
 from orchestrator.task_runners.dask.faults import (
     ResubmitLimitError,
@@ -40,6 +43,7 @@ from orchestrator.task_runners.dask.faults import (
     is_scheduler_lost,
 )
 from orchestrator.task_runners.dask.handles import DaskHandle, Submitted
+from orchestrator.task_runners.dask.lost_upstream import UpstreamLostError, rewired
 from taskrun.dask.shipping import rekeyed
 from taskrun.states import State
 
@@ -51,7 +55,6 @@ logger = logging.getLogger("orchestrator.DaskTaskRunner")
 #: Dask future statuses that end a Dask task ("lost" does not: Dask computes a lost
 #: result again while a client holds its future)
 _FAILED_STATUSES = ("error", "cancelled")
-_RUN_FUNCTIONS = ("run_one", "run_batch", "run_group")
 #: resubmissions of the Dask task of a task run, in all, before it fails saying why
 MAX_RESUBMITS = 4
 
@@ -146,6 +149,8 @@ def argument(session: DaskSession, source: Any) -> Any:
         return source
     while source.replaced_by is not None:
         source = source.replaced_by
+    if source.recomputes is not None:  # raises UpstreamLostError once it is not healthy
+        return lost_upstream.recomputed(source)
     future = source.future
     if future is not None and future.status in _FAILED_STATUSES:
         session.settle(source)
@@ -154,7 +159,11 @@ def argument(session: DaskSession, source: Any) -> Any:
         return future
     if source.settled is not None:
         return source.settled
+    if not source.handles:  # a slice its readers were done with: cut it again
+        return lost_upstream.recompute(session, source, argument)
     states = [session.wait(handle) for handle in source.handles]
+    if lost_upstream.is_lost(states):  # released, its result stayed on a worker: compute again
+        return lost_upstream.recompute(session, source, argument)
     return states[0] if len(states) == 1 and source.handles[0].position is None else states
 
 
@@ -171,12 +180,17 @@ def resubmit(session: DaskSession, submitted: Submitted, cause: str) -> Submitte
         )
         return None
     key = session.unique_key(f"{submitted.key}-again")
-    payload = _rekeyed(submitted, key)
+    payload = lost_upstream.rekeyed_payload(submitted, key)
     replacement = Submitted(
         key, submitted.function, payload, submitted.sources, submitted.task_id, submitted.options
     )
     replacement.causes = (*causes, cause)
-    _take_over(session, submitted, replacement, [argument(session, s) for s in submitted.sources])
+    try:
+        args = [argument(session, s) for s in submitted.sources]
+    except UpstreamLostError as lost:
+        _fail_with(session, submitted, lost.state_for)
+        return None
+    _take_over(session, submitted, replacement, args)
     return replacement
 
 
@@ -191,8 +205,12 @@ def split(session: DaskSession, submitted: Submitted) -> None:
         _split_group(session, submitted)
         return
     task, context, topic, plans = submitted.payload
-    args = [argument(session, s) for s in submitted.sources]
-    suffix = submitted.key.rsplit("-", 1)[-1]
+    try:
+        args = [argument(session, s) for s in submitted.sources]
+    except UpstreamLostError as lost:
+        _fail_with(session, submitted, lost.state_for)
+        return
+    sources, suffix = rewired(submitted.sources), submitted.key.rsplit("-", 1)[-1]
     for handle, plan in zip(list(submitted.handles), list(plans), strict=True):
         if handle.is_final:
             continue
@@ -201,7 +219,7 @@ def split(session: DaskSession, submitted: Submitted) -> None:
             key,
             run_one,
             (task, context, topic, rekeyed(plan, key, alone=True)),
-            submitted.sources,
+            sources,
             submitted.task_id,
             submitted.options,
         )
@@ -224,14 +242,18 @@ def _split_group(session: DaskSession, submitted: Submitted) -> None:
 
     tasks, context, topic, plans = submitted.payload
     assert submitted.task_ids is not None
-    base = [argument(session, s) for s in submitted.sources]
+    try:
+        base = [argument(session, s) for s in submitted.sources]
+    except UpstreamLostError as lost:
+        _fail_with(session, submitted, lost.state_for)
+        return
     suffix = submitted.key.rsplit("-", 1)[-1]
     moved: list[Any] = []  # per member: its new Dask task, or its final state
     for position, (handle, plan) in enumerate(zip(list(submitted.handles), plans, strict=True)):
         if handle.is_final:
             moved.append(session.state_of(handle))
             continue
-        sources, args = list(submitted.sources), list(base)
+        sources, args = list(rewired(submitted.sources)), list(base)
         refs = tuple(_moved_ref(session, ref, plans.own, moved, sources, args) for ref in plan.refs)
         key = session.unique_key(f"{handle.name}-{suffix}")
         alone = plan._replace(key=key, position=None, refs=refs)
@@ -363,6 +385,7 @@ def _take_over(session: DaskSession, old: Submitted, new: Submitted, args: list[
     new.handles = old.handles
     for handle in new.handles:
         handle.submitted = new
+    new.recomputes, new.sources = old.recomputes, rewired(new.sources)
     old.replaced_by = new
     old.future = None
     session.by_key.pop(old.key, None)
@@ -370,13 +393,3 @@ def _take_over(session: DaskSession, old: Submitted, new: Submitted, args: list[
         new.future = session.client.submit(
             new.function, *new.payload, tuple(args), key=new.key, pure=False, **new.options
         )
-
-
-def _rekeyed(submitted: Submitted, key: str) -> tuple[Any, ...]:
-    """The payload with its plans carrying the new key (summaries name the Dask key)."""
-    if getattr(submitted.function, "__name__", "") not in _RUN_FUNCTIONS:
-        return submitted.payload
-    task, context, topic, plans = submitted.payload
-    if submitted.function.__name__ == "run_one":
-        return (task, context, topic, rekeyed(plans, key))
-    return (task, context, topic, plans.rekeyed(key))

@@ -64,6 +64,7 @@ from orchestrator.task_runners.dask.handles import (
     ResultNotAvailableError,
 )
 from orchestrator.task_runners.dask.main_guard import check_main_guard
+from orchestrator.task_runners.dask.releases import release_all
 from orchestrator.task_runners.dask.session import DaskSession
 from orchestrator.task_runners.dask.submit import Submitter
 from taskrun.states import State
@@ -339,10 +340,9 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
 
     def release(self, handle: DaskHandle | Sequence[DaskHandle]) -> None:
         """Nothing downstream will read this run's result from the cluster any more."""
-        session = self._session
-        for item in handle if isinstance(handle, list) else [handle]:
-            if isinstance(item, DaskHandle):
-                coalescing.release(item.submitted, item, session)
+        handles = handle if isinstance(handle, list) else [handle]
+        found = [item for item in handles if isinstance(item, DaskHandle)]
+        release_all(self._submitter, found, self._session)
 
     def cancel(self, handles: Sequence[DaskHandle]) -> None:
         """Cancel these runs' Dask tasks on the scheduler (see ``dask.cancelling``)."""
