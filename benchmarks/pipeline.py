@@ -147,28 +147,34 @@ class PipelineRun:
 
 
 def run_pipeline(
-    client: Any, address: str, n: int, item_bytes: int, bound: int | None
+    client: Any,
+    address: str,
+    n: int,
+    item_bytes: int,
+    bound: int | None,
+    deadline: float | None = None,
 ) -> PipelineRun:
     """Run the pipeline once on the cluster at ``address`` (``client`` is connected to it,
-    for the workers' PIDs and counters)."""
-    from orchestrator.task_runners import DaskTaskRunner
+    for the workers' PIDs and counters).
 
+    With ``deadline`` (seconds), a run still going then is reported as not finished: an
+    unbounded run whose workers keep being restarted can take many minutes to fail, and
+    its memory figures are known long before. Closing the cluster ends that run (the
+    runner reports the lost scheduler), so the caller closes it right after."""
     pids = list(client.run(_worker_pid).values())
     spilled_before = sum(client.run(_spilled_to_disk).values())
     limit = min(w["memory_limit"] for w in client.scheduler_info()["workers"].values())
     flow, total = pipeline_flow(n, item_bytes, bound)
     memory = WorkerMemory(pids)
     started = time.perf_counter()
-    outcome, saved_bytes = "", None
+    result: dict[str, Any] = {"outcome": f"not finished in {deadline} s", "saved": None}
     with memory.sampling():
-        try:
-            state = flow.run(task_runner=DaskTaskRunner(address=address))
-        except Exception as err:  # boundary: a run that breaks is a result here too
-            outcome = f"raised {type(err).__name__}"
-        else:
-            outcome = type(state).__name__
-            total_state = state.result()[total]
-            saved_bytes = total_state.result() if total_state.is_successful() else None
+        runner = threading.Thread(
+            target=_run_into, args=(flow, total, address, result), daemon=True
+        )
+        runner.start()
+        runner.join(deadline)
+    outcome, saved_bytes = result["outcome"], result["saved"]
     seconds = time.perf_counter() - started
     after = client.run(_worker_pid)
     return PipelineRun(
@@ -184,6 +190,20 @@ def run_pipeline(
         memory_limit=int(limit),
         workers_restarted=sorted(after.values()) != sorted(pids),
     )
+
+
+def _run_into(flow: Flow, total: Any, address: str, result: dict[str, Any]) -> None:
+    """Run ``flow`` on ``address``; its outcome and saved bytes go into ``result``."""
+    from orchestrator.task_runners import DaskTaskRunner
+
+    try:
+        state = flow.run(task_runner=DaskTaskRunner(address=address))
+    except Exception as err:  # boundary: a run that breaks is a result here too
+        result["outcome"] = f"raised {type(err).__name__}"
+        return
+    total_state = state.result()[total]
+    result["saved"] = total_state.result() if total_state.is_successful() else None
+    result["outcome"] = type(state).__name__
 
 
 @contextmanager
@@ -233,13 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory-limit", default="1GB", help="per worker")
     parser.add_argument("--sides", default="unbounded,bounded", help="unbounded,bounded")
     parser.add_argument("--json", help="write the runs to this file")
+    parser.add_argument("--deadline", type=float, help="seconds before a run is given up")
     args = parser.parse_args(argv)
     item_bytes = int(args.item_mb * 1e6)
     runs = []
     for side in args.sides.split(","):
         with limited_cluster(args.memory_limit) as (client, address):  # a fresh cluster each
             bound = args.bound if side == "bounded" else None
-            runs.append(run_pipeline(client, address, args.n, item_bytes, bound))
+            runs.append(run_pipeline(client, address, args.n, item_bytes, bound, args.deadline))
         print(_report(runs[-1:]).splitlines()[-1], flush=True)
     print(_report(runs))
     if args.json:
