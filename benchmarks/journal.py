@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import logging
 import os
 import shutil
 import statistics
@@ -29,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks.logs import quiet_logs
 from benchmarks.runners import RunnerEnv, open_runner
 from benchmarks.workloads import _sum_add_one, add_one, total
 from orchestrator import Flow
@@ -122,19 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
-    for name in ("orchestrator", "workers", "taskrun"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-    env = open_runner(args.runner)
-    rows = []
-    print("|       n | runner | off s | on s | on/off | writer us/run |", flush=True)
-    print("|---|---|---|---|---|---|", flush=True)
-    try:
-        for n in (int(part) for part in args.n.split(",")):
-            rows.append(measure(env, n, args.reps))
-            print(_shown(rows[-1]), flush=True)
-    finally:
-        env.close()
+    with quiet_logs():  # put back when the benchmark ends (smoke tests run it in-process)
+        env = open_runner(args.runner)
+        rows = []
+        print("|       n | runner | off s | on s | on/off | writer us/run |", flush=True)
+        print("|---|---|---|---|---|---|", flush=True)
+        try:
+            for n in (int(part) for part in args.n.split(",")):
+                rows.append(measure(env, n, args.reps))
+                print(_shown(rows[-1]), flush=True)
+        finally:
+            env.close()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

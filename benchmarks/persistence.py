@@ -30,7 +30,6 @@ import datetime as dt
 import functools
 import gc
 import json
-import logging
 import shutil
 import statistics
 import tempfile
@@ -39,6 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks.logs import quiet_logs
 from benchmarks.runners import RunnerEnv, open_runner
 from benchmarks.workloads import Options, _raw_mapreduce, _sum_add_one, add_one, total
 from orchestrator import Flow
@@ -142,20 +142,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
-    for name in ("orchestrator", "workers", "taskrun"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("distributed").setLevel(logging.ERROR)
-    env = open_runner(args.runner)
-    root = Path(tempfile.mkdtemp(prefix="orchestrator-persistence-"))
-    rows = []
-    try:
-        for n in (int(part) for part in args.n.split(",")):
-            row = measure(env, n, args.reps, root)
-            rows.append(row)
-            print(_shown(row), flush=True)
-    finally:
-        env.close()
-        shutil.rmtree(root, ignore_errors=True)
+    with quiet_logs():  # put back when the benchmark ends (smoke tests run it in-process)
+        env = open_runner(args.runner)
+        root = Path(tempfile.mkdtemp(prefix="orchestrator-persistence-"))
+        rows = []
+        try:
+            for n in (int(part) for part in args.n.split(",")):
+                row = measure(env, n, args.reps, root)
+                rows.append(row)
+                print(_shown(row), flush=True)
+        finally:
+            env.close()
+            shutil.rmtree(root, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0
