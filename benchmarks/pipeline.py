@@ -15,6 +15,7 @@ they spilled to disk. The issue's figures are 10,000 items of 10 MB on 2 workers
     python -m benchmarks.pipeline                         # 10,000 x 10 MB, bound 16
     python -m benchmarks.pipeline --n 200 --item-mb 10    # a quick look
     python -m benchmarks.pipeline --sides bounded         # skip the unbounded run
+    python -m benchmarks.pipeline --deadline 120          # give a run up after 120 s
 
 Without the bound the run spills gigabytes (or its workers are restarted, and it fails);
 ``tests/integration/test_bounded_pipeline.py`` runs a small one of each.
