@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import logging
 import os
 import platform
 import shlex
@@ -18,6 +17,7 @@ from benchmarks import plan as _plan
 from benchmarks import report, scenarios
 from benchmarks.forecast import Forecast
 from benchmarks.harness import APIS, Side, baseline, measure, ours
+from benchmarks.logs import quiet_logs
 from benchmarks.memory import PeakGrowth
 from benchmarks.runners import RunnerEnv, open_runner
 from benchmarks.targets import check_targets, format_targets
@@ -91,7 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     if args.merge:
         return _merge(args.merge)
-    _quiet_logs()
+    # per-task-run INFO lines would dominate the timings; the variable reaches the worker
+    # processes a cluster spawns later, the levels are put back when the run ends
+    os.environ.setdefault("ORCHESTRATOR_LOG_LEVEL", "WARNING")
+    with quiet_logs():
+        return _measure(args, argv)
+
+
+def _measure(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Run the planned workloads, print the table and the targets, save or compare."""
     groups = _plan.build_plan(args.quick, args.workload, args.n, args.runner, args.api)
     if any(g.workload == "locality" for g in groups):
         ReceivedBytes.install()
@@ -213,17 +221,6 @@ def _s(value: float | None) -> str:
 
 def _progress(text: str) -> None:
     print(f"[{_dt.datetime.now():%H:%M:%S}] {text}", file=sys.stderr, flush=True)
-
-
-def _quiet_logs() -> None:
-    """Per-task-run INFO lines would dominate the timings; keep warnings and errors.
-
-    The environment variable reaches the worker processes a cluster spawns later.
-    """
-    os.environ.setdefault("ORCHESTRATOR_LOG_LEVEL", "WARNING")
-    logging.getLogger("orchestrator").setLevel(logging.WARNING)
-    logging.getLogger("workers").setLevel(logging.WARNING)
-    logging.getLogger("distributed").setLevel(logging.ERROR)
 
 
 def _meta(argv: Sequence[str] | None, seconds: float) -> dict[str, Any]:
