@@ -214,11 +214,6 @@ def test_mapping_over_a_small_result_cuts_it_where_it_lives_never_unpickling_it_
     assert state.result()[kinds].result() == ["OnlyHere", "OnlyHere"]
 
 
-@pytest.mark.xfail(
-    reason="regression under investigation: on a held-open runner the dropped state's big "
-    "result stays on the scheduler since the journal/coalescing changes (open in issue 15's note)",
-    strict=False,
-)
 def test_a_big_intermediate_result_stays_fetchable_while_its_state_is_kept(address: str) -> None:
     with Flow("big-intermediate") as flow:
         data = big()

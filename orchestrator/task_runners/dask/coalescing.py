@@ -37,6 +37,7 @@ import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Hashable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -83,12 +84,15 @@ class _Entry(NamedTuple):
 
 
 class _Probe:
-    """A call that runs alone to measure its task: when it was submitted and seen running."""
+    """A call that runs alone to measure its task: when it was submitted and seen running.
+
+    It holds its handle weakly: a probe must not keep a task run's state (and so its Dask
+    future and the result on the cluster) alive once the flow has let go of it."""
 
     __slots__ = ("handle", "running_since", "submitted_at")
 
     def __init__(self, handle: DaskHandle) -> None:
-        self.handle = handle
+        self.handle = weakref.ref(handle)
         self.submitted_at = time.monotonic()
         self.running_since: float | None = None
 
@@ -236,16 +240,18 @@ class Coalescer:
         None while unknown."""
         measured = self.submitter.session.estimates.get(task_id)
         if measured is not None:
+            self.probes.pop(task_id, None)
             return measured
         if task_id in self.long:
+            self.probes.pop(task_id, None)
             return _LONG
         probes = self.probes.get(task_id)
         if not probes:
             return None
         now = time.monotonic()
         for probe in probes:
-            handle = probe.handle
-            if handle.is_final:  # ended unmeasured (refused, or its worker died): alone
+            handle = probe.handle()
+            if handle is None or handle.is_final:  # ended unmeasured (refused, lost): alone
                 self.long.add(task_id)
                 return _LONG
             if probe.running_since is None and handle.live is RUNNING:

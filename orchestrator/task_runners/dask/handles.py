@@ -140,7 +140,17 @@ class Submitted:
 class DaskHandle:
     """One task run on the Dask task runner."""
 
-    __slots__ = ("kept", "live", "name", "position", "record", "released", "state", "submitted")
+    __slots__ = (
+        "__weakref__",  # a coalescing probe holds it weakly
+        "kept",
+        "live",
+        "name",
+        "position",
+        "record",
+        "released",
+        "state",
+        "submitted",
+    )
 
     def __init__(
         self,
