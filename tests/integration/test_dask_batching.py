@@ -59,6 +59,13 @@ def wait_for_file(x: int, path: str) -> int:
     return x
 
 
+@task
+def cold_start(x: int) -> int:
+    if x < 8:  # the probe's children pay a one-off cost, as a first file opened does
+        time.sleep(0.02)
+    return x
+
+
 @task(batch_size=1)
 def unbatched(x: int) -> int:
     return x
@@ -157,6 +164,16 @@ def test_a_batched_child_is_running_while_it_runs_and_its_batch_mates_wait(runne
         assert runner.get_state(handles[1]).is_pending()
         release.touch()
         assert [runner.wait(h).result() for h in handles] == list(range(10))
+
+
+def test_a_level_is_re_sized_from_warm_batches_when_its_probe_paid_one_off_costs(runner):
+    """Sized from the 20 ms probe alone, 5,000 children would run ~10 per Dask task; a round
+    of warm batches shows ~microseconds per child, so the rest goes in a few big batches."""
+    with runner:
+        handles, keys = run_level(runner, cold_start, 5000)
+        states = [runner.wait(h) for h in handles]
+    assert [s.result() for s in states] == list(range(5000))
+    assert len(set(keys)) < 60, f"{len(set(keys))} Dask tasks for 5,000 children"
 
 
 def test_measured_durations_are_reused_so_a_second_run_skips_the_probe(runner):

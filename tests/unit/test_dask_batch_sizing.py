@@ -13,6 +13,7 @@ from orchestrator.task_runners.dask.batching import (
     batch_size_for,
     decide,
     estimate_from_probe,
+    median_seconds,
     split,
 )
 
@@ -70,3 +71,8 @@ def test_duration_estimates_average_per_child_and_smooth_new_measurements() -> N
     assert 0.5 < estimates.get("task") < 1.5  # type: ignore[operator]
     estimates.add("task", 1.0, children=0)
     assert estimates.get("other") is None
+
+
+def test_a_calibration_round_is_read_by_its_median_so_a_cold_child_does_not_skew_it() -> None:
+    assert median_seconds([0.02, 3e-5, 4e-5, 5e-5, 0.02]) == 5e-5
+    assert median_seconds([]) is None

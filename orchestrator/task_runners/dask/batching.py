@@ -8,7 +8,9 @@ another works through a long tail (at least ``MIN_BATCHES_PER_THREAD`` per threa
 
     no measurement yet  -> run a probe: the first ``threads`` children, one per Dask task,
                            then size the rest from how long they took (or from how long
-                           they have been running, for long children)
+                           they have been running, for long children); with many children
+                           left, run one round of batches of that size and re-size the
+                           rest from the round's warm children
     seconds per child d -> size = min(TARGET_BATCH_SECONDS / d,
                                       children / (MIN_BATCHES_PER_THREAD * threads))
 
@@ -32,6 +34,12 @@ MIN_BATCHES_PER_THREAD = 4
 LONG_CHILD_SECONDS = 0.25
 #: weight of a new measurement in the moving average
 SMOOTHING = 0.3
+#: a level with more than this many probe-sized rounds left runs one round first and is
+#: re-sized from it: probe children pay one-off costs (imports, the first file opened), so
+#: a probe can read 50x a warm child's time and cut the level into batches far too small
+CALIBRATE_AFTER = 8
+#: how long the re-sizing waits for its round at most (a slow round keeps the probe's size)
+CALIBRATE_PATIENCE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,20 @@ def estimate_from_probe(finished: Sequence[float], running: Sequence[float]) -> 
         return sum(finished) / len(finished)
     long_running = [seconds for seconds in running if seconds >= LONG_CHILD_SECONDS]
     return max(long_running) if long_running else None
+
+
+def median_seconds(durations: Sequence[float]) -> float | None:
+    """Median seconds per child of a calibration round (None: nothing measured).
+
+    >>> median_seconds([0.002, 0.00003, 0.00004])
+    4e-05
+    >>> median_seconds([]) is None
+    True
+    """
+    if not durations:
+        return None
+    ordered = sorted(durations)
+    return ordered[len(ordered) // 2]
 
 
 def split(

@@ -143,6 +143,14 @@ class Submitter:
             done = decision.probe
             seconds = self._measure_probe(probe)
             size = batching.batch_size_for(count - done, threads, seconds) if seconds else 1
+            take = threads * size
+            if seconds and size > 1 and count - done > batching.CALIBRATE_AFTER * take:
+                # the probe paid one-off costs: re-size from a round of warm batches
+                round_ = self._submit_batches(calls[done : done + take], size, limit, task_id)
+                handles.extend(round_)
+                done += take
+                seconds = self._measure_round(round_) or seconds
+                size = batching.batch_size_for(count - done, threads, seconds)
         else:
             size = decision.size or 1
         rest = (calls[i] for i in range(done, count))
@@ -179,6 +187,21 @@ class Submitter:
                 return None
             with session.cond:
                 session.cond.wait(0.01)
+
+    def _measure_round(self, round_: Sequence[DaskHandle]) -> float | None:
+        """Median seconds per child of a calibration round (see ``batching``), bounded."""
+        seen: dict[int, float] = {}
+        session = self.session
+        deadline = time.monotonic() + batching.CALIBRATE_PATIENCE_SECONDS
+        while True:
+            for h in round_:
+                record = h.final_record()
+                if record is not None:
+                    seen[id(h)] = record.elapsed
+            if all(h.is_final for h in round_) or time.monotonic() > deadline:
+                return batching.median_seconds(list(seen.values()))
+            with session.cond:
+                session.cond.wait(0.005)
 
     # ---- singles and batches ---------------------------------------------------------------------
     def _submit_singles(
