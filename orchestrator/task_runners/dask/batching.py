@@ -22,6 +22,7 @@ average), so later mapped levels and later flow runs skip the probe. A task's ow
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -112,10 +113,7 @@ def median_seconds(durations: Sequence[float]) -> float | None:
     >>> median_seconds([]) is None
     True
     """
-    if not durations:
-        return None
-    ordered = sorted(durations)
-    return ordered[len(ordered) // 2]
+    return statistics.median_high(durations) if durations else None
 
 
 def split(
