@@ -111,7 +111,7 @@ def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument(
         "--resume",
         metavar="RUN_ID",
-        help="the next attempt of a journalled run of this (DAG) flow, or last: persisted "
+        help="the next attempt of a journalled run of this flow, or last: persisted "
         "results are re-used, the rest runs again",
     )
     run.set_defaults(handler=run_command)

@@ -115,19 +115,14 @@ def run_flow(
 ) -> State:
     """Run a ``Flow`` or an ``@flow`` function once and return its final state
     (``journal=False``: not recorded in the run journal; ``resume``: the next attempt of
-    that journalled run, DAG flows only)."""
+    that journalled run)."""
     progress: Any = display if display is not None else False
     if loaded.is_dag:
         return loaded.obj.run(  # type: ignore[no-any-return]
             parameters=params, task_runner=runner, progress=progress, journal=journal,
             resume=resume,
         )  # fmt: skip
-    if resume is not None:
-        raise CommandError(
-            f"--resume works for DAG flows (with Flow(...)) only; {loaded.name!r} is an "
-            "@flow function. Run it anew, or give its tasks targets so a new run reads them."
-        )
-    return run_flow_function(loaded.obj, params, runner, progress, journal)
+    return run_flow_function(loaded.obj, params, runner, progress, journal, resume)
 
 
 def run_flow_function(
@@ -136,10 +131,12 @@ def run_flow_function(
     runner: Any,
     progress: Any,
     journal: bool | None = None,
+    resume: str | None = None,
 ) -> State:
     """Call an ``@flow`` function with ``params`` on ``runner`` (None: its own runner)."""
-    if runner is not None or journal is not None:
+    if runner is not None or journal is not None or resume is not None:
         flow_function = flow_function.with_options(task_runner=runner, journal=journal)
+        flow_function._resume_id = resume
     if progress:
         return watch_flow_function(flow_function, params, progress)
     return flow_function(**params)  # type: ignore[no-any-return]

@@ -6,6 +6,7 @@
     recorder.py           one flow run's writer: batches, a writer thread, cancel polling
     controlled_runner.py  the task runner as a flow run drives it: journalled, cancellable
     resume.py             a DAG flow run's next attempt, from its persisted results
+    function_resume.py    an ``@flow`` run's next attempt: calls matched by task and count
     paused.py             a paused task of a journalled run, resumed from any process
     settings.py           where the journal lives, and the on/off switch
     errors.py             a journal that cannot be used, named with the fix
@@ -13,7 +14,8 @@
 Flow runs write it unless told not to (``journal=False``, ``orchestrator run
 --no-journal``, ``ORCHESTRATOR_JOURNAL=off``); ``orchestrator runs`` reads it and
 ``orchestrator cancel RUN_ID`` asks a running flow run, in any process, to stop;
-``flow.run(resume=RUN_ID)`` (``orchestrator run --resume``) runs what it left unfinished;
+``flow.run(resume=RUN_ID)`` (``@flow``: ``main.run(params, resume=RUN_ID)``; ``orchestrator
+run --resume``) runs what it left unfinished;
 ``resume_paused(flow, RUN_ID, task=NAME)`` (``orchestrator resume``) resumes a paused task.
 """
 

@@ -164,6 +164,13 @@ def unpack_counts(packed: bytes | None) -> dict[str, int]:
     return dict(msgpack.unpackb(packed, raw=False)) if packed else {}
 
 
+def call_number(run_name: str) -> int | None:
+    """The number a task-run name ends with (``add-1f2e3d4c-17`` -> 17): the map index of
+    a DAG run, the call count of an ``@flow`` one; None for a name without one."""
+    number = run_name.rpartition("-")[2]
+    return int(number) if number.isdigit() else None
+
+
 def summarise_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Parameters as the journal keeps them: msgpack-native values as they are, others
     as a short ``repr`` (never a pickle)."""

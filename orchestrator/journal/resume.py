@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import OrchestratorError
 from orchestrator.journal.interface import Journal
-from orchestrator.journal.records import TaskRunRecord
+from orchestrator.journal.records import (
+    FlowRunRecord,
+    TaskRunRecord,
+    pack_parameters,
+    unpack_parameters,
+)
 from taskrun.results.stored import StoredResult
 from taskrun.states import Mapped, Pending, State, Success
 
@@ -48,30 +53,28 @@ class ResumeError(OrchestratorError, ValueError):
 
 
 def resumed_states(
-    flow: Flow, run_id: str, journal: Journal | None = None
+    flow: Flow,
+    run_id: str,
+    journal: Journal | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> tuple[str, dict[Task, State]]:
-    """The flow run id ``run_id`` names and the task states its next attempt starts from.
+    """The flow run id ``run_id`` names and the task states its next attempt starts from
+    (``parameters``: the new attempt's, which must be the run's).
 
     Raises:
         RunNotFoundError: the journal has no such run.
-        ResumeError: the run is of another flow, or its tasks are not this flow's.
+        ResumeError: the run is of another flow, had other parameters, or its tasks are
+            not this flow's.
     """
     if journal is None:
         from orchestrator.journal.sqlite_journal import SQLiteJournal
 
         opened = SQLiteJournal()
         try:
-            return resumed_states(flow, run_id, opened)
+            return resumed_states(flow, run_id, opened, parameters)
         finally:
             opened.close()
-    run = journal.find_run(run_id)
-    if run.flow_name != flow.name:
-        raise ResumeError(
-            flow.name,
-            run.id,
-            f"it is a run of flow {run.flow_name!r}.",
-            "Resume it with the file that defines that flow, or run this flow anew.",
-        )
+    run = resumable_run(journal, flow.name, run_id, parameters)
     by_task: dict[str, list[TaskRunRecord]] = {}
     for record in journal.task_runs(run.id):
         by_task.setdefault(record.task_name, []).append(record)
@@ -83,6 +86,39 @@ def resumed_states(
         if state is not None:
             states[task] = state
     return run.id, states
+
+
+def resumable_run(
+    journal: Journal, flow_name: str, run_id: str, parameters: Mapping[str, Any] | None
+) -> FlowRunRecord:
+    """The journalled run ``run_id`` names, checked to be a run of ``flow_name`` with these
+    ``parameters`` (as the journal summarises them; None: not checked)."""
+    run = journal.find_run(run_id)
+    if run.flow_name != flow_name:
+        raise ResumeError(
+            flow_name,
+            run.id,
+            f"it is a run of flow {run.flow_name!r}.",
+            "Resume it with the file that defines that flow, or run this flow anew.",
+        )
+    if parameters is None:
+        return run
+    now = unpack_parameters(pack_parameters(parameters))  # as the journal would keep them
+    then = run.parameters
+    changed = sorted(n for n in set(now) | set(then) if now.get(n) != then.get(n))
+    if changed:
+        shown = ", ".join(
+            f"{n}={then.get(n, '(not given)')!r} then, {now.get(n, '(not given)')!r} now"
+            for n in changed[:5]
+        )
+        raise ResumeError(
+            flow_name,
+            run.id,
+            f"its parameters differ from that run's: {shown}.",
+            "Pass the run's parameters again (orchestrator runs show RUN_ID lists them), or "
+            "run the flow anew with the new ones.",
+        )
+    return run
 
 
 def _tasks_by_name(
@@ -120,11 +156,11 @@ def _resumed(task: Task, run_id: str, records: list[TaskRunRecord]) -> State | N
         return None  # nothing it stored can be read back
     children = [r for r in records if r.map_index is not None]
     if not children:
-        return _stored(result, run_id, records[-1])
+        return stored_state(result, run_id, records[-1])
     count = max(r.map_index for r in children if r.map_index is not None) + 1
     kept: list[State] = [Pending(f"Not finished in flow run {run_id}.")] * count
     for record in children:
-        stored = _stored(result, run_id, record)
+        stored = stored_state(result, run_id, record)
         if stored is not None and record.map_index is not None:
             kept[record.map_index] = stored
     if all(state.is_pending() for state in kept):
@@ -132,7 +168,8 @@ def _resumed(task: Task, run_id: str, records: list[TaskRunRecord]) -> State | N
     return Mapped(f"Resumed from flow run {run_id}.", map_states=kept)
 
 
-def _stored(result: Any, run_id: str, record: TaskRunRecord) -> State | None:
+def stored_state(result: Any, run_id: str, record: TaskRunRecord) -> State | None:
+    """A ``Success`` reading back the result ``record`` says was persisted, else None."""
     location = record.state.result_location
     if record.state.kind not in _REUSABLE or not location:
         return None

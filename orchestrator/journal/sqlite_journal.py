@@ -54,6 +54,7 @@ from orchestrator.journal.records import (
     FlowRunRecord,
     StateRecord,
     TaskRunRecord,
+    call_number,
     pack_counts,
     pack_parameters,
     pack_state,
@@ -228,13 +229,16 @@ class SQLiteJournal:
             (flow_run_id,),
         )
         # the latest state of each task run, in first-recorded order: by task-run name; in a
-        # resumed (DAG) run by task and map index, as each attempt names its runs anew
+        # resumed run by task, the name's number (map index or call count) and map index, as
+        # a DAG attempt names its runs with a token of its own
         attempts = self._read("SELECT attempt FROM flow_runs WHERE id = ?", (flow_run_id,))
         resumed = bool(attempts) and attempts[0][0] > 1
         latest: dict[Any, TaskRunRecord] = {}
         for (packed,) in rows:
             for record in unpack_task_runs(packed):
-                key = (record.task_name, record.map_index) if resumed else record.run_name
+                key: Any = record.run_name
+                if resumed:
+                    key = (record.task_name, call_number(record.run_name), record.map_index)
                 latest[key] = record
         return list(latest.values())
 

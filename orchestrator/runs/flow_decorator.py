@@ -26,6 +26,7 @@ from typing import Any
 from orchestrator.dag.parameter_types import ParameterType, convert_value, signature_types
 from orchestrator.errors import ParameterError
 from orchestrator.journal.controlled_runner import JournalOption
+from orchestrator.journal.function_resume import function_resume
 from orchestrator.runs.flow_run import FlowRun
 from orchestrator.runs.run_options import parameters_dict, refuse_unknown_keywords
 from orchestrator.task_runners.base import AnyTaskRunner
@@ -80,6 +81,8 @@ class FlowFunction:
         #: the annotated parameters' types, worked out at the first call (annotations may
         #: name classes defined after the function) and shared with ``with_options`` copies
         self._types: dict[str, ParameterType] | None = None
+        #: the journalled flow run this copy's runs resume (``run(resume=...)``), if any
+        self._resume_id: str | None = None
         functools.update_wrapper(self, fn)  # keeps __doc__, __name__, __wrapped__
 
     def __call__(self, *args: Any, **kwargs: Any) -> State:
@@ -101,18 +104,22 @@ class FlowFunction:
         task_runner: RunnerOption = None,
         progress: Any = False,
         journal: JournalOption = None,
+        resume: str | None = None,
         **unknown: Any,
     ) -> State:
         """Run with keyword ``parameters`` (the DAG ``Flow.run`` spelling); returns the state.
 
         ``progress=True`` (or a display) shows the live progress table while it runs;
-        ``journal=False`` keeps the run out of the run journal.
+        ``journal=False`` keeps the run out of the run journal; ``resume=RUN_ID`` (or
+        ``"last"``) makes it the next attempt of that journalled run, with the same
+        parameters: every task call whose result that run persisted re-uses it
+        (``journal.function_resume``).
         """
-        refuse_unknown_keywords(
-            self.name, "run()", unknown, ("parameters", "task_runner", "progress", "journal")
-        )
+        known = ("parameters", "task_runner", "progress", "journal", "resume")
+        refuse_unknown_keywords(self.name, "run()", unknown, known)
         values = parameters_dict(self.name, parameters)
         configured = self.with_options(task_runner=task_runner, journal=journal)
+        configured._resume_id = resume
         if progress:
             from orchestrator.progress import run_flow_function
 
@@ -169,9 +176,13 @@ class FlowFunction:
     def _new_run(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> FlowRun:
         bound = self.validate_parameters(args, kwargs)
         runner = copy.copy(self.task_runner)  # a fresh, unstarted runner per run
+        resume = None
+        if self._resume_id is not None:
+            journal = self.journal if not isinstance(self.journal, bool | None) else None
+            resume = function_resume(journal, self.name, self._resume_id, bound.arguments)
         return FlowRun(
             self.name, self.fn, bound.args, bound.kwargs, runner, dict(bound.arguments),
-            self.journal,
+            self.journal, resume,
         )  # fmt: skip
 
     def __repr__(self) -> str:

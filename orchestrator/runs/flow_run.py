@@ -21,15 +21,18 @@ import html
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from orchestrator.dag import active
 from orchestrator.errors import UnguardedMainError
 from orchestrator.journal.controlled_runner import JournalOption, controlled
+from orchestrator.journal.function_resume import FunctionResume
+from orchestrator.runs.final_state_logs import log_final_state
 from orchestrator.runs.final_states import FinalStateWatcher
 from orchestrator.runs.flow_run_state import (
     failed_by_exception,
+    fetch_results,
     flow_state_from,
     results_to_keep,
     runs_table_html,
@@ -48,12 +51,11 @@ from orchestrator.runs.task_calls import (
 from orchestrator.runs.task_run_names import NamedTask
 from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
 from taskrun.context import context
-from taskrun.states import Cancelled, DeferredResult, Failed, Pending, Running, State
+from taskrun.states import Cancelled, Failed, Pending, Running, State
 from taskrun.triggers import flattens_upstream
 from taskrun.wire import TaskRunCall
 
 flow_logger = logging.getLogger("orchestrator.flow_runs")
-task_logger = logging.getLogger("orchestrator.task_runs")
 
 
 class FlowRun:
@@ -65,6 +67,8 @@ class FlowRun:
         runner: a fresh task runner for this run (started and shut down here).
         parameters: the arguments by name, for ``context.parameters``.
         journal: the run journal option (``orchestrator.journal``): False for none.
+        resume: the journalled run this one is the next attempt of (its id is kept, and
+            each call whose result it persisted is answered from there).
     """
 
     def __init__(
@@ -76,10 +80,12 @@ class FlowRun:
         runner: AnyTaskRunner,
         parameters: Mapping[str, Any] | None = None,
         journal: JournalOption = None,
+        resume: FunctionResume | None = None,
     ) -> None:
         self.flow_name = flow_name
         self.name = flow_run_name()
-        self.id = str(uuid.uuid4())
+        self.id = resume.run_id if resume is not None else str(uuid.uuid4())
+        self._resume = resume
         self.runner = controlled(runner, self.id, flow_name, self.name, parameters or {}, journal)
         self._fn, self._args, self._kwargs = fn, args, dict(kwargs)
         self.parameters = dict(parameters or {})
@@ -95,7 +101,7 @@ class FlowRun:
         #: the run context every task run of this flow run receives (one shared dict)
         self._task_keys: dict[str, Any] = {}
         #: what each future calls with its final state (one bound method for all of them)
-        self._on_final = self._report
+        self._on_final = log_final_state
         self._thread: threading.Thread | None = None
         self.keys: dict[str, Any] = {}
 
@@ -150,29 +156,13 @@ class FlowRun:
         finally:
             active.running_flow.reset(token)
         self._wait_all()
+        if self._resume is not None:
+            self._resume.report_unused()
         final = flow_state_from(returned, self.futures)
-        self._fetch_results(results_to_keep(final, returned))
+        fetch_results(results_to_keep(final, returned), self.name)
         for future in self.futures:  # the states hold what was asked for: the backend may forget
             self.runner.release(future.handle)
         return final
-
-    def _fetch_results(self, states: list[State]) -> None:
-        """Bring results kept on the cluster here while the runner is still open (still
-        pickled: they are unpickled when someone reads them)."""
-        for state in states:
-            kept = state._result  # as stored: ``data`` would unpickle it
-            if not isinstance(kept, DeferredResult):
-                continue
-            try:
-                if not kept.fetch():  # a reference that can only be loaded: load it now
-                    state.data  # noqa: B018 - reading it loads and keeps the result
-            except Exception:  # boundary: a lost result must not lose the run's state
-                flow_logger.warning(
-                    "Flow run %r: a result could not be fetched from the task "
-                    "runner before it closed",
-                    self.name,
-                    exc_info=True,
-                )
 
     def _finish(self, final: State) -> State:
         final = self.runner.finish(final)  # Cancelled if it was cancelled; journalled
@@ -236,8 +226,11 @@ class FlowRun:
         gather = flattens_upstream(task.trigger)
         if not mapped:
             check_required(task, arguments)
+            count = self._reserve(task, 1)
+            if (stored := self._reusable(task, count)) is not None:
+                return self._given(self._run_name(task, count), task, stored)
             parts = call_parts(arguments, wait_for, task.name, self._resolve, gather)
-            return self._submit([self._call(task, parts)])[0]
+            return self._submit([self._call(task, parts, count=count)])[0]
         expansion = expand(task.name, arguments, self._resolve, self.runner.shape)
         if expansion.problem is not None:
             needs = [expansion.culprit, *listed_futures(wait_for)]
@@ -246,19 +239,41 @@ class FlowRun:
         if expansion.count:
             check_required(task, expansion.child(0))  # every child has the same arguments
         base = self._reserve(task, expansion.count)
+        todo: Sequence[int] = range(expansion.count)  # the children that run
+        kept: list[State | None] = []  # resumed: each child's persisted state, or None
+        if self._resume is not None:
+            kept = [self._reusable(task, base + index) for index in todo]
+            todo = [index for index, state in enumerate(kept) if state is None]
 
-        def build(index: int) -> TaskRunCall:
+        def build(position: int) -> TaskRunCall:
+            index = todo[position]
             parts = call_parts(expansion.child(index), wait_for, task.name, self._resolve, gather)
             return self._call(task, parts, map_index=index, count=base + index)
 
-        return self._submit_children(ChildCalls(task, expansion.count, build), base)
+        counts = [base + index for index in todo] if kept else range(base, base + len(todo))
+        submitted = self._submit_children(ChildCalls(task, len(todo), build), counts)
+        if not kept:
+            return submitted
+        ran = iter(submitted)
+        return [
+            next(ran) if state is None else self._given(self._run_name(task, base + i), task, state)
+            for i, state in enumerate(kept)
+        ]
 
     def _run_name(self, task: Any, count: int) -> str:
         """``naming.task_run_name(task, count)``, the task's part worked out once per run."""
         prefix = self._name_prefixes.get(task)
         if prefix is None:
-            prefix = self._name_prefixes[task] = task_run_prefix(task)
+            resumed = self._resume.prefix(task) if self._resume is not None else None
+            prefix = self._name_prefixes[task] = resumed or task_run_prefix(task)
         return f"{prefix}{count}"
+
+    def _reusable(self, task: Any, count: int) -> State | None:
+        """The persisted state the resumed run kept for this call, else None (it runs)."""
+        if self._resume is None:
+            return None
+        self._run_name(task, count)  # claims the task's journalled name (or refuses)
+        return self._resume.reusable(task, count)
 
     def _reserve(self, task: Any, runs: int) -> int:
         """The call count of the first of ``runs`` new runs of ``task`` (it names them)."""
@@ -308,13 +323,15 @@ class FlowRun:
         finally:
             active.running_flow.reset(token)
 
-    def _submit_children(self, calls: ChildCalls, base: int) -> list[Future[Any]]:
-        """Hand a mapped call's children to the runner: together if it batches them, else
-        one by one; each call is built as the runner reads it and dropped once submitted."""
+    def _submit_children(self, calls: ChildCalls, counts: Sequence[int]) -> list[Future[Any]]:
+        """Hand a mapped call's children (call counts ``counts``) to the runner: together if
+        it batches them, else one by one; each is built as read and dropped once submitted."""
+        if not len(calls):
+            return []
         if not self.runner.submits_in_bulk:
             return self._submit(calls)  # read once, in order
         task = calls.task
-        names = [self._run_name(task, base + index) for index in range(len(calls))]
+        names = [self._run_name(task, count) for count in counts]
         if flow_logger.isEnabledFor(logging.INFO):
             for name in names:
                 flow_logger.info("Submitting task run %r to task runner...", name)
@@ -324,6 +341,11 @@ class FlowRun:
             return [self._track(n, task, h) for n, h in zip(names, handles, strict=True)]
         finally:
             active.running_flow.reset(token)
+
+    def _given(self, name: str, task: Any, state: State) -> Future[Any]:
+        """A future of a call answered from the resumed run's journal (it does not run)."""
+        flow_logger.info("Task run %r re-uses its result from flow run %s", name, self.id)
+        return self._track(name, task, self.runner.given(state))
 
     def _track(self, name: str, task: Any, handle: Any) -> Future[Any]:
         future: Future[Any] = Future(name, task, self.runner, handle, None, self._on_final)
@@ -343,38 +365,6 @@ class FlowRun:
             return self.runner.given(state), value.name
         assert is_input_future(value)
         return self.runner.given(value), f"given {value.name} state"
-
-    # ---- logging final states -------------------------------------------------------------------
-    def _report(self, future: Future[Any], state: State) -> None:
-        failed = state.is_failed()
-        if not task_logger.isEnabledFor(logging.ERROR if failed else logging.INFO):
-            return
-        error = state._result if failed else None  # as stored: nothing unpickled to log it
-        if isinstance(error, DeferredResult):  # an error still pickled: its worker traceback
-            shown = f"{error.type_name}: {error.text}" if error.text else error.type_name
-            entry = task_logger.makeRecord(
-                task_logger.name,
-                logging.ERROR,
-                __file__,
-                0,
-                "Task run %r encountered exception:",
-                (future.name,),
-                None,
-            )
-            entry.exc_text = (error.traceback or shown).rstrip()  # shown as exc_info would be
-            task_logger.handle(entry)
-        elif isinstance(error, BaseException):
-            task_logger.error(
-                "Task run %r encountered exception:",
-                future.name,
-                exc_info=(type(error), error, error.__traceback__),
-            )
-        task_logger.log(
-            logging.ERROR if failed else logging.INFO,
-            "Task run %r finished in state %r",
-            future.name,
-            state,
-        )
 
     def _stop_watching(self) -> None:
         """Stop the watcher before the runner shuts down (it must not ask a closed runner)."""

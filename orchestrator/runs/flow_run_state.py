@@ -19,11 +19,14 @@ notebooks draw as a table grouped by state.
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orchestrator.runs.futures import Future, present_state
-from taskrun.states import Cancelled, Completed, Failed, State
+from taskrun.states import Cancelled, Completed, DeferredResult, Failed, State
+
+logger = logging.getLogger("orchestrator.flow_runs")
 
 
 class TaskRunStates(list[State]):
@@ -135,3 +138,21 @@ def _final(future: Future[Any]) -> State:
     state = future.wait()
     assert state is not None, "wait() without a timeout returns a state"
     return state
+
+
+def fetch_results(states: list[State], run_name: str) -> None:
+    """Bring results kept on the cluster here while the runner is still open (still
+    pickled: they are unpickled when someone reads them)."""
+    for state in states:
+        kept = state._result  # as stored: ``data`` would unpickle it
+        if not isinstance(kept, DeferredResult):
+            continue
+        try:
+            if not kept.fetch():  # a reference that can only be loaded: load it now
+                state.data  # noqa: B018 - reading it loads and keeps the result
+        except Exception:  # boundary: a lost result must not lose the run's state
+            logger.warning(
+                "Flow run %r: a result could not be fetched from the task runner before it closed",
+                run_name,
+                exc_info=True,
+            )

@@ -195,7 +195,7 @@ class FlowRunner:
             return given  # over already, or not due yet: Prefect 1 ends the run at once
         run_id = str(uuid.uuid4())
         if options.resume is not None:  # the next attempt of a journalled run (issue 14)
-            run_id, resumed = resumed_states(flow, options.resume)
+            run_id, resumed = resumed_states(flow, options.resume, parameters=values)
             task_states = {**resumed, **task_states}
         keys = run_context(
             context,

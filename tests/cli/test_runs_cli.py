@@ -160,9 +160,39 @@ def test_run_resume_last_reruns_only_what_did_not_persist(tmp_path: Path) -> Non
     assert run["task_runs"] == {"Success": 5}  # the list task and four children, latest states
 
 
-def test_run_resume_of_a_flow_function_is_refused_with_the_reason(tmp_path: Path) -> None:
-    path = tmp_path / "fn.py"
-    path.write_text("from orchestrator import flow\n\n@flow\ndef fn():\n    return 1\n")
-    refused = run_cli("run", str(path), "-q", "--resume", "last")
+RESUMABLE_FUNCTION = """
+    from pathlib import Path
+    from orchestrator import flow, task
+    from orchestrator.results import LocalResult
+
+    HERE = Path(__file__).parent
+
+    @task(result=LocalResult(dir=HERE / "results"))
+    def half(x):
+        with open(HERE / "ran.txt", "a") as ran:
+            ran.write(f"{x}\\n")
+        if x == 3 and (HERE / "broken").exists():
+            raise ValueError("three is broken today")
+        return x / 2
+
+    @flow(name="halves")
+    def halves(n: int = 2):
+        return half.map(list(range(n)))
+"""
+
+
+def test_run_resume_of_a_flow_function_reruns_only_what_did_not_persist(tmp_path: Path) -> None:
+    path = tmp_path / "halves.py"
+    path.write_text(textwrap.dedent(RESUMABLE_FUNCTION))
+    (tmp_path / "broken").touch()
+    assert run_cli("run", str(path), "-q", "--param", "n=4").returncode == 1
+    (tmp_path / "broken").unlink()
+    refused = run_cli("run", str(path), "-q", "--resume", "last")  # n=2: not that run
     assert refused.returncode == 2
-    assert "--resume works for DAG flows" in refused.stderr
+    assert "parameters differ from that run's: n=4 then, 2 now" in refused.stderr
+    resumed = run_cli("run", str(path), "-q", "--param", "n=4", "--resume", "last")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (tmp_path / "ran.txt").read_text().split() == ["0", "1", "2", "3", "3"]
+    [run] = json.loads(run_cli("runs", "--json").stdout)
+    assert (run["state"], run["attempt"]) == ("Completed", 2)
+    assert run["task_runs"] == {"Success": 4}
