@@ -434,9 +434,20 @@ def test_cluster_kwargs_that_reach_the_workers_are_accepted() -> None:
 
 
 # ---- 13. pickling failures on Dask ---------------------------------------------------------------
-def test_an_unpicklable_argument_on_dask_logs_its_message_not_pickles_traceback(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+class _Collected(logging.Handler):
+    """The records of one logger tree, kept here rather than read from ``caplog``: pytest
+    also attaches its capture handler to non-propagating loggers such as ``distributed``,
+    whose ``LocalCluster`` raises that handler's level to WARNING while it runs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_an_unpicklable_argument_on_dask_logs_its_message_not_pickles_traceback() -> None:
     runner = DaskTaskRunner(
         cluster_kwargs={"n_workers": 1, "processes": False, "dashboard_address": ":0"}
     )
@@ -445,21 +456,24 @@ def test_an_unpicklable_argument_on_dask_logs_its_message_not_pickles_traceback(
     def locks():
         return add(threading.Lock(), 1)
 
-    with caplog.at_level(logging.DEBUG, logger="orchestrator"):
+    tree = logging.getLogger("orchestrator")
+    collected, level = _Collected(), tree.level
+    tree.addHandler(collected)
+    tree.setLevel(logging.DEBUG)
+    try:
         state = locks()
+    finally:
+        tree.removeHandler(collected)
+        tree.setLevel(level)
     error = state.result(raise_on_failure=False)
     assert "argument 'x' (a lock) cannot be pickled" in str(error)
     assert error.__traceback__ is None
     assert error.__cause__ is None
-    reported = [
-        r
-        for r in caplog.records
-        if r.name.startswith("orchestrator") and r.levelno >= logging.ERROR and r.exc_info
-    ]
+    reported = [r for r in collected.records if r.levelno >= logging.ERROR and r.exc_info]
     assert reported, "the failed task run is reported with its error"
     for record in reported:
         text = logging.Formatter().formatException(record.exc_info)
         assert len(text.splitlines()) == 1
         assert "cannot be pickled" in text
-    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    debug = [r.getMessage() for r in collected.records if r.levelno == logging.DEBUG]
     assert any("cannot be shipped" in m and "Traceback" in m for m in debug)
