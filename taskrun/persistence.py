@@ -136,8 +136,17 @@ def _existing_target(task: Any, label: str, kwargs: Mapping[str, Any]) -> State 
     if not found:
         return None
     where = result.path(location)
-    stored = StoredResult(result, where, value, key=where)
-    return Cached(f"Task run found an existing target at {where!r}.", stored)
+    return Cached(TARGET_HIT.format(where), StoredResult(result, where, value, key=where))
+
+
+#: the message of a run whose target exists (``check_cached``, ``target_hit``)
+TARGET_HIT = "Task run found an existing target at {!r}."
+
+
+def target_hit(result: Result, where: str) -> Cached:
+    """The state of a run whose target ``where`` exists, found before the run (in one pass
+    over a map's children, ``orchestrator/runs/target_probe.py``): its value not read."""
+    return Cached(TARGET_HIT.format(where), StoredResult(result, where, key=where))
 
 
 def _valid_entry(

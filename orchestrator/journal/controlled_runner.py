@@ -1,20 +1,18 @@
 """ControlledRunner: the task runner as one flow run drives it, journalled and cancellable.
 
-Flow runners (the DAG ``FlowRunner`` and ``@flow`` runs) wrap their task runner in one
-of these for the length of a run. It passes every call through and adds two things:
+Flow runners (the DAG ``FlowRunner`` and ``@flow`` runs) wrap their task runner in one of these
+for the length of a run. It passes every call through and adds two things:
 
-- **the journal**: each submitted run's name is noted with its handle; the inner
-  runner's listeners (``BaseTaskRunner.watch``) hand final handles to a ``RunRecorder``
-  that writes them in batches; ``shutdown`` records what is left while the inner runner
-  can still say, ``finish`` the flow run's state. ``journal=False`` (or
-  ``ORCHESTRATOR_JOURNAL=off``) skips all of it; a journal that cannot be opened is
-  warned about once and skipped.
+- **the journal**: each submitted run's name is noted with its handle; the inner runner's
+  listeners (``BaseTaskRunner.watch``) hand final handles to a ``RunRecorder`` that writes them
+  in batches; ``shutdown`` records what is left while the inner runner can still say,
+  ``finish`` the flow run's state. ``journal=False`` (or ``ORCHESTRATOR_JOURNAL=off``) skips
+  all of it; a journal that cannot be opened is warned about once and skipped.
 - **cancel**: ``cancel_flow_run()`` (``FlowRun.cancel``, Ctrl-C, or a cancel request in the
-  journal, polled once a second) stops submitting (later runs get a ``Cancelled`` state
-  at once), asks the inner runner to cancel what has not finished (Dask futures are
-  cancelled on the scheduler), and answers ``Cancelled`` for every unfinished run, so the
-  flow run ends without waiting for them. ``cancel_run(handle)`` does it for one run
-  (``Future.cancel``).
+  journal, polled once a second) stops submitting (later runs get a ``Cancelled`` state at
+  once), asks the inner runner to cancel what has not finished (Dask futures are cancelled on
+  the scheduler), and answers ``Cancelled`` for every unfinished run, so the flow run ends
+  without waiting for them. ``cancel_run(handle)`` does it for one run (``Future.cancel``).
 """
 
 from __future__ import annotations
@@ -65,7 +63,7 @@ class ControlledRunner(BaseTaskRunner[Any]):
         parameters: Mapping[str, Any],
         journal: JournalOption = None,
     ) -> None:
-        self.inner = inner
+        self.inner, self.shares_local_storage = inner, inner.shares_local_storage
         self.flow_run_id, self.flow_name, self.run_name = flow_run_id, flow_name, run_name
         self.parameters = dict(parameters)
         self._journal_option = journal
@@ -260,14 +258,15 @@ class ControlledRunner(BaseTaskRunner[Any]):
     def _not_started(self, call: TaskRunCall, why: str | None = None) -> Any:
         why = why or f"its flow run was cancelled ({self._reason})"
         state = Cancelled(f"Task run {call.name!r} did not finish: {why}.")
-        if self._recorder is not None:
-            self._recorder.add(
-                TaskRunRecord(call.task.name, call.name, call.map_index, state_record(state))
-            )
-        return self.inner.given(state)
+        return self.given_run(call.task.name, call.name, call.map_index, state)
 
     # ---- states ---------------------------------------------------------------------------------
     def given(self, state: State) -> Any:
+        return self.inner.given(state)
+
+    def given_run(self, task_name: str, run_name: str, map_index: int | None, state: State) -> Any:
+        if self._recorder is not None:  # a run of this flow run, though never submitted
+            self._recorder.add(TaskRunRecord(task_name, run_name, map_index, state_record(state)))
         return self.inner.given(state)
 
     def wait(self, handle: Any, timeout: float | None = None) -> State | None:

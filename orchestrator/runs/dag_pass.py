@@ -34,6 +34,7 @@ from orchestrator.runs.mapping import shape_problem
 from orchestrator.runs.naming import task_run_name, task_run_prefix, task_token
 from orchestrator.runs.scheduler import ChildRefs, Handles, upstream_refs
 from orchestrator.runs.single_task import TaskRunner
+from orchestrator.runs.target_probe import existing_targets
 from orchestrator.runs.task_run_names import submitted_name
 from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
 from taskrun.states import Pending, State
@@ -181,37 +182,71 @@ class DagPass:
         count = min(lengths) if lengths else 0
         earlier = earlier[:count]  # children past the given ones run anew
         refs, prefix = ChildRefs(edges, self.handles), task_run_prefix(task)
+        found = self.existing_targets(task, edges, count, earlier, is_start)
 
         def child_call(i: int) -> TaskRunCall:
             earlier_state = earlier[i] if i < len(earlier) else None
             return self.call(task, refs.refs(i), i, earlier_state, False, name=f"{prefix}{i}")
 
         if self.runner.submits_in_bulk:
-            return self.submit_children(task, count, earlier, child_call)
+            return self.submit_children(task, count, earlier, child_call, found)
         children: list[Any] = []
         for i in range(count):
             if i < len(earlier) and _is_kept(earlier[i]):
                 children.append(self.runner.given(earlier[i]))
+            elif i in found:
+                children.append(self.runner.given_run(task.name, f"{prefix}{i}", i, found[i]))
             else:
                 children.append(self.runner.submit(child_call(i)))
             self.handles[task] = children  # progress displays see children as they are submitted
         return children
 
     def submit_children(
-        self, task: Task, count: int, earlier: list[State], child_call: Callable[[int], TaskRunCall]
+        self,
+        task: Task,
+        count: int,
+        earlier: list[State],
+        child_call: Callable[[int], TaskRunCall],
+        found: dict[int, State],
     ) -> list[Any]:
         """A mapped task's children in one ``submit_many`` (backends that batch them)."""
         children: list[Any] = [None] * count
         indexes = []
+        prefix = task_run_prefix(task) if found else ""
         for i in range(count):
             if i < len(earlier) and _is_kept(earlier[i]):
                 children[i] = self.runner.given(earlier[i])
+            elif i in found:
+                children[i] = self.runner.given_run(task.name, f"{prefix}{i}", i, found[i])
             else:
                 indexes.append(i)
         calls = ChildCalls(task, len(indexes), lambda position: child_call(indexes[position]))
         for i, handle in zip(indexes, self.runner.submit_many(calls), strict=True):
             children[i] = handle
         return children
+
+    def existing_targets(
+        self, task: Task, edges: Sequence[Edge], count: int, earlier: list[State], is_start: bool
+    ) -> dict[int, State]:
+        """``Cached`` states of the children whose target exists, when this process can
+        tell before submitting them (``runs/target_probe.py``); else none."""
+        if getattr(task, "target", None) is None or not self.runner.shares_local_storage:
+            return {}
+        if self.runner_handlers or is_start or getattr(task, "task_run_name", None) is not None:
+            return {}
+        if any(edge.flattened for edge in self.flow.edges_from(task)):
+            return {}
+        upstream: list[State] = []
+        for edge in edges:
+            source = self.handles[edge.upstream_task]
+            for handle in source if isinstance(source, list) else (source,):
+                state = self.runner.wait(handle, 0)
+                if state is None:  # still running: each child checks its own target
+                    return {}
+                upstream.append(state)
+        kept = {i for i, state in enumerate(earlier) if _is_kept(state)}
+        constants = self.flow.constants.get(task) or {}
+        return existing_targets(task, count, self.keys, constants, edges, upstream, kept)
 
     def given(self, state: State) -> Handles | None:
         """Handles for a finished state from ``task_states``; None if it must run again.

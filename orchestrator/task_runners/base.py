@@ -67,6 +67,9 @@ class BaseTaskRunner(abc.ABC, Generic[HandleT]):
     #: ``submit_many`` submits a mapped task's children together (the flow runner then hands
     #: them over in one call instead of one by one)
     submits_in_bulk: ClassVar[bool] = False
+    #: this process sees the disk its task runs write to (``runs.target_probe`` then finds
+    #: a mapped task's existing targets here, in one pass)
+    shares_local_storage: bool = False
 
     @property
     def name(self) -> str:
@@ -117,6 +120,13 @@ class BaseTaskRunner(abc.ABC, Generic[HandleT]):
     @abc.abstractmethod
     def given(self, state: State) -> HandleT:
         """A handle for a state known up front (``task_states`` of a run)."""
+
+    def given_run(
+        self, task_name: str, run_name: str, map_index: int | None, state: State
+    ) -> HandleT:
+        """A handle for a task run that reached ``state`` without being submitted (a target
+        found before the run: ``runs.target_probe``); a journal records it as a run."""
+        return self.given(state)
 
     @abc.abstractmethod
     def wait(self, handle: HandleT, timeout: float | None = None) -> State | None:

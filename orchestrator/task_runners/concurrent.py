@@ -101,6 +101,8 @@ class RetryTimer:
 class ConcurrentTaskRunner(BaseTaskRunner[ThreadHandle]):
     """Runs task runs concurrently on ``max_workers`` threads."""
 
+    shares_local_storage = True
+
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max_workers
         self._pool: cf.ThreadPoolExecutor | None = None

@@ -32,6 +32,8 @@ class DoneHandle:
 class SequentialTaskRunner(BaseTaskRunner[DoneHandle]):
     """Runs task runs one at a time, in order of submission, in this process."""
 
+    shares_local_storage = True
+
     def submit(self, call: TaskRunCall) -> DoneHandle:
         # read ref by ref (a gather of N runs holds no N lists)
         sources = ([h.state for h in ref.sources] for ref in call.upstream)

@@ -8,7 +8,9 @@ value, so the state records where its result is stored (``result_location(state)
     lazy      only the location is known: ``load()`` reads it, once, where it is asked for
 
 Pickled (a state sent to another process), a held result travels as its value, like
-any result; a lazy one travels as its location and is read on the receiving side. As for
+any result; a lazy one travels as a lazy one, read where its value is first asked for
+(a downstream task run on its worker), never while unpickling: a Dask scheduler
+unpickles the task arguments it receives and must not read anyone's results. As for
 every ``DeferredResult``, the first ``state.result()`` keeps the value in the state in
 place of this reference; ``result_location`` then no longer knows the location (the
 state's message still names it).
@@ -75,7 +77,7 @@ class StoredResult(DeferredResult):
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._value is _UNSET:
-            return (_read_stored, (self.result, self.location))
+            return (_lazy, (self.result, self.location, self.key))
         return (_value_of, (self._value,))
 
     def __repr__(self) -> str:
@@ -83,8 +85,8 @@ class StoredResult(DeferredResult):
         return f"<StoredResult {self.location!r} ({form})>"
 
 
-def _read_stored(result: Result, location: str) -> Any:
-    return result.read(location)
+def _lazy(result: Result, location: str, key: str) -> StoredResult:
+    return StoredResult(result, location, key=key)
 
 
 def _value_of(value: Any) -> Any:

@@ -125,3 +125,32 @@ def test_checkpoints_without_a_target_go_to_containers_the_workers_wrote(
     assert os.getpid() not in writers
     reader = LocalResult(dir=tmp_path / "results")
     assert [reader.read(where) for where in locations if where] == list(range(1, 21))
+
+
+@task
+def total(values: list[int]) -> int:
+    return sum(values)
+
+
+def test_a_cached_rerun_on_a_cluster_the_runner_starts_leaves_every_read_to_the_workers(
+    tmp_path: Path,
+):
+    """The runner's own ``LocalCluster`` shares this machine's disk: the orchestrator finds
+    the children's targets in one pass and submits none of them; the values are read by
+    the worker that runs the reduce, not here."""
+    from taskrun.results.stored import StoredResult
+
+    counter = tmp_path / "calls"
+    stored = inc.copy(result=LocalResult(dir=tmp_path / "results"), target="{map_index}.pkl")
+    with Flow("probe-on-processes") as flow:
+        summed = total(stored.map(x=list(range(30)), counter=[str(counter)] * 30))
+    options = {"n_workers": 2, "threads_per_worker": 1, "processes": True}
+    with DaskTaskRunner(cluster_kwargs={**options, "dashboard_address": None}) as runner:
+        first = flow.run(task_runner=runner)
+        second = flow.run(task_runner=runner)
+    assert first.result()[summed].result() == sum(range(1, 31))
+    hits = children(second, "inc")
+    assert [type(c) for c in hits] == [Cached] * 30
+    assert all(isinstance(c._result, StoredResult) and not c._result.held for c in hits)
+    assert second.result()[summed].result() == sum(range(1, 31))
+    assert len(counter.read_text().split()) == 30  # the first run's calls only

@@ -117,7 +117,11 @@ def test_a_lazy_stored_result_reads_when_loaded_and_pickles_as_its_location(memo
     assert not lazy.held
     blob = pickle.dumps(lazy)
     assert b"payload" not in blob  # only the location travels
-    assert pickle.loads(blob) == "payload"  # read on the receiving side
+    received = pickle.loads(blob)  # a Dask scheduler unpickles arguments: nothing is read
+    assert isinstance(received, StoredResult)
+    assert not received.held
+    assert received.location == where
+    assert Cached("hit", received).result() == "payload"  # read where the value is asked for
     assert Cached("hit", lazy).result() == "payload"
 
 

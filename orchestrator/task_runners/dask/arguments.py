@@ -20,6 +20,7 @@ from orchestrator.task_runners.dask.keys import batch_key, slice_key
 from orchestrator.task_runners.dask.repair import argument
 from taskrun.dask import entry as dask_entry
 from taskrun.dask.batch_plan import BatchPlan
+from taskrun.dask.given_states import GivenStates
 from taskrun.dask.pickled import ResultNotLoadableError
 from taskrun.dask.shipping import Pointer, RunPlan, cut
 from taskrun.wire import TaskRunCall
@@ -50,26 +51,36 @@ class Arguments:
     def pointers(self, handles: Sequence[DaskHandle]) -> tuple[Pointer, ...]:
         """Pointers to the handles' states; a run of one batch's members becomes one range
         pointer ``(argument, first, last + 1)``, so a reduce over 100,000 batched children
-        ships a few pointers."""
+        ships a few pointers. Given states (known before any run: a target found up front)
+        travel together, as one ``GivenStates`` argument, pointed at the same way."""
         pointers: list[Pointer] = []
         run_index, run_start, run_stop = -1, 0, 0
+        given: GivenStates | None = None
+        given_index = -1
         for handle in handles:
             submitted = owner(handle)
             position = handle.position
-            if submitted is not None and position is not None:
+            if submitted is None and handle.submitted is None and handle.state is not None:
+                if given is None:
+                    given = GivenStates()
+                    given_index = self.add(given)
+                index, position = given_index, len(given)
+                given.append(handle.state)
+            elif submitted is not None and position is not None:
                 index = self.add(submitted)
-                if index == run_index and position == run_stop:
-                    run_stop += 1
-                    continue
+            else:
                 if run_index >= 0:
                     pointers.append(_run(run_index, run_start, run_stop))
-                run_index, run_start, run_stop = index, position, position + 1
+                    run_index = -1
+                held = submitted if submitted is not None else self.session.wait(handle)
+                pointers.append(self.add(held))
+                continue
+            if index == run_index and position == run_stop:
+                run_stop += 1
                 continue
             if run_index >= 0:
                 pointers.append(_run(run_index, run_start, run_stop))
-                run_index = -1
-            held = submitted if submitted is not None else self.session.wait(handle)
-            pointers.append(self.add(held))
+            run_index, run_start, run_stop = index, position, position + 1
         if run_index >= 0:
             pointers.append(_run(run_index, run_start, run_stop))
         return tuple(pointers)

@@ -92,6 +92,14 @@ def check_scheduler_address(address: object) -> None:
         raise SchedulerAddressError(shown, problem)
 
 
+def shares_local_disk(address: str | None, cluster_class: object) -> bool:
+    """Whether the workers see this process's disk: a ``LocalCluster`` the runner starts
+    (on this machine) or one in this process (``inproc://``); not known for others."""
+    if address is None:
+        return cluster_class is None
+    return address.startswith("inproc://")
+
+
 def check_cluster_security(security: object) -> None:
     """Refuse TLS settings an embedded cluster cannot start with: its scheduler and workers
     need certificates of their own, not only the client's (else "Scheduler failed to

@@ -1,14 +1,13 @@
 """DaskTaskRunner: task runs on a Dask cluster, embedded or remote.
 
 Without an address each session starts a temporary cluster (``LocalCluster``, or
-``cluster_class(**cluster_kwargs)``, adapted with ``adapt_kwargs``) and closes it at
-shutdown; a ``LocalCluster`` listens on 127.0.0.1 only (its dashboard too), unless
-``cluster_kwargs`` say otherwise. With an address it connects to that scheduler (the
-address is checked when the runner is built; connecting is bounded by the timeout, see
-``connection``); ``security`` (a ``distributed.security.Security``) turns on TLS for
-both. One flow run is one session (``start``..``shutdown``); a runner used as a context
-manager around several runs keeps one session open for all of them (nested starts are
-counted).
+``cluster_class(**cluster_kwargs)``, adapted with ``adapt_kwargs``) and closes it at shutdown; a
+``LocalCluster`` listens on 127.0.0.1 only (its dashboard too), unless ``cluster_kwargs`` say
+otherwise. With an address it connects to that scheduler (the address is checked when the runner is
+built; connecting is bounded by the timeout, see ``connection``); ``security`` (a
+``distributed.security.Security``) turns on TLS for both. One flow run is one session
+(``start``..``shutdown``); a runner used as a context manager around several runs keeps one session
+open for all of them (nested starts are counted).
 
 How a task run travels (details in ``dask_submit``, ``dask_session``, ``taskrun.dask.entry``):
 
@@ -19,15 +18,14 @@ How a task run travels (details in ``dask_submit``, ``dask_session``, ``taskrun.
                     goes to this process as a Dask event
     wait/shape   -> read the summary; never pull a result to learn a state
 
-Results: a result that pickles to at most ``inline_result_bytes`` (per mapped level, a
-share of 64 times that) comes back with its state; a bigger one stays on the cluster and
-``state.result()`` fetches it while the session is open; after shutdown it raises
-``ResultNotAvailableError`` saying so. ``release(handle)`` (the flow runner calls it
-once every downstream task run was submitted) lets the cluster drop a result -- unless
-the runner is held open around the run: then a result stays for as long as its state is
-reachable (``remote_results``). Nothing that arrives from the cluster is unpickled here
-until someone reads a result (``taskrun.dask.pickled``), and events count only when
-sealed with the session's secret (``taskrun.dask.sealing``).
+Results: a result that pickles to at most ``inline_result_bytes`` (per mapped level, a share of 64
+times that) comes back with its state; a bigger one stays on the cluster and ``state.result()``
+fetches it while the session is open; after shutdown it raises ``ResultNotAvailableError`` saying
+so. ``release(handle)`` (the flow runner calls it once every downstream task run was submitted)
+lets the cluster drop a result -- unless the runner is held open around the run: then a result
+stays for as long as its state is reachable (``remote_results``). Nothing that arrives from the
+cluster is unpickled here until someone reads a result (``taskrun.dask.pickled``), and events count
+only when sealed with the session's secret (``taskrun.dask.sealing``).
 
 >>> DaskTaskRunner(address="tcp://127.0.0.1:8786")
 DaskTaskRunner(address='tcp://127.0.0.1:8786')
@@ -56,6 +54,7 @@ from orchestrator.task_runners.dask.connection import (
     check_cluster_security,
     check_scheduler_address,
     connect_client,
+    shares_local_disk,
 )
 from orchestrator.task_runners.dask.dashboard import dashboard_link
 from orchestrator.task_runners.dask.handles import (
@@ -148,6 +147,7 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
         self.address = address
         self.security = security
         self.cluster_class = cluster_class
+        self.shares_local_storage = shares_local_disk(address, cluster_class)
         self.cluster_kwargs = dict(cluster_kwargs or {})
         self.adapt_kwargs = dict(adapt_kwargs) if adapt_kwargs is not None else None
         self.client_kwargs = dict(client_kwargs or {})
