@@ -37,6 +37,7 @@ from orchestrator.runs.single_task import TaskRunner
 from orchestrator.runs.target_probe import existing_targets
 from orchestrator.runs.task_run_names import submitted_name
 from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
+from taskrun.gc_pause import gc_paused
 from taskrun.states import Pending, State
 from taskrun.wire import TaskRunCall, reduce_state
 
@@ -182,14 +183,18 @@ class DagPass:
         count = min(lengths) if lengths else 0
         earlier = earlier[:count]  # children past the given ones run anew
         refs, prefix = ChildRefs(edges, self.handles), task_run_prefix(task)
-        found = self.existing_targets(task, edges, count, earlier, is_start)
+        with gc_paused():  # a fully cached map makes a state and a handle per child here
+            found = self.existing_targets(task, edges, count, earlier, is_start)
 
         def child_call(i: int) -> TaskRunCall:
             earlier_state = earlier[i] if i < len(earlier) else None
             return self.call(task, refs.refs(i), i, earlier_state, False, name=f"{prefix}{i}")
 
         if self.runner.submits_in_bulk:
-            return self.submit_children(task, count, earlier, child_call, found)
+            if not found:
+                return self.submit_children(task, count, earlier, child_call, found)
+            with gc_paused():
+                return self.submit_children(task, count, earlier, child_call, found)
         children: list[Any] = []
         for i in range(count):
             if i < len(earlier) and _is_kept(earlier[i]):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from taskrun.gc_pause import gc_paused
 from taskrun.persistence import TARGET_HIT, target_hit
 from taskrun.results.base import Result
 from taskrun.results.stored import StoredResult
@@ -68,4 +69,5 @@ def _as_hits(states: list[State]) -> tuple[Result, list[str]] | None:
 
 
 def _hits(result: Result, prefix: str, rests: list[str]) -> GivenStates:
-    return GivenStates(target_hit(result, prefix + rest) for rest in rests)
+    with gc_paused():
+        return GivenStates(target_hit(result, prefix + rest) for rest in rests)

@@ -97,16 +97,22 @@ def read_bytes(url: str) -> bytes:
 
 
 def _read_file(path: str) -> bytes:
-    """A whole local file, unbuffered (a map's cached re-run reads one per child)."""
+    """A whole local file, unbuffered: open, one read, close for a small one (a map's
+    cached re-run reads one per child, and on a busy process every system call waits
+    for the GIL again on its way back)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        size = os.fstat(fd).st_size
-        chunks = [os.read(fd, size or 1 << 16)]
-        while chunks[-1]:  # the file grew meanwhile, or a short read: read on to its end
-            chunks.append(os.read(fd, 1 << 20))
+        chunks = [os.read(fd, _FIRST_READ)]
+        while len(chunks[-1]) == (_FIRST_READ if len(chunks) == 1 else _NEXT_READ):
+            chunks.append(os.read(fd, _NEXT_READ))  # a bigger file: read on to its end
     finally:
         os.close(fd)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+#: bytes of the first read of a whole file (most results are smaller), then of the next ones
+_FIRST_READ = 1 << 16
+_NEXT_READ = 1 << 22
 
 
 def exists(url: str) -> bool:
