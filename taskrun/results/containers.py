@@ -17,7 +17,9 @@ location is handed out only for bytes that were written whole. Bytes of a write 
 failed halfway stay in the container unreferenced; the next append goes after them.
 
 A container deleted while open (its directory removed between two runs) is noticed at
-the next append, which starts a new one: bytes never go to a file nobody can read.
+the first append of the next flow run, which starts a new one: bytes never go to a file
+nobody can read. The check (an ``fstat``) runs once per flow run and container, not per
+append: on a busy Dask worker every system call waits for the GIL on its way back.
 
 Each thread writes its own containers (no locks, no interleaving); a container's name
 holds the process id, the thread and a random part, so no two writers share one, and a
@@ -34,6 +36,8 @@ import random
 import re
 import threading
 from dataclasses import dataclass
+
+from taskrun.context import current
 
 #: the name ending of a container of results, and of a container of cache index records
 RESULTS, INDEX = ".results", ".jsonl"
@@ -52,6 +56,8 @@ class _Container:
     path: str
     fd: int
     size: int
+    #: the flow run in which it was last seen still linked (None: check at every append)
+    checked_in: object = None
 
 
 class _Writers(threading.local):
@@ -72,8 +78,13 @@ def append(directory: str, blob: bytes, suffix: str = RESULTS) -> tuple[str, int
         OSError: the directory cannot be made, or the bytes not written whole.
     """
     container = _writers.open.get((directory, suffix))
-    if container is None or os.fstat(container.fd).st_nlink == 0:  # none, or deleted
+    flow_run = current().get("flow_run_id")
+    if container is None or (
+        (flow_run is None or container.checked_in != flow_run)
+        and os.fstat(container.fd).st_nlink == 0  # deleted since the last flow run
+    ):
         container = _open(directory, suffix)
+    container.checked_in = flow_run
     offset = container.size
     try:
         written = os.write(container.fd, blob)

@@ -298,6 +298,24 @@ def test_checkpoints_without_a_target_share_a_container_and_each_reads_back(
     assert [result.read(where) for where in locations] == [2, 3, 4, 5]
 
 
+def test_results_deleted_between_two_runs_are_written_again_where_they_read_back(
+    task_runner, record, tmp_path
+):
+    """Containers check that they still exist once per flow run, not at every append: the
+    next run after a deletion starts new ones, rather than writing to unlinked files."""
+    import shutil
+
+    inc = counted(record, result=LocalResult(dir=tmp_path / "results"))
+    with Flow("f") as flow:
+        inc.map(x=[1, 2, 3, 4])
+    run(flow, task_runner)
+    shutil.rmtree(tmp_path / "results")
+    _, states = run(flow, task_runner)
+    locations = [result_location(c) for c in children(states, "inc")]
+    result = LocalResult(dir=tmp_path / "results")
+    assert [result.read(where) for where in locations if where] == [2, 3, 4, 5]
+
+
 def test_the_orchestrators_state_knows_where_a_result_is_stored(task_runner, record, tmp_path):
     inc = counted(record, result=LocalResult(dir=tmp_path), target="{task_name}/{map_index}.pkl")
     with Flow("f") as flow:
