@@ -45,6 +45,7 @@ from taskrun.results import containers, fsspec_result
 from taskrun.results.base import Result, local_directory
 from taskrun.results.inline import PrefectResult
 from taskrun.results.stored import StoredResult
+from taskrun.warm_up import add_warm_up
 
 #: entries kept per key in this process (newest first); older ones are dropped
 _PER_KEY = 8
@@ -183,6 +184,8 @@ _scan_lock = threading.Lock()
 #: reads one shard, not the whole index (a task run's measured duration includes it, and
 #: Dask batches are sized from the first children's durations)
 _SHARDS = 16
+#: a wait for the index this long is a bulk read (``taskrun.warm_up``), not a lookup
+_WARM_UP_SECONDS = 0.001
 
 
 def _shard_suffix(key_text: str) -> str:
@@ -194,11 +197,16 @@ def _local_index(directory: str, suffix: str) -> dict[str, _Line]:
     """The newest record per key in the ``suffix`` shard of ``directory`` (read in bulk,
     see the module docstring)."""
     flow_run_id = current().get("flow_run_id")
+    asked = time.perf_counter()
     with _scan_lock:
+        waited = time.perf_counter() - asked  # behind another thread's bulk read, maybe
         scan = _scans.setdefault((directory, suffix), _IndexScan())
         if flow_run_id is None or scan.flow_run_id != flow_run_id:
             _read_new_records(directory, suffix, scan)
             scan.flow_run_id = flow_run_id
+            waited = time.perf_counter() - asked
+        if waited > _WARM_UP_SECONDS:  # once per flow run: not what a check costs
+            add_warm_up(waited)
         return scan.records
 
 

@@ -116,18 +116,53 @@ def byte_range(path: str) -> tuple[str, int, int] | None:
 def read_range(path: str, offset: int, length: int) -> bytes:
     """The ``length`` bytes at ``offset`` in the container at ``path``.
 
+    Inside a flow run a thread keeps the containers it read open (``_Readers``): a cached
+    re-run reads a range per child, mostly from the same few containers, with one
+    ``pread`` each instead of an open, a read and a close.
+
     Raises:
         FileNotFoundError: no container there.
         EOFError: the container is shorter than the range (truncated, or another file).
     """
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        blob = os.pread(fd, length, offset)
-    finally:
-        os.close(fd)
+    flow_run = current().get("flow_run_id")
+    if flow_run is None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            blob = os.pread(fd, length, offset)
+        finally:
+            os.close(fd)
+    else:
+        blob = os.pread(_readers.open_for(path, flow_run), length, offset)
     if len(blob) != length:
         raise EOFError(f"{path!r} holds {offset + len(blob)} bytes, not {offset + length}")
     return blob
+
+
+class _Readers(threading.local):
+    """Containers this thread read in the current flow run, open (closed at the next)."""
+
+    def __init__(self) -> None:
+        self.flow_run: object = None
+        self.open: dict[str, int] = {}
+
+    def open_for(self, path: str, flow_run: object) -> int:
+        if flow_run != self.flow_run:  # another flow run: what it reads is read anew
+            self.close_all()
+            self.flow_run = flow_run
+        fd = self.open.get(path)
+        if fd is None:
+            if len(self.open) >= _OPEN_PER_THREAD:
+                os.close(self.open.pop(next(iter(self.open))))
+            fd = self.open[path] = os.open(path, os.O_RDONLY)
+        return fd
+
+    def close_all(self) -> None:
+        for fd in self.open.values():
+            os.close(fd)
+        self.open.clear()
+
+
+_readers = _Readers()
 
 
 def has_range(path: str, offset: int, length: int) -> bool:
@@ -143,6 +178,7 @@ def close_all() -> None:
     for container in _writers.open.values():
         os.close(container.fd)
     _writers.open.clear()
+    _readers.close_all()
 
 
 def _open(directory: str, suffix: str) -> _Container:
@@ -171,8 +207,9 @@ def _open(directory: str, suffix: str) -> _Container:
 def _forget_writers() -> None:
     """In a forked child: the parent's containers are not ours (their descriptors are
     left to the parent; the child opens its own)."""
-    global _writers
+    global _writers, _readers
     _writers = _Writers()
+    _readers = _Readers()
 
 
 os.register_at_fork(after_in_child=_forget_writers)
