@@ -182,6 +182,7 @@ def _add_resume(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     resume.add_argument(
         "-q", "--quiet", action="store_true", help="no progress display; print the final state"
     )
+    _add_params(resume)  # an @flow function's parameters (default: the run's, from the journal)
     resume.set_defaults(handler=resume_command)
 
 

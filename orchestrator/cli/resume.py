@@ -4,7 +4,11 @@ The journal remembers the flow file ``orchestrator run`` ran; ``--file PATH.py[:
 names it for a run started otherwise (``python flow.py``) or a file that moved. The
 resumed run is that run's next attempt (same id): the paused task gets ``Resume``, its
 upstream tasks' persisted results are read back, and it and its downstream tasks run
-(``orchestrator.journal.paused``). Exit status as for ``orchestrator run``.
+(``orchestrator.journal.paused``). An ``@flow`` function's run resumes as its
+``main.run(params, resume=RUN_ID, resume_task=NAME)`` does: calls whose results persisted
+are reused, the paused call starts from ``Resume``, the rest run; its parameters are the
+run's (as the journal kept them) unless ``--param``/``--params-file`` give them. Exit
+status as for ``orchestrator run``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pathlib import Path
 from rich.console import Console
 
 from orchestrator.cli.loading import CommandError, load_flow
+from orchestrator.cli.params import check_flow_params, collect_params, param_texts
 from orchestrator.cli.running import exit_status, source_of
 from orchestrator.journal import SQLiteJournal
 from orchestrator.journal.paused import resume_paused
@@ -41,16 +46,17 @@ def resume_command(args: argparse.Namespace) -> int:
                 "--file PATH.py[:FLOW] with the flow's file"
             )
         loaded = load_flow(target)
-        if not loaded.is_dag:
-            raise CommandError(
-                f"{loaded.name!r} is an @flow function: only DAG flows (Flow(...)) resume "
-                "paused tasks; run it anew"
-            )
         if args.quiet:
             logging.getLogger("orchestrator").setLevel(logging.WARNING)
         progress = False if args.quiet else ProgressDisplay(console=Console())
         with flow_source(source_of(loaded.path, loaded.variable)):
-            state = resume_paused(loaded.obj, run.id, args.task, journal, progress=progress)
+            if loaded.is_dag:
+                state = resume_paused(loaded.obj, run.id, args.task, journal, progress=progress)
+            else:
+                given = collect_params(args.param, args.params_file) or dict(run.parameters)
+                params = check_flow_params(loaded, given, param_texts(args.param))
+                task = args.task or "*"
+                state = loaded.obj.run(params, resume=run.id, resume_task=task, progress=progress)
         if args.quiet:
             print(f"Flow {loaded.name!r} finished in state {state!r}")
         return exit_status(state)

@@ -16,19 +16,24 @@ Refused up front, with a ``ResumeError`` saying what changed: a run of another f
 with other parameters (a call count would then name another input), and a journal whose
 runs of one task name came from several tasks (they cannot be told apart). A task the
 journal names that the attempt never calls is logged once it ends.
+
+A paused task resumes the same way (``main.run(params, resume=RUN_ID, resume_task=NAME)``,
+``orchestrator resume RUN_ID --task NAME``): the call whose journalled run is ``Paused``
+starts from ``Resume``, so ``pause_task()`` and ``manual_only`` let it through.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from orchestrator.journal.interface import Journal
+from orchestrator.journal.paused import chosen_paused, paused_task_names
 from orchestrator.journal.records import TaskRunRecord, call_number
 from orchestrator.journal.resume import ResumeError, resumable_run, stored_state
-from taskrun.states import State
+from taskrun.states import Resume, State
 
 logger = logging.getLogger("orchestrator.journal")
 
@@ -49,8 +54,11 @@ class FunctionResume:
         run_id: str,
         prefixes: Mapping[str, str],
         records: Mapping[str, Mapping[int, TaskRunRecord]],
+        resumed: frozenset[str] = frozenset(),
     ) -> None:
         self.flow_name, self.run_id = flow_name, run_id
+        #: paused tasks whose paused calls start from ``Resume``
+        self.resumed = resumed
         self._prefixes = dict(prefixes)
         self._records = {name: dict(runs) for name, runs in records.items()}
         self._claimed: dict[str, Any] = {}  # task name -> the task object calls matched
@@ -89,6 +97,13 @@ class FunctionResume:
             self.reused += 1
         return state
 
+    def initial(self, task: Any, count: int) -> State | None:
+        """``Resume`` for the call of a resumed task whose journalled run paused, else None."""
+        if task.name not in self.resumed:
+            return None
+        record = self._records.get(task.name, {}).get(count)
+        return Resume() if record is not None and record.state.kind == "Paused" else None
+
     def report_unused(self) -> None:
         """Log the journalled tasks this attempt never called (its code may have changed)."""
         unused = sorted(set(self._records) - set(self._claimed))
@@ -103,24 +118,34 @@ class FunctionResume:
 
 
 def function_resume(
-    journal: Journal | None, flow_name: str, run_id: str, parameters: Mapping[str, Any]
+    journal: Journal | None,
+    flow_name: str,
+    run_id: str,
+    parameters: Mapping[str, Any],
+    paused: str | Sequence[str] | None = None,
 ) -> FunctionResume:
-    """What resuming ``run_id`` (an id, a prefix, a run name or ``last``) re-uses.
+    """What resuming ``run_id`` (an id, a prefix, a run name or ``last``) re-uses; the
+    ``paused`` task(s) named (``"*"``: the run's only paused one) resume from ``Resume``.
 
     Raises:
         RunNotFoundError: the journal has no such run.
-        ResumeError: the run is of another flow, had other parameters, or cannot be
-            matched (see the module docstring).
+        ResumeError: the run is of another flow, had other parameters, cannot be matched
+            (see the module docstring), or has no such paused task.
     """
     if journal is None:
         from orchestrator.journal.sqlite_journal import SQLiteJournal
 
         opened = SQLiteJournal()
         try:
-            return function_resume(opened, flow_name, run_id, parameters)
+            return function_resume(opened, flow_name, run_id, parameters, paused)
         finally:
             opened.close()
     run = resumable_run(journal, flow_name, run_id, parameters)
+    resumed: frozenset[str] = frozenset()
+    if paused is not None:
+        wanted = None if paused == "*" else paused
+        names = chosen_paused(flow_name, run.id, paused_task_names(journal, run.id), wanted)
+        resumed = frozenset(names)
     prefixes: dict[str, set[str]] = {}
     records: dict[str, dict[int, TaskRunRecord]] = {}
     for record in journal.task_runs(run.id):
@@ -140,4 +165,4 @@ def function_resume(
             "Give each task a unique name (task(name=...)), then run the flow anew.",
         )
     only = {name: found.pop() for name, found in prefixes.items()}
-    return FunctionResume(flow_name, run.id, only, records)
+    return FunctionResume(flow_name, run.id, only, records, resumed)

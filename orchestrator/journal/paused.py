@@ -64,7 +64,7 @@ def resume_paused(
         finally:
             opened.close()
     found_id, states = resumed_states(flow, run_id, journal)
-    names = _chosen(flow, found_id, paused_task_names(journal, found_id), task)
+    names = chosen_paused(flow.name, found_id, paused_task_names(journal, found_id), task)
     tasks = [_task_named(flow, found_id, name) for name in names]
     running = _downstream(flow, tasks)
     for each in running:
@@ -79,9 +79,14 @@ def resume_paused(
     return flow.run(resume=found_id, task_states=given, start_tasks=tasks, **run_options)
 
 
-def _chosen(
-    flow: Flow, run_id: str, paused: list[str], task: str | Sequence[str] | None
+def chosen_paused(
+    flow_name: str, run_id: str, paused: list[str], task: str | Sequence[str] | None
 ) -> list[str]:
+    """The paused tasks to resume: those named (each must be paused), else the only one.
+
+    Raises:
+        ResumeError: none is paused, several are and none was named, or one named is not.
+    """
     if task is None:
         if len(paused) == 1:
             return paused
@@ -89,12 +94,12 @@ def _chosen(
             "no task of it is paused." if not paused else f"several tasks are paused: {paused}."
         )
         fix = "Name the task to resume (task=NAME, --task NAME)." if paused else _RUN_ANEW
-        raise ResumeError(flow.name, run_id, problem, fix)
+        raise ResumeError(flow_name, run_id, problem, fix)
     wanted = [task] if isinstance(task, str) else list(task)
     missing = [name for name in wanted if name not in paused]
     if missing:
         raise ResumeError(
-            flow.name,
+            flow_name,
             run_id,
             f"the journal shows no paused task run of {missing} (paused: {paused or 'none'}).",
             "Name a paused task, or run the flow anew." if paused else _RUN_ANEW,

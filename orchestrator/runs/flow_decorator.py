@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from orchestrator.dag.parameter_types import ParameterType, convert_value, signature_types
@@ -83,6 +83,8 @@ class FlowFunction:
         self._types: dict[str, ParameterType] | None = None
         #: the journalled flow run this copy's runs resume (``run(resume=...)``), if any
         self._resume_id: str | None = None
+        #: the paused task(s) that run resumes (``run(resume_task=...)``)
+        self._resume_task: str | Sequence[str] | None = None
         functools.update_wrapper(self, fn)  # keeps __doc__, __name__, __wrapped__
 
     def __call__(self, *args: Any, **kwargs: Any) -> State:
@@ -105,6 +107,7 @@ class FlowFunction:
         progress: Any = False,
         journal: JournalOption = None,
         resume: str | None = None,
+        resume_task: str | Sequence[str] | None = None,
         **unknown: Any,
     ) -> State:
         """Run with keyword ``parameters`` (the DAG ``Flow.run`` spelling); returns the state.
@@ -113,13 +116,16 @@ class FlowFunction:
         ``journal=False`` keeps the run out of the run journal; ``resume=RUN_ID`` (or
         ``"last"``) makes it the next attempt of that journalled run, with the same
         parameters: every task call whose result that run persisted re-uses it
-        (``journal.function_resume``).
+        (``journal.function_resume``); ``resume_task=NAME`` (with ``resume=``) also resumes
+        that paused task, ``"*"`` the run's only paused one.
         """
-        known = ("parameters", "task_runner", "progress", "journal", "resume")
+        known = ("parameters", "task_runner", "progress", "journal", "resume", "resume_task")
         refuse_unknown_keywords(self.name, "run()", unknown, known)
+        if resume_task is not None and resume is None:
+            raise TypeError(f"Flow {self.name!r}: run(resume_task=...) needs resume=RUN_ID.")
         values = parameters_dict(self.name, parameters)
         configured = self.with_options(task_runner=task_runner, journal=journal)
-        configured._resume_id = resume
+        configured._resume_id, configured._resume_task = resume, resume_task
         if progress:
             from orchestrator.progress import run_flow_function
 
@@ -179,7 +185,9 @@ class FlowFunction:
         resume = None
         if self._resume_id is not None:
             journal = self.journal if not isinstance(self.journal, bool | None) else None
-            resume = function_resume(journal, self.name, self._resume_id, bound.arguments)
+            resume = function_resume(
+                journal, self.name, self._resume_id, bound.arguments, self._resume_task
+            )
         return FlowRun(
             self.name, self.fn, bound.args, bound.kwargs, runner, dict(bound.arguments),
             self.journal, resume,

@@ -295,6 +295,7 @@ class FlowRun:
         if count is None:
             count = self._reserve(task, 1)
         named = getattr(task, "task_run_name", None) is not None
+        resume = self._resume
         return TaskRunCall(
             task=self._named.get(task) or self._name_runs(task) if named else task,
             name=self._run_name(task, count),
@@ -302,6 +303,7 @@ class FlowRun:
             inputs=parts.inputs,
             map_index=map_index,
             run_context=self._task_keys,
+            initial_state=resume.initial(task, count) if resume is not None else None,
             mapping_problem=mapping_problem,
             templates=parts.templates,
         )

@@ -156,3 +156,33 @@ def test_resume_refuses_an_attempt_calling_two_tasks_of_one_name(
     error = failed.result(raise_on_failure=False)
     assert isinstance(error, ResumeError)
     assert "several tasks named 'step'" in str(error)
+
+
+def test_a_paused_call_resumes_and_a_task_that_did_not_pause_is_refused(
+    task_runner: BaseTaskRunner[Any], record: Any, tmp_path: Path
+) -> None:
+    from orchestrator.triggers import manual_only
+
+    @task(result=LocalResult(dir=tmp_path / "results"))
+    def report(n: int) -> int:
+        record(("report", n))
+        return n * 2
+
+    @task(trigger=manual_only)
+    def publish(value: int) -> int:
+        record(("publish", value))
+        return value
+
+    @flow(name="approval", task_runner=task_runner)
+    def approval(n: int) -> Any:
+        return publish(report(n))
+
+    assert approval(4).is_paused()
+    with pytest.raises(TypeError, match="needs resume=RUN_ID"):
+        approval.run({"n": 4}, resume_task="publish")
+    with pytest.raises(ResumeError, match=r"no paused task run of \['report'\]"):
+        approval.run({"n": 4}, resume="last", resume_task="report")
+    resumed = approval.run({"n": 4}, resume="last", resume_task="*")
+    assert resumed.is_successful(), resumed
+    assert resumed.result() == 8
+    assert record.events == [("report", 4), ("publish", 8)]  # report's result was read back

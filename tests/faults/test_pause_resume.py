@@ -74,3 +74,56 @@ def test_a_run_paused_by_one_process_is_resumed_by_another(tmp_path: Path) -> No
     again = _orchestrator("resume", run["id"], "--task", "publish", cwd=tmp_path, env=env)
     assert again.returncode == 2
     assert "no paused task run of ['publish']" in again.stderr
+
+
+FLOW_FUNCTION = """
+    from pathlib import Path
+    from orchestrator import flow, task
+    from orchestrator.results import LocalResult
+    from orchestrator.triggers import manual_only
+
+    HERE = Path(__file__).parent
+
+    def ran(name):
+        with open(HERE / "ran.txt", "a") as out:
+            out.write(name + "\\n")
+
+    @task(result=LocalResult(dir=HERE / "results"))
+    def report(n):
+        ran("report")
+        return n * 2
+
+    @task(trigger=manual_only)
+    def publish(value):
+        ran("publish")
+        (HERE / "published.txt").write_text(f"published {value}")
+        return value
+
+    @flow
+    def approval(n: int = 21):
+        return publish(report(n))
+"""
+
+
+def test_an_flow_function_paused_by_one_process_is_resumed_by_another(tmp_path: Path) -> None:
+    """The same for an ``@flow`` function: ``report``'s persisted result is read back (its
+    body does not run again) and the paused ``publish`` call starts from ``Resume``."""
+    (tmp_path / "approval.py").write_text(textwrap.dedent(FLOW_FUNCTION))
+    env = {**os.environ, "NO_COLOR": "1"}
+    paused = _orchestrator("run", "approval.py", "--param", "n=5", "-q", cwd=tmp_path, env=env)
+    assert paused.returncode == 0, paused.stdout + paused.stderr
+    assert "Paused" in paused.stdout
+    assert (tmp_path / "ran.txt").read_text().split() == ["report"]
+
+    resumed = _orchestrator("resume", "last", "--task", "publish", "-q", cwd=tmp_path, env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (tmp_path / "published.txt").read_text() == "published 10"  # the run's n=5
+    assert (tmp_path / "ran.txt").read_text().split() == ["report", "publish"]
+    shown = _orchestrator("runs", "--json", cwd=tmp_path, env=env)
+    [run] = json.loads(shown.stdout)
+    assert run["attempt"] == 2
+    assert run["state"] in ("Success", "Completed")
+
+    again = _orchestrator("resume", run["id"], "--task", "publish", cwd=tmp_path, env=env)
+    assert again.returncode == 2
+    assert "no paused task run of ['publish']" in again.stderr
