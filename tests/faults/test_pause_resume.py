@@ -16,9 +16,9 @@ import pytest
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.integration]
 
-FLOW = """
+TASKS = """
     from pathlib import Path
-    from orchestrator import Flow, task
+    from orchestrator import Flow, flow, task
     from orchestrator.results import LocalResult
     from orchestrator.triggers import manual_only
 
@@ -39,9 +39,15 @@ FLOW = """
         (HERE / "published.txt").write_text(f"published {value}")
         return value
 
+"""
+
+FLOW = (
+    TASKS
+    + """
     with Flow("approval") as flow:
         publish(report(21))
 """
+)
 
 
 def _orchestrator(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -76,33 +82,14 @@ def test_a_run_paused_by_one_process_is_resumed_by_another(tmp_path: Path) -> No
     assert "no paused task run of ['publish']" in again.stderr
 
 
-FLOW_FUNCTION = """
-    from pathlib import Path
-    from orchestrator import flow, task
-    from orchestrator.results import LocalResult
-    from orchestrator.triggers import manual_only
-
-    HERE = Path(__file__).parent
-
-    def ran(name):
-        with open(HERE / "ran.txt", "a") as out:
-            out.write(name + "\\n")
-
-    @task(result=LocalResult(dir=HERE / "results"))
-    def report(n):
-        ran("report")
-        return n * 2
-
-    @task(trigger=manual_only)
-    def publish(value):
-        ran("publish")
-        (HERE / "published.txt").write_text(f"published {value}")
-        return value
-
+FLOW_FUNCTION = (
+    TASKS
+    + """
     @flow
     def approval(n: int = 21):
         return publish(report(n))
 """
+)
 
 
 def test_an_flow_function_paused_by_one_process_is_resumed_by_another(tmp_path: Path) -> None:
