@@ -70,8 +70,8 @@ def cold_start(x: int) -> int:
 @task
 def warming_up(x: int) -> int:
     if x < 400:  # as the first cache checks of a flow run read the index in bulk
-        time.sleep(0.002)
-        add_warm_up(0.002)
+        time.sleep(0.005)
+        add_warm_up(0.005)
     return x
 
 
@@ -186,15 +186,16 @@ def test_a_level_is_re_sized_from_warm_batches_when_its_probe_paid_one_off_costs
 
 
 def test_warm_up_time_is_left_out_of_the_durations_batches_are_sized_from(runner):
-    """The first 400 children spend 2 ms each on work later ones skip (``taskrun.warm_up``):
-    counted, the probe and its round would size batches of ~100 (about 50 Dask tasks)."""
+    """The first 400 children spend 5 ms each on work later ones skip (``taskrun.warm_up``):
+    counted, the probe and its round would size batches of ~40 (over 100 Dask tasks; 16 to
+    about 35 without, depending on the machine's load)."""
     with runner:
         handles, keys = run_level(runner, warming_up, 5000)
         states = [runner.wait(h) for h in handles]
     assert [s.result() for s in states] == list(range(5000))
-    assert len(set(keys)) < 30, f"{len(set(keys))} Dask tasks for 5,000 children"
+    assert len(set(keys)) < 60, f"{len(set(keys))} Dask tasks for 5,000 children"
     assert states[0].duration is not None
-    assert states[0].duration >= 0.002  # the state's own duration keeps it
+    assert states[0].duration >= 0.005  # the state's own duration keeps it
 
 
 def test_measured_durations_are_reused_so_a_second_run_skips_the_probe(runner):
