@@ -73,7 +73,7 @@ _last_key = threading.local()
 #: context keys a default location needs, when a task runs outside any flow
 #: the options that make a task's runs read or write results
 _PERSISTENT_OPTIONS = ("result", "target", "cache_for")
-_LOCATION_DEFAULTS = {"flow_name": "no-flow", "task_slug": "task", "task_run_id": "run"}
+LOCATION_DEFAULTS = {"flow_name": "no-flow", "task_slug": "task", "task_run_id": "run"}
 
 
 class TaskRunLike(Protocol):
@@ -256,8 +256,8 @@ def _container_directory() -> str:
     """Where a checkpoint without a target goes on local disk: ``{flow_name}/{task_slug}``
     (the default location's directory), in containers (``taskrun.results.containers``)."""
     context = current()
-    flow_name = context.get("flow_name") or _LOCATION_DEFAULTS["flow_name"]
-    task_slug = context.get("task_slug") or _LOCATION_DEFAULTS["task_slug"]
+    flow_name = context.get("flow_name") or LOCATION_DEFAULTS["flow_name"]
+    task_slug = context.get("task_slug") or LOCATION_DEFAULTS["task_slug"]
     return f"{flow_name}/{task_slug}"
 
 
@@ -301,4 +301,4 @@ def _parameters() -> Mapping[str, Any]:
 
 def _keys(kwargs: Mapping[str, Any]) -> LayeredKeys:
     """What a target template may name: context, then parameters, then inputs."""
-    return LayeredKeys((current(), _parameters(), kwargs), _LOCATION_DEFAULTS)
+    return LayeredKeys((current(), _parameters(), kwargs), LOCATION_DEFAULTS)

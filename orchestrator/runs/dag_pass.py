@@ -20,6 +20,7 @@ another pass when tasks wait for a start time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.dag.edge import Edge
@@ -191,9 +192,7 @@ class DagPass:
             return self.call(task, refs.refs(i), i, earlier_state, False, name=f"{prefix}{i}")
 
         if self.runner.submits_in_bulk:
-            if not found:
-                return self.submit_children(task, count, earlier, child_call, found)
-            with gc_paused():
+            with gc_paused() if found else nullcontext():  # a handle per hit child, at once
                 return self.submit_children(task, count, earlier, child_call, found)
         children: list[Any] = []
         for i in range(count):

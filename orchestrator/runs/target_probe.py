@@ -36,7 +36,7 @@ from typing import Any
 from orchestrator.dag.edge import Edge
 from taskrun import triggers
 from taskrun.cache_store import persists_index
-from taskrun.persistence import result_of, target_hit
+from taskrun.persistence import LOCATION_DEFAULTS, result_of, target_hit
 from taskrun.results.base import Result
 from taskrun.results.fsspec_result import local_path
 from taskrun.results.locations import LayeredKeys
@@ -47,8 +47,6 @@ logger = logging.getLogger("orchestrator.task_runs")
 _formatter = string.Formatter()
 #: task-run keys whose value is known before the run (``taskrun.run_keys``)
 _TASK_KEYS = ("task_name", "task_slug", "task_tags", "map_index")
-#: what a location falls back to when a key is None (``taskrun.persistence``)
-_FALLBACK = {"flow_name": "no-flow", "task_slug": "task"}
 #: triggers that pass when every upstream run succeeded
 _PASSING = (
     triggers.all_successful,
@@ -83,7 +81,7 @@ def existing_targets(
         "task_tags": sorted(task.tags) if task.tags else [],
     }
     layers = (keys, task_keys, parameters if isinstance(parameters, Mapping) else {}, constants)
-    located = LayeredKeys(layers, _FALLBACK)
+    located = LayeredKeys(layers, LOCATION_DEFAULTS)
     paths: dict[int, tuple[str, str]] = {}
     for i in range(count):
         if i in skip:
