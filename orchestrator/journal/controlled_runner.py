@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from orchestrator.journal.errors import JournalError
 from orchestrator.journal.interface import Journal
 from orchestrator.journal.recorder import RunRecorder, warn_once
-from orchestrator.journal.records import TaskRunRecord, state_record
+from orchestrator.journal.records import StateRecord, TaskRunRecord, state_record
 from orchestrator.journal.settings import current_source, is_journal_wanted
 from orchestrator.task_runners.base import (
     AnyTaskRunner,
@@ -333,8 +333,7 @@ class ControlledRunner(BaseTaskRunner[Any]):
                 self._locations[handle] = location
         self._recorder.add(handle)  # type: ignore[union-attr]  # told only with a recorder
 
-    def _record(self, note: _Note, handle: Any, state: State) -> TaskRunRecord:
-        record = state_record(state)
+    def _record(self, note: _Note, handle: Any, record: StateRecord) -> TaskRunRecord:
         location = self._locations.pop(handle, None) if self._locations else None
         if location is not None and record.result_location is None:
             record = record._replace(result_location=location)
@@ -347,12 +346,13 @@ class ControlledRunner(BaseTaskRunner[Any]):
             return None
         cancelled = self._cancelled
         state = cancelled.get(handle) if cancelled else None
-        if state is None:
-            state = self.inner.get_state(handle)
-            if not _is_final(state):
-                self._notes[handle] = note  # told too early: looked at again next batch
-                return None
-        return self._record(note, handle, state)
+        if state is not None:
+            return self._record(note, handle, state_record(state))
+        record = self.inner.final_record(handle)
+        if record is None:
+            self._notes[handle] = note  # told too early: looked at again next batch
+            return None
+        return self._record(note, handle, record)
 
     def _settle(self) -> None:
         """Record every noted run now, while the inner runner can still tell their states."""
@@ -365,7 +365,8 @@ class ControlledRunner(BaseTaskRunner[Any]):
         for handle in self._notes.copy():  # a copy in one step: the writer thread pops too
             note = self._notes.pop(handle, None)
             if note is not None:  # else the writer thread has it
-                recorder.add(self._record(note, handle, self.get_state(handle)))
+                record = state_record(self.get_state(handle))
+                recorder.add(self._record(note, handle, record))
         self._locations.clear()
 
     def __repr__(self) -> str:

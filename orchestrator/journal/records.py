@@ -23,9 +23,10 @@ from typing import Any, NamedTuple
 
 import msgpack
 
+from taskrun.dask.records import ON_WORKER, FinalRecord, state_class
 from taskrun.gc_pause import gc_paused
 from taskrun.results.stored import result_location
-from taskrun.states import DeferredResult, State
+from taskrun.states import FAILED, DeferredResult, State
 
 _packb = msgpack.packb
 
@@ -101,6 +102,35 @@ def state_record(state: State) -> StateRecord:
         state.run_count,
         result_location(state),
         error_text(state) if state.is_failed() else None,
+    )
+
+
+def summary_record(summary: FinalRecord) -> StateRecord:
+    """The record of the state a Dask worker's final summary describes, read from the
+    summary alone: what ``state_record(state_from_record(summary))`` gives (times to the
+    microsecond), without building the state (a 100,000-child map writes 100,000)."""
+    kind = state_class(summary.state_class)
+    stamp, duration, blob = summary.timestamp, summary.duration, summary.result_blob
+    extras = summary.extras or {}
+    location = extras.get("location") if blob is not None else None
+    error = None
+    if kind.kind in FAILED and blob is not None:
+        text = extras.get("text") if blob != ON_WORKER else None
+        name = summary.result_type
+        if type(text) is str:
+            error = _cut(f"{name}: {text}")
+        elif name != "object":
+            error = name
+    message = summary.message
+    return StateRecord(
+        kind.__name__,
+        message if message is None or len(message) <= TEXT_LIMIT else _cut(message),
+        stamp,
+        stamp - duration if duration is not None else None,
+        duration,
+        summary.run_count,
+        location if type(location) is str else None,
+        error,
     )
 
 

@@ -14,10 +14,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, ClassVar, Generic, Self, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeAlias, TypeVar, overload
 
 from taskrun.states import State
 from taskrun.wire import ResultShape, TaskRunCall
+
+if TYPE_CHECKING:
+    from orchestrator.journal.records import StateRecord
 
 #: a runner's handle type: what ``submit`` returns and every other method takes back
 HandleT = TypeVar("HandleT")
@@ -135,6 +138,14 @@ class BaseTaskRunner(abc.ABC, Generic[HandleT]):
     @abc.abstractmethod
     def get_state(self, handle: HandleT) -> State:
         """The current state without blocking (Pending, Running or final)."""
+
+    def final_record(self, handle: HandleT) -> StateRecord | None:
+        """The journal's record of the run's final (or paused) state; None while it runs.
+        A backend that keeps a summary answers from it without building the state."""
+        from orchestrator.journal.records import state_record
+
+        state = self.get_state(handle)
+        return state_record(state) if state.is_finished() or state.is_paused() else None
 
     def shape(self, handle: HandleT, flattened: bool = False) -> ResultShape:
         """Mapping metadata of a finished run (blocks until it finishes)."""

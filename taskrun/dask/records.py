@@ -321,7 +321,7 @@ def state_from_record(
     """The state a final record describes, nothing unpickled: its result (or error) and
     cached inputs in lazy holders naming ``task_run``; ``remote(record)`` gives the
     placeholder of a result that stayed on the worker."""
-    cls = _CLASSES.get(record.state_class, _states.State)
+    cls = state_class(record.state_class)
     blob = record.result_blob
     extras = record.extras or {}
     result: Any
@@ -360,6 +360,11 @@ def state_from_record(
             cast("dict[str, Any]", LazyInputs(cached, task_run)) if type(cached) is bytes else None
         ),
     )
+
+
+def state_class(name: str) -> type[_states.State]:
+    """The state class a summary names (``State`` for a name this version lacks)."""
+    return _CLASSES.get(name, _states.State)
 
 
 def _text(extras: dict[str, Any], name: str) -> str | None:

@@ -9,7 +9,7 @@ built; connecting is bounded by the timeout, see ``connection``); ``security`` (
 (``start``..``shutdown``); a runner used as a context manager around several runs keeps one session
 open for all of them (nested starts are counted).
 
-How a task run travels (details in ``dask_submit``, ``dask_session``, ``taskrun.dask.entry``):
+How a task run travels (details in ``submit``, ``session``, ``taskrun.dask.entry``):
 
     submit(call) -> one Dask task ``run_one(task, context, topic, plan, args)`` keyed
                     ``add_one-1f2e3d4c-17-<run>``, upstream Dask futures in ``args``
@@ -33,7 +33,6 @@ DaskTaskRunner(address='tcp://127.0.0.1:8786')
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -42,11 +41,15 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from orchestrator.journal.records import StateRecord, summary_record
 from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
 from orchestrator.task_runners.dask import coalescing
 from orchestrator.task_runners.dask.batching import DurationEstimates
 from orchestrator.task_runners.dask.cancelling import cancel_unfinished
-from orchestrator.task_runners.dask.cluster_options import check_cluster_options
+from orchestrator.task_runners.dask.cluster_options import (
+    check_cluster_options,
+    resolve_cluster_class,
+)
 from orchestrator.task_runners.dask.cluster_watch import FROM_CONFIG, no_workers_seconds
 from orchestrator.task_runners.dask.connection import (
     SchedulerAddressError,
@@ -66,6 +69,7 @@ from orchestrator.task_runners.dask.main_guard import check_main_guard
 from orchestrator.task_runners.dask.releases import release_all
 from orchestrator.task_runners.dask.session import DaskSession
 from orchestrator.task_runners.dask.submit import Submitter
+from taskrun.dask.records import FinalRecord
 from taskrun.states import State
 from taskrun.wire import ResultShape, TaskRunCall
 
@@ -240,7 +244,7 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
 
         if self.address is not None:
             return connect_client(self.address, self.security, self.client_kwargs), None
-        cluster_class = _resolve_class(self.cluster_class) if self.cluster_class else LocalCluster
+        cluster_class = resolve_cluster_class(self.cluster_class or LocalCluster)
         kwargs = dict(self.cluster_kwargs)
         if self.security is not None:
             kwargs.setdefault("security", self.security)
@@ -328,6 +332,10 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
             return handle.state
         return self._session_for(handle).get_state(handle)
 
+    def final_record(self, handle: DaskHandle) -> StateRecord | None:
+        raw = handle.record  # the final summary, until a state is built from it
+        return super().final_record(handle) if raw is None else summary_record(FinalRecord(*raw))
+
     def shape(self, handle: DaskHandle, flattened: bool = False) -> ResultShape:
         if handle.submitted is None:
             return super().shape(handle, flattened)
@@ -376,18 +384,6 @@ class DaskTaskRunner(BaseTaskRunner[DaskHandle]):
         shown += [f"cluster_kwargs={self.cluster_kwargs!r}"] if self.cluster_kwargs else []
         shown += [f"adapt_kwargs={self.adapt_kwargs!r}"] if self.adapt_kwargs is not None else []
         return f"DaskTaskRunner({', '.join(shown)})"
-
-
-def _resolve_class(spec: Any) -> Any:
-    """A class, or one named by its import path (``"dask_jobqueue.SLURMCluster"``)."""
-    if not isinstance(spec, str):
-        return spec
-    module_name, _, name = spec.rpartition(".")
-    if not module_name:
-        raise ValueError(
-            f"cluster_class={spec!r} is not an import path such as 'dask_jobqueue.SLURMCluster'."
-        )
-    return getattr(importlib.import_module(module_name), name)
 
 
 def _close_quietly(client: Any, cluster: Any) -> None:
