@@ -23,10 +23,9 @@ from typing import Any, NamedTuple
 
 import msgpack
 
-from taskrun.dask.records import ON_WORKER, FinalRecord, state_class
 from taskrun.gc_pause import gc_paused
 from taskrun.results.stored import result_location
-from taskrun.states import FAILED, DeferredResult, State
+from taskrun.states import DeferredResult, State
 
 _packb = msgpack.packb
 
@@ -95,42 +94,13 @@ def state_record(state: State) -> StateRecord:
     message = state.message
     return StateRecord(
         type(state).__name__,
-        message if message is None or len(message) <= TEXT_LIMIT else _cut(message),
+        message if message is None or len(message) <= TEXT_LIMIT else cut_text(message),
         stamp,
         stamp - duration if duration is not None else None,
         duration,
         state.run_count,
         result_location(state),
         error_text(state) if state.is_failed() else None,
-    )
-
-
-def summary_record(summary: FinalRecord) -> StateRecord:
-    """The record of the state a Dask worker's final summary describes, read from the
-    summary alone: what ``state_record(state_from_record(summary))`` gives (times to the
-    microsecond), without building the state (a 100,000-child map writes 100,000)."""
-    kind = state_class(summary.state_class)
-    stamp, duration, blob = summary.timestamp, summary.duration, summary.result_blob
-    extras = summary.extras or {}
-    location = extras.get("location") if blob is not None else None
-    error = None
-    if kind.kind in FAILED and blob is not None:
-        text = extras.get("text") if blob != ON_WORKER else None
-        name = summary.result_type
-        if type(text) is str:
-            error = _cut(f"{name}: {text}")
-        elif name != "object":
-            error = name
-    message = summary.message
-    return StateRecord(
-        kind.__name__,
-        message if message is None or len(message) <= TEXT_LIMIT else _cut(message),
-        stamp,
-        stamp - duration if duration is not None else None,
-        duration,
-        summary.run_count,
-        location if type(location) is str else None,
-        error,
     )
 
 
@@ -141,9 +111,9 @@ def error_text(state: State) -> str | None:
     if isinstance(error, DeferredResult):
         if error.text is None:
             return None if error.type_name == "object" else error.type_name
-        return _cut(f"{error.type_name}: {error.text}")
+        return cut_text(f"{error.type_name}: {error.text}")
     if isinstance(error, BaseException):
-        return _cut(f"{type(error).__name__}: {error}")
+        return cut_text(f"{type(error).__name__}: {error}")
     return None
 
 
@@ -224,12 +194,12 @@ def _native(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | float):
         return value if not isinstance(value, int) or -(2**63) <= value < 2**64 else repr(value)
     if isinstance(value, str):
-        return _cut(value)
+        return cut_text(value)
     if depth < 3 and isinstance(value, list | tuple) and len(value) <= 100:
         return [_native(item, depth + 1) for item in value]
     if depth < 3 and isinstance(value, Mapping) and len(value) <= 100:
         return {str(k): _native(v, depth + 1) for k, v in value.items()}
-    return _cut(repr(value))
+    return cut_text(repr(value))
 
 
 def _seconds(stamp: Any) -> float:
@@ -239,7 +209,8 @@ def _seconds(stamp: Any) -> float:
     return float(stamp)
 
 
-def _cut(text: str | None) -> str | None:
+def cut_text(text: str | None) -> str | None:
+    """``text`` cut to ``TEXT_LIMIT`` characters (ending ``...`` when cut)."""
     if text is None or len(text) <= TEXT_LIMIT:
         return text
     return text[: TEXT_LIMIT - 3] + "..."

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from orchestrator.dag.parameter_types import ParameterType, convert_value, signature_types
+from orchestrator.dag.task_options import check_flow_max_in_flight
 from orchestrator.errors import ParameterError
 from orchestrator.journal.controlled_runner import JournalOption
 from orchestrator.journal.function_resume import function_resume
@@ -62,6 +63,7 @@ class FlowFunction:
         name: str | None = None,
         task_runner: RunnerOption = None,
         journal: JournalOption = None,
+        max_in_flight: int | None = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow needs a function, got {fn!r}")
@@ -78,6 +80,8 @@ class FlowFunction:
         self.task_runner: AnyTaskRunner = chosen or SequentialTaskRunner()
         #: the run journal option of its runs (``orchestrator.journal``): False for none
         self.journal = journal
+        #: mapped branches alive at once in each chain of maps (``runs.function_branches``)
+        self.max_in_flight = check_flow_max_in_flight(self.name, max_in_flight)
         #: the annotated parameters' types, worked out at the first call (annotations may
         #: name classes defined after the function) and shared with ``with_options`` copies
         self._types: dict[str, ParameterType] | None = None
@@ -145,6 +149,7 @@ class FlowFunction:
             name=name or self.name,
             task_runner=task_runner or self.task_runner,
             journal=self.journal if journal is None else journal,
+            max_in_flight=self.max_in_flight,
         )
         copied._types = self._types
         return copied
@@ -190,7 +195,7 @@ class FlowFunction:
             )
         return FlowRun(
             self.name, self.fn, bound.args, bound.kwargs, runner, dict(bound.arguments),
-            self.journal, resume,
+            self.journal, resume, self.max_in_flight,
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -203,10 +208,13 @@ def flow(
     name: str | None = None,
     task_runner: RunnerOption = None,
     journal: JournalOption = None,
+    max_in_flight: int | None = None,
 ) -> Any:
     """Make a function a flow: ``@flow`` or ``@flow(name=..., task_runner=..., journal=...)``.
 
-    ``journal=False`` keeps its runs out of the run journal (``orchestrator runs``).
+    ``journal=False`` keeps its runs out of the run journal (``orchestrator runs``);
+    ``max_in_flight=k`` runs each chain of maps branch by branch, at most ``k`` alive
+    (``runs.function_branches``; ``@task(max_in_flight=k)`` bounds the chains it starts).
 
     >>> from orchestrator import task
     >>> @task
@@ -220,5 +228,9 @@ def flow(
     (Completed(message=None, type=COMPLETED), 2)
     """
     if fn is None:
-        return functools.partial(flow, name=name, task_runner=task_runner, journal=journal)
-    return FlowFunction(fn, name=name, task_runner=task_runner, journal=journal)
+        return functools.partial(
+            flow, name=name, task_runner=task_runner, journal=journal, max_in_flight=max_in_flight
+        )
+    return FlowFunction(
+        fn, name=name, task_runner=task_runner, journal=journal, max_in_flight=max_in_flight
+    )

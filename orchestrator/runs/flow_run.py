@@ -28,6 +28,7 @@ from orchestrator.dag import active
 from orchestrator.errors import UnguardedMainError
 from orchestrator.journal.controlled_runner import JournalOption, controlled
 from orchestrator.journal.function_resume import FunctionResume
+from orchestrator.runs.branching_runner import BranchingRunner
 from orchestrator.runs.final_state_logs import log_final_state
 from orchestrator.runs.final_states import FinalStateWatcher
 from orchestrator.runs.flow_run_state import (
@@ -67,6 +68,7 @@ class FlowRun:
         runner: a fresh task runner for this run (started and shut down here).
         parameters: the arguments by name, for ``context.parameters``.
         journal: the run journal option (``orchestrator.journal``): False for none.
+        max_in_flight: the flow's bound of mapped branches alive at once (``BranchingRunner``).
         resume: the journalled run this one is the next attempt of (its id is kept, and
             each call whose result it persisted is answered from there).
     """
@@ -81,12 +83,16 @@ class FlowRun:
         parameters: Mapping[str, Any] | None = None,
         journal: JournalOption = None,
         resume: FunctionResume | None = None,
+        max_in_flight: int | None = None,
     ) -> None:
         self.flow_name = flow_name
         self.name = flow_run_name()
         self.id = resume.run_id if resume is not None else str(uuid.uuid4())
         self._resume = resume
-        self.runner = controlled(runner, self.id, flow_name, self.name, parameters or {}, journal)
+        controlled_runner = controlled(
+            runner, self.id, flow_name, self.name, parameters or {}, journal
+        )
+        self.runner = BranchingRunner(controlled_runner, max_in_flight, holding=resume is None)
         self._fn, self._args, self._kwargs = fn, args, dict(kwargs)
         self.parameters = dict(parameters or {})
         self._futures: list[Future[Any]] = []
@@ -330,7 +336,7 @@ class FlowRun:
         it batches them, else one by one; each is built as read and dropped once submitted."""
         if not len(calls):
             return []
-        if not self.runner.submits_in_bulk:
+        if not self.runner.submits_in_bulk and not self.runner.holds(calls.task):
             return self._submit(calls)  # read once, in order
         task = calls.task
         names = [self._run_name(task, count) for count in counts]

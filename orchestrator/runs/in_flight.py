@@ -28,7 +28,8 @@ members; none set means no group. Runs with start tasks (resuming) take the usua
 
 Every runner honours the bound: the sequential one trivially (each chunk is over when
 submitted), the thread pool by what it is handed, Dask by that and by ``priority=``.
-``@flow`` functions submit each call as it is made and are not bounded.
+``@flow`` functions hold their bounded maps back and feed them the same way
+(``runs.function_branches``).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from orchestrator.journal.records import StateRecord, summary_record
+from orchestrator.journal.records import StateRecord
 from orchestrator.task_runners.base import BaseTaskRunner, FinalListener
 from orchestrator.task_runners.dask import coalescing
 from orchestrator.task_runners.dask.batching import DurationEstimates
@@ -69,6 +69,7 @@ from orchestrator.task_runners.dask.main_guard import check_main_guard
 from orchestrator.task_runners.dask.releases import release_all
 from orchestrator.task_runners.dask.session import DaskSession
 from orchestrator.task_runners.dask.submit import Submitter
+from orchestrator.task_runners.dask.summary_records import summary_record
 from taskrun.dask.records import FinalRecord
 from taskrun.states import State
 from taskrun.wire import ResultShape, TaskRunCall
