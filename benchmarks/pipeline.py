@@ -16,6 +16,7 @@ they spilled to disk. The issue's figures are 10,000 items of 10 MB on 2 workers
     python -m benchmarks.pipeline --n 200 --item-mb 10    # a quick look
     python -m benchmarks.pipeline --sides bounded         # skip the unbounded run
     python -m benchmarks.pipeline --deadline 120          # give a run up after 120 s
+    python -m benchmarks.pipeline --api flow              # the same as a @flow function
 
 Without the bound the run spills gigabytes (or its workers are restarted, and it fails);
 ``tests/integration/test_bounded_pipeline.py`` runs a small one of each.
@@ -32,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from orchestrator import Flow, task, unmapped
+from orchestrator import Flow, flow, task, unmapped
 
 #: seconds between two samples of the workers' RSS
 SAMPLE_SECONDS = 0.05
@@ -70,6 +71,16 @@ def pipeline_flow(n: int, item_bytes: int, bound: int | None) -> tuple[Flow, Any
         loaded = load.map(i=list(range(n)), size=unmapped(item_bytes))
         total = saved(save.map(transform.map(loaded)))
     return flow, total
+
+
+def pipeline_function(n: int, item_bytes: int, bound: int | None, runner: Any) -> Any:
+    """The same pipeline as a ``@flow`` function (``@flow(max_in_flight=bound)``)."""
+
+    def pipeline() -> Any:
+        loaded = load.map(range(n), size=unmapped(item_bytes))
+        return saved(save.map(transform.map(loaded)))
+
+    return flow(pipeline, name=f"pipeline-{n}", task_runner=runner, max_in_flight=bound)
 
 
 @dataclass
@@ -145,6 +156,8 @@ class PipelineRun:
     spilled_bytes: int
     memory_limit: int
     workers_restarted: bool
+    #: ``dag`` (``with Flow(...)``) or ``flow`` (a ``@flow`` function)
+    api: str = "dag"
 
 
 def run_pipeline(
@@ -154,6 +167,7 @@ def run_pipeline(
     item_bytes: int,
     bound: int | None,
     deadline: float | None = None,
+    api: str = "dag",
 ) -> PipelineRun:
     """Run the pipeline once on the cluster at ``address`` (``client`` is connected to it,
     for the workers' PIDs and counters).
@@ -165,13 +179,12 @@ def run_pipeline(
     pids = list(client.run(_worker_pid).values())
     spilled_before = sum(client.run(_spilled_to_disk).values())
     limit = min(w["memory_limit"] for w in client.scheduler_info()["workers"].values())
-    flow, total = pipeline_flow(n, item_bytes, bound)
     memory = WorkerMemory(pids)
     started = time.perf_counter()
     result: dict[str, Any] = {"outcome": f"not finished in {deadline} s", "saved": None}
     with memory.sampling():
         runner = threading.Thread(
-            target=_run_into, args=(flow, total, address, result), daemon=True
+            target=_run_into, args=(api, n, item_bytes, bound, address, result), daemon=True
         )
         runner.start()
         runner.join(deadline)
@@ -190,19 +203,28 @@ def run_pipeline(
         spilled_bytes=sum(client.run(_spilled_to_disk).values()) - spilled_before,
         memory_limit=int(limit),
         workers_restarted=sorted(after.values()) != sorted(pids),
+        api=api,
     )
 
 
-def _run_into(flow: Flow, total: Any, address: str, result: dict[str, Any]) -> None:
-    """Run ``flow`` on ``address``; its outcome and saved bytes go into ``result``."""
+def _run_into(
+    api: str, n: int, item_bytes: int, bound: int | None, address: str, result: dict[str, Any]
+) -> None:
+    """Run the pipeline on ``address``; its outcome and saved bytes go into ``result``."""
     from orchestrator.task_runners import DaskTaskRunner
 
+    runner = DaskTaskRunner(address=address)
     try:
-        state = flow.run(task_runner=DaskTaskRunner(address=address))
+        if api == "flow":
+            state = pipeline_function(n, item_bytes, bound, runner)()
+            total_state = state  # a returned future resolves into the flow's own result
+        else:
+            dag, total = pipeline_flow(n, item_bytes, bound)
+            state = dag.run(task_runner=runner)
+            total_state = state.result()[total]
     except Exception as err:  # boundary: a run that breaks is a result here too
         result["outcome"] = f"raised {type(err).__name__}"
         return
-    total_state = state.result()[total]
     result["saved"] = total_state.result() if total_state.is_successful() else None
     result["outcome"] = type(state).__name__
 
@@ -233,14 +255,14 @@ def _mb(value: int) -> str:
 
 def _report(runs: Sequence[PipelineRun]) -> str:
     lines = [
-        "| side | bound | items | item | seconds | state | peak worker RSS | limit | spilled "
-        "| workers restarted |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| api | side | bound | items | item | seconds | state | peak worker RSS | limit "
+        "| spilled | workers restarted |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         lines.append(
-            f"| {r.side} | {r.bound or '-'} | {r.n:,} | {_mb(r.item_bytes)} | {r.seconds:.1f} "
-            f"| {r.state} | {_mb(r.peak_worker_rss)} | {_mb(r.memory_limit)} "
+            f"| {r.api} | {r.side} | {r.bound or '-'} | {r.n:,} | {_mb(r.item_bytes)} "
+            f"| {r.seconds:.1f} | {r.state} | {_mb(r.peak_worker_rss)} | {_mb(r.memory_limit)} "
             f"| {_mb(r.spilled_bytes)} | {r.workers_restarted} |"
         )
     return "\n".join(lines)
@@ -255,13 +277,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sides", default="unbounded,bounded", help="unbounded,bounded")
     parser.add_argument("--json", help="write the runs to this file")
     parser.add_argument("--deadline", type=float, help="seconds before a run is given up")
+    parser.add_argument("--api", default="dag", choices=["dag", "flow"], help="Flow or @flow")
     args = parser.parse_args(argv)
     item_bytes = int(args.item_mb * 1e6)
     runs = []
     for side in args.sides.split(","):
         with limited_cluster(args.memory_limit) as (client, address):  # a fresh cluster each
             bound = args.bound if side == "bounded" else None
-            runs.append(run_pipeline(client, address, args.n, item_bytes, bound, args.deadline))
+            runs.append(
+                run_pipeline(client, address, args.n, item_bytes, bound, args.deadline, args.api)
+            )
         print(_report(runs[-1:]).splitlines()[-1], flush=True)
     print(_report(runs))
     if args.json:
