@@ -52,6 +52,7 @@ from orchestrator.runs.task_calls import (
 from orchestrator.runs.task_run_names import NamedTask
 from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
 from taskrun.context import context
+from taskrun.frozen_survivors import survivors_frozen
 from taskrun.states import Cancelled, Failed, Pending, Running, State
 from taskrun.triggers import flattens_upstream
 from taskrun.wire import TaskRunCall
@@ -139,7 +140,8 @@ class FlowRun:
         self._watcher = FinalStateWatcher(self.runner, self.name)
         self._watcher.start()
         try:
-            final = self._run_body()
+            with survivors_frozen():
+                final = self._run_body()
             self._stop_watching()
             flow_logger.info("Shutting down task runner `%s`...", self.runner.name)
         except BaseException as err:  # interrupted (Ctrl-C): end the run, then let it propagate

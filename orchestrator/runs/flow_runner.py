@@ -54,6 +54,7 @@ from orchestrator.task_runners.base import AnyTaskRunner
 from orchestrator.task_runners.choice import RunnerOption, resolve_task_runner, runner_or_executor
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from taskrun.context import context
+from taskrun.frozen_survivors import survivors_frozen
 from taskrun.states import Pending, Running, State
 
 if TYPE_CHECKING:
@@ -218,7 +219,7 @@ class FlowRunner:
         if running.is_finished():  # a state handler failed or ended the run before it began
             return running
         logger.info("Starting flow run.")
-        with _context_scope(context), runner:
+        with _context_scope(context), survivors_frozen(), runner:
             plan = DagPass(flow, runner, keys, task_states, start_tasks,
                          options.task_runner_state_handlers)  # fmt: skip
             with _watch(options.progress, plan) as watch:
