@@ -84,6 +84,7 @@ def test_quick_benchmark_runs_every_side_and_writes_json(tmp_path: Path) -> None
         assert row["base_s"] is not None, row
     locality = [r for r in rows if r["workload"] == "locality"]
     assert all(r["received"]["ours"] is not None for r in locality if r["ours_s"])
-    assert "Issue-5 targets" in done.stdout and "Issue-15 targets" in done.stdout
+    assert "Issue-5 targets" in done.stdout
+    assert "Issue-15 targets" in done.stdout
     assert "Against " + str(earlier) in done.stdout
     assert "| mapreduce | 6 | sequential | dag | 1.000 |" in done.stdout

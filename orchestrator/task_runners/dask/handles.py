@@ -51,6 +51,7 @@ class Submitted:
         "release_when_final",
         "releases",
         "replaced_by",
+        "result_bytes",
         "running_on",
         "serial",
         "settled",
@@ -90,6 +91,8 @@ class Submitted:
         self.consumers = 0
         #: address of the worker holding its value, from its summaries
         self.worker: str | None = None
+        #: the size of its value, the sum of its task runs' results (from their summaries)
+        self.result_bytes = 0
         #: the Dask task that took over after this one erred (resubmitted, or split)
         self.replaced_by: Submitted | None = None
         #: what it amounts to after it erred for good: a state, or a batch's states

@@ -191,6 +191,7 @@ class DaskSession:
             handle.record = raw if type(raw) is tuple else tuple(raw)
             finals.append(handle)
             submitted.worker = worker
+            submitted.result_bytes += record.nbytes
             if record.length is not None:
                 submitted.mappable = True
             if record.result_blob == summary.ON_WORKER:
