@@ -3,7 +3,11 @@ event (tuples) or as lists are named and applied."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from distributed import Client
@@ -53,3 +57,31 @@ def test_records_arriving_as_tuples_or_lists_update_their_handles(session: DaskS
     assert (live.name, live.run_count, live.message) == ("Retrying", 2, "again soon")
     assert handles[2].live.is_running()
     assert submitted.unfinished == 2
+
+
+def test_threads_asking_at_once_all_get_the_one_state_built_from_the_summary(
+    session: DaskSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The flow run, its watcher and a future's reader may ask for a state as its summary
+    arrives: one of them builds it (slowly here, to widen the window), the rest get that one
+    (they used to build their own, or find the summary gone and fail an assertion)."""
+    _, handles = batch_of(session, 1)
+    _, final = summary.summarize("batch-key", 0, handles[0].name, Success("ok", 7), 1024, 0.1)
+    session.on_event((0.0, seal(session.channel.secret, "tcp://w:1", [final])))
+    build = summary.state_from_record
+
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(summary, "state_from_record", slow_build)
+    start = threading.Barrier(8)
+
+    def read() -> Any:
+        start.wait()
+        return session.get_state(handles[0])
+
+    with ThreadPoolExecutor(8) as pool:
+        states = list(pool.map(lambda _: read(), range(8)))
+    assert all(state is states[0] for state in states)
+    assert states[0].result() == 7

@@ -92,6 +92,8 @@ class DaskSession:
         self.by_key: dict[str, Submitted] = {}
         self.cond = threading.Condition()
         self._settle_lock = threading.RLock()
+        #: one thread at a time turns a final summary into its state
+        self._state_lock = threading.Lock()
         #: ``repair`` is settling the Dask tasks one set of worker deaths erred (under the
         #: settle lock)
         self.settling_together = False
@@ -240,16 +242,19 @@ class DaskSession:
     # ---- states ----------------------------------------------------------------------------------
     def state_of(self, handle: DaskHandle) -> State:
         """The final state of a handle whose final record arrived (built once; nothing in
-        it unpickled: see ``records.state_from_record``)."""
+        it unpickled: see ``records.state_from_record``). Threads may ask at once (the flow
+        run, its watcher, a future's reader): one builds it, the others get that one."""
         if handle.state is None:
-            record = handle.final_record()
-            assert record is not None
+            with self._state_lock:
+                if handle.state is None:
+                    record = handle.final_record()
+                    assert record is not None, f"{handle.name} has no final summary yet"
 
-            def remote(record: FinalRecord) -> DaskResult:
-                return remote_results.placeholder(self, handle, record)
+                    def remote(record: FinalRecord) -> DaskResult:
+                        return remote_results.placeholder(self, handle, record)
 
-            handle.state = summary.state_from_record(record, remote, handle.name)
-            handle.record = handle.kept = None
+                    handle.state = summary.state_from_record(record, remote, handle.name)
+                    handle.record = handle.kept = None
         return handle.state
 
     def get_state(self, handle: DaskHandle) -> State:
