@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from benchmarks.logs import quiet_logs
 from orchestrator import Flow, flow, task, unmapped
 
 #: seconds between two samples of the workers' RSS
@@ -281,9 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     item_bytes = int(args.item_mb * 1e6)
     runs = []
+    os.environ.setdefault("ORCHESTRATOR_LOG_LEVEL", "WARNING")  # workers and @flow runs too
     for side in args.sides.split(","):
-        with limited_cluster(args.memory_limit) as (client, address):  # a fresh cluster each
-            bound = args.bound if side == "bounded" else None
+        with quiet_logs(), limited_cluster(args.memory_limit) as (client, address):
+            bound = args.bound if side == "bounded" else None  # a fresh cluster each side
             runs.append(
                 run_pipeline(client, address, args.n, item_bytes, bound, args.deadline, args.api)
             )

@@ -49,8 +49,10 @@ logger = logging.getLogger("orchestrator.DaskTaskRunner")
 LEVEL_INLINE_BUDGET = 64 << 20
 #: ... but each child may bring at least this much (numbers, short strings)
 MIN_CHILD_INLINE = 1 << 10
-#: elements per slice of a big upstream result, for unbatched children
-_SLICES_PER_THREAD = 4
+#: slices per worker thread a level of unbatched children is cut into: each slice's
+#: children run where it is, so it is the grain the level is spread over the workers at
+#: (16 children of 0.5 s on 2 threads cut in pairs put 9 on one of them)
+_SLICES_PER_THREAD = 8
 
 
 #: edges whose wire labels are kept for reuse (the children of a level share one)
