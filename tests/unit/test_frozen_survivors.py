@@ -19,11 +19,20 @@ from taskrun.frozen_survivors import survivors_frozen
 
 
 @pytest.fixture(autouse=True)
-def _clean_collector() -> Iterator[None]:
+def _clean_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No run active: flow runs of earlier tests may still be running in background threads
+    of this process (abandoned notebook-style runs), so their count and hook are set aside."""
+    hooked = frozen_survivors._after_collection in gc.callbacks
+    if hooked:
+        gc.callbacks.remove(frozen_survivors._after_collection)
+    monkeypatch.setattr(frozen_survivors, "_active_runs", 0)
+    monkeypatch.setattr(frozen_survivors, "_hooked", False)
     gc.unfreeze()
     yield
     gc.unfreeze()
     assert frozen_survivors._after_collection not in gc.callbacks
+    if hooked:
+        gc.callbacks.append(frozen_survivors._after_collection)
 
 
 class _Node:

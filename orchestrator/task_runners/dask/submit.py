@@ -49,9 +49,8 @@ logger = logging.getLogger("orchestrator.DaskTaskRunner")
 LEVEL_INLINE_BUDGET = 64 << 20
 #: ... but each child may bring at least this much (numbers, short strings)
 MIN_CHILD_INLINE = 1 << 10
-#: slices per worker thread a level of unbatched children is cut into: each slice's
-#: children run where it is, so it is the grain the level is spread over the workers at
-#: (16 children of 0.5 s on 2 threads cut in pairs put 9 on one of them)
+#: slices per worker thread for a level of unbatched children: the grain it is spread over
+#: the workers at (each slice's children run where it is; in pairs 16 put 9 on one of 2)
 _SLICES_PER_THREAD = 8
 
 
