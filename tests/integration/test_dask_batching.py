@@ -68,6 +68,13 @@ def cold_start(x: int) -> int:
 
 
 @task
+def very_cold_start(x: int) -> int:
+    if x < 2:  # half the probe (4 threads): ~0.1 s a child, read alone as batches of one
+        time.sleep(0.2)
+    return x
+
+
+@task
 def warming_up(x: int) -> int:
     if x < 400:  # as the first cache checks of a flow run read the index in bulk
         time.sleep(0.005)
@@ -180,6 +187,17 @@ def test_a_level_is_re_sized_from_warm_batches_when_its_probe_paid_one_off_costs
     of warm batches shows ~microseconds per child, so the rest goes in a few big batches."""
     with runner:
         handles, keys = run_level(runner, cold_start, 5000)
+        states = [runner.wait(h) for h in handles]
+    assert [s.result() for s in states] == list(range(5000))
+    assert len(set(keys)) < 60, f"{len(set(keys))} Dask tasks for 5,000 children"
+
+
+def test_a_probe_slow_enough_for_batches_of_one_is_still_checked_against_warm_children(runner):
+    """A 0.2 s probe (one-off costs grown under load) alone would run 5,000 Dask tasks;
+    a round of warm children, one per thread, shows microseconds: the rest goes in a few
+    batches."""
+    with runner:
+        handles, keys = run_level(runner, very_cold_start, 5000)
         states = [runner.wait(h) for h in handles]
     assert [s.result() for s in states] == list(range(5000))
     assert len(set(keys)) < 60, f"{len(set(keys))} Dask tasks for 5,000 children"

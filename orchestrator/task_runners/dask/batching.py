@@ -105,6 +105,19 @@ def estimate_from_probe(finished: Sequence[float], running: Sequence[float]) -> 
     return max(long_running) if long_running else None
 
 
+def calibrates(left: int, round_size: int, seconds: float) -> bool:
+    """Whether a level re-sizes from a round of ``round_size`` warm children after its probe
+    read ``seconds`` per child: worth it when many rounds are left and children were not
+    found long (a probe read of 0.1-0.25 s, batches of one, may still be one-off costs).
+
+    >>> calibrates(5000, 20, 0.02), calibrates(5000, 2, 0.15), calibrates(5000, 2, 0.3)
+    (True, True, False)
+    >>> calibrates(100, 20, 0.02)
+    False
+    """
+    return 0 < seconds < LONG_CHILD_SECONDS and left > CALIBRATE_AFTER * round_size
+
+
 def median_seconds(durations: Sequence[float]) -> float | None:
     """Median seconds per child of a calibration round (None: nothing measured).
 

@@ -145,8 +145,8 @@ class Submitter:
             seconds = self._measure_probe(probe)
             size = batching.batch_size_for(count - done, threads, seconds) if seconds else 1
             take = threads * size
-            if seconds and size > 1 and count - done > batching.CALIBRATE_AFTER * take:
-                # the probe paid one-off costs: re-size from a round of warm batches
+            if seconds is not None and batching.calibrates(count - done, take, seconds):
+                # the probe may have paid one-off costs: re-size from a round of warm batches
                 round_ = self._submit_batches(calls[done : done + take], size, limit, task_id)
                 handles.extend(round_)
                 done += take
