@@ -1,4 +1,4 @@
-"""``survivors_frozen()``: while flow runs are active, a full collection's survivors are frozen.
+"""``survivors_frozen()``: while flow runs are active, full collections' survivors are frozen.
 
 A flow run keeps a few tracked objects per task run (handles, final states, journal records)
 until it ends: a 1,000,000-child map holds millions. CPython's full collections walk every
@@ -16,10 +16,18 @@ geometric series, linear overall; the clock bounds how long a dead cycle holding
 lingers), and when the last active run ends ``gc.unfreeze()`` hands every object back.
 Reference counting frees what it can meanwhile, as always.
 
-Nothing changes in a process that froze objects itself (``gc.get_freeze_count()`` is not 0
-when the first run begins), with the collector disabled, or with
-``ORCHESTRATOR_FREEZE_SURVIVORS=0``. Runs may nest or overlap in threads: the first to begin
-installs the hook, the last to end removes it.
+The youngest generation is collected less often too: Python collects it every 700 net
+allocations, and a run's survivors then go through it and the middle one in thousands of
+small collections (a fifth of a 100,000-child map's time on dask-threads, with the full
+ones). While runs are active its threshold is ``YOUNG_THRESHOLD`` (fewer, larger
+collections; the work per surviving object is the same, the cost per collection is paid
+50x less often), and the process's own thresholds come back when the last run ends.
+
+Nothing is frozen in a process that froze objects itself (``gc.get_freeze_count()`` is not
+0 when the first run begins), nor a threshold lowered that the process raised itself;
+nothing changes with the collector disabled or with ``ORCHESTRATOR_FREEZE_SURVIVORS=0``.
+Runs may nest or overlap in threads: the first to begin installs the hook, the last to
+end removes it.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from typing import Any
 THAW_FLOOR = 500_000
 #: the longest a frozen object goes without a full walk
 THAW_SECONDS = 30.0
+#: the youngest generation's collection threshold while runs are active (Python's: 700)
+YOUNG_THRESHOLD = 50_000
 ENV_SWITCH = "ORCHESTRATOR_FREEZE_SURVIVORS"
 
 _lock = threading.Lock()
@@ -43,6 +53,8 @@ _active_runs = 0
 _hooked = False
 _thawed_at = 0
 _thawed_when = 0.0
+#: the thresholds the process had when the first active run began (None: left as they were)
+_saved_thresholds: tuple[int, int, int] | None = None
 
 
 def _after_collection(phase: str, info: dict[str, Any]) -> None:
@@ -58,26 +70,46 @@ def _after_collection(phase: str, info: dict[str, Any]) -> None:
         gc.freeze()
 
 
-def _may_freeze() -> bool:
+def _switched_on() -> bool:
     switched_off = os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "false", "no", "off")
-    return not switched_off and gc.isenabled() and gc.get_freeze_count() == 0
+    return not switched_off and gc.isenabled()
+
+
+def _raise_young_threshold() -> tuple[int, int, int] | None:
+    """Collect the youngest generation less often; the thresholds to restore (None: kept)."""
+    saved = gc.get_threshold()
+    if not _switched_on() or not 0 < saved[0] < YOUNG_THRESHOLD:
+        return None
+    gc.set_threshold(YOUNG_THRESHOLD, saved[1], saved[2])
+    return saved
+
+
+def _restore_thresholds(saved: tuple[int, int, int] | None) -> None:
+    """The process's thresholds again, unless it changed them itself meanwhile."""
+    if saved is not None and gc.get_threshold()[0] == YOUNG_THRESHOLD:
+        gc.set_threshold(*saved)
 
 
 @contextmanager
 def survivors_frozen() -> Iterator[None]:
     """Freeze full collections' survivors while this block (a flow run) and any other runs
     are active; unfreeze everything when the last one ends."""
-    global _active_runs, _hooked, _thawed_at, _thawed_when
+    global _active_runs, _hooked, _thawed_at, _thawed_when, _saved_thresholds
     with _lock:
-        if _active_runs == 0 and _may_freeze():
-            gc.callbacks.append(_after_collection)
-            _hooked, _thawed_at, _thawed_when = True, 0, time.monotonic()
+        if _active_runs == 0:
+            _saved_thresholds = _raise_young_threshold()
+            if _switched_on() and gc.get_freeze_count() == 0:
+                gc.callbacks.append(_after_collection)
+                _hooked, _thawed_at, _thawed_when = True, 0, time.monotonic()
         _active_runs += 1
     try:
         yield
     finally:
         with _lock:
             _active_runs -= 1
+            if _active_runs == 0:
+                _restore_thresholds(_saved_thresholds)
+                _saved_thresholds = None
             if _active_runs == 0 and _hooked:
                 gc.callbacks.remove(_after_collection)
                 _hooked = False

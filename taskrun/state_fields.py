@@ -9,14 +9,15 @@ so no attribute can be added either:
     new = state.with_result(value)                      # a new result
     new = state.recast(Completed)                       # another class, fields as they are
 
-The private slots are written by ``__init__``, the copies below and ``State.data``'s
-memo, nothing else; other modules may read ``_result`` (the result as stored, a deferred
-one not loaded). Why properties, not a refusing ``__setattr__``: with one, every write in
-``__init__`` and in a copy has to go around it (a C call through the slot descriptor
-instead of a plain store), and several states are built per task run, on maps of a
-million children: that cost about 5% of a task run end to end, properties nothing
-measurable. For the same reason the timestamp is kept as the ``time.time()`` float it was
-taken as; the ``timestamp`` property makes the ``datetime`` when it is read.
+The private slots are written by ``__init__``, the copies below, ``State.data``'s memo
+and ``taskrun.state_fresh`` (the same writes as ``__init__``), nothing else; other
+modules may read ``_result`` (the result as stored, a deferred one not loaded). Why
+properties, not a refusing ``__setattr__``: with one, every write in ``__init__`` and in
+a copy has to go around it (a C call through the slot descriptor instead of a plain
+store), and several states are built per task run, on maps of a million children: that
+cost about 5% of a task run end to end, properties nothing measurable. For the same
+reason the timestamp is kept as the ``time.time()`` float it was taken as; the
+``timestamp`` property makes the ``datetime`` when it is read.
 
 A user's subclass may add attributes of its own in its ``__init__``; such a class gets a
 refusing ``__setattr__`` that lets them be set only while that runs

@@ -9,6 +9,7 @@ small messages, not 200,000, and no task run waits for the orchestrator.
 
     task thread:  outbox.put(channel, record)  --(first record schedules a flush)-->
     event loop:   flush() -> worker.log_event(topic, seal(secret, address, records))
+                  (a running record whose final one is in the same flush is left out)
                   -> scheduler -> orchestrator's subscribe_topic handler
 
 A channel is the run's topic and its secret (``taskrun.dask.sealing``): each event is
@@ -25,6 +26,7 @@ import threading
 import weakref
 from typing import Any
 
+from taskrun.dask.records import FINAL, RUNNING
 from taskrun.dask.sealing import Channel, seal
 
 #: how long a record may wait for company before the outbox publishes it
@@ -69,10 +71,35 @@ class Outbox:
             records, self._records = self._records, {}
             self._scheduled = False
         address = self.worker.address
-        for channel, items in records.items():
+        for channel, buffered in records.items():
+            items = without_overtaken(buffered)
             for start in range(0, len(items), MAX_RECORDS_PER_EVENT):
                 sealed = seal(channel.secret, address, items[start : start + MAX_RECORDS_PER_EVENT])
                 self.worker.log_event(channel.topic, sealed)
+
+
+def without_overtaken(items: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """``items`` without the running records of task runs whose final record follows in the
+    same flush (a batch's short children start and end within one): the orchestrator would
+    set a live ``Running`` only to replace it at once. One running record per Dask task is
+    kept: it says where that task runs (what a worker's death is judged by). Order is kept.
+
+    >>> without_overtaken([("r", "k", 0), ("f", "k", 0), ("r", "k", 1), ("f", "k", 1),
+    ...                    ("r", "k", 2), ("l", "x")])
+    [('r', 'k', 0), ('f', 'k', 0), ('f', 'k', 1), ('r', 'k', 2), ('l', 'x')]
+    """
+    finals = {(item[1], item[2]) for item in items if item[0] == FINAL}
+    if not finals:
+        return items
+    kept: list[tuple[Any, ...]] = []
+    running_in: set[Any] = set()  # Dask keys with a running record kept
+    for item in items:
+        if item[0] == RUNNING:
+            if item[1] in running_in and (item[1], item[2]) in finals:
+                continue
+            running_in.add(item[1])
+        kept.append(item)
+    return kept
 
 
 def outbox_for(worker: Any) -> Outbox:

@@ -19,7 +19,7 @@ which carries no class), so the receiving side names a record again with
 ``named(raw)``: the kind tag, field 0 of every record, picks the class, and a record
 whose length or field types are wrong is refused there. The pickled result (the error,
 for a failed state) and a paused run's cached inputs stay bytes on the orchestrator:
-``state_from_record`` puts them in lazy holders (``taskrun.dask.pickled``) that unpickle
+``record_states`` puts them in lazy holders (``taskrun.dask.pickled``) that unpickle
 when a user reads them. Everything else in ``extras`` is msgpack-native (timestamps as
 floats, text as str). Pure: no Dask here.
 """
@@ -27,16 +27,17 @@ floats, text as str). Pure: no Dask here.
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
+import pickle
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, TypeAlias, cast
+from typing import Any, NamedTuple, TypeAlias
 
 from taskrun import states as _states
 from taskrun.dask.pickled import InlineResult, LazyInputs, dumps_value
 from taskrun.results.stored import StoredResult
-from taskrun.wire import ResultShape, shape_of
+from taskrun.state_fresh import stamp_seconds
+from taskrun.wire import shape_of
 
 RUNNING, RETRYING, FINAL, LOG = "r", "y", "f", "l"
 
@@ -44,8 +45,6 @@ RUNNING, RETRYING, FINAL, LOG = "r", "y", "f", "l"
 ON_WORKER = b""
 #: longest text an exception's ``str()`` or traceback travels with
 _TEXT_LIMIT = 20_000
-
-_CLASSES: dict[str, type[_states.State]] = {c.__name__: c for c in _states.ALL_STATE_CLASSES}
 
 
 class RunningRecord(NamedTuple):
@@ -213,13 +212,17 @@ def summarize(
             value = value.load()
         except Exception as err:  # a given state's result that cannot be loaded here
             state, value = _states.Failed(str(err), err), err
-    nbytes = 0 if value is None else _size(value, sizeof)
     blob: bytes | None = None
-    if value is not None and state.is_failed():
+    nbytes = 0 if value is None else _size(value, sizeof)
+    if value is None:
+        pass
+    elif state.is_failed():
         blob = _error_blob(value)
-    elif value is not None and nbytes > inline_limit:
+    elif nbytes > inline_limit:
         blob = ON_WORKER
-    elif value is not None:
+    elif type(value) in _SCALARS:  # the usual small result: plain pickle cannot fail
+        blob = _pickle_dumps(value, 5)
+    else:
         try:
             blob = dumps(value)
         except Exception as err:  # user objects may refuse pickling in any way
@@ -241,7 +244,7 @@ def summarize(
         state.message,
         state.duration,
         state.run_count,
-        state.timestamp.timestamp(),
+        stamp_seconds(state),
         shape.length if shape is not None else None,
         shape.problem if shape is not None else None,
         nbytes,
@@ -251,6 +254,12 @@ def summarize(
         value.type_name if type(value) is StoredResult else type(value).__name__,
     )
     return state, record
+
+
+#: result types pickled and sized directly: what most short task runs return
+_SCALARS = frozenset({int, float, bool, complex})
+_getsizeof = sys.getsizeof
+_pickle_dumps = pickle.dumps
 
 
 def _extras(state: _states.State, value: Any) -> dict[str, Any] | None:
@@ -293,83 +302,17 @@ def _error_blob(error: Any) -> bytes:
 
 
 def _size(value: Any, sizeof: Callable[[Any], int]) -> int:
+    if type(value) in _SCALARS:  # what Dask's sizeof says of them, without its dispatch
+        return _getsizeof(value)
     try:
         return int(sizeof(value))
     except Exception:  # a size estimate must never fail a run
         return sys.getsizeof(value, 0)
 
 
-class LocatedResult(InlineResult):
-    """A checkpointed or cached result as the orchestrator receives it: the pickled value
-    and where it is stored (``result_location`` reads it; nothing is read from there)."""
-
-    __slots__ = ("location",)
-
-    location: str
-
-
 def has_result_on_worker(record: FinalRecord) -> bool:
     """Whether the result stayed on the worker (picklable but over the inline limit)."""
     return record.result_blob == ON_WORKER
-
-
-def state_from_record(
-    record: FinalRecord,
-    remote: Callable[[FinalRecord], Any] | None = None,
-    task_run: str = "?",
-) -> _states.State:
-    """The state a final record describes, nothing unpickled: its result (or error) and
-    cached inputs in lazy holders naming ``task_run``; ``remote(record)`` gives the
-    placeholder of a result that stayed on the worker."""
-    cls = state_class(record.state_class)
-    blob = record.result_blob
-    extras = record.extras or {}
-    result: Any
-    location = extras.get("location")
-    if blob == ON_WORKER:
-        result = remote(record) if remote is not None else None
-        if type(location) is str and hasattr(type(result), "location"):
-            result.location = location  # a placeholder with room for it (DaskResult)
-    elif blob is None:
-        result = None
-    else:
-        holder = LocatedResult if type(location) is str else InlineResult
-        result = holder(
-            blob,
-            record.result_type,
-            task_run,
-            text=_text(extras, "text"),
-            traceback=_text(extras, "traceback"),
-            reason=_text(extras, "reason"),
-        )
-        if type(location) is str:
-            result.location = location
-    start = extras.get("start_time")
-    start = start if type(start) in (int, float) else None
-    cached = extras.get("cached_inputs")
-    return cls(
-        record.message,
-        result,
-        name=record.name,
-        run_count=record.run_count,
-        duration=record.duration,
-        timestamp=_dt.datetime.fromtimestamp(record.timestamp, _dt.UTC),
-        start_time=(_dt.datetime.fromtimestamp(start, _dt.UTC) if start is not None else None),
-        # a Mapping read like the dict it stands for (``dict(state.cached_inputs)``)
-        cached_inputs=(
-            cast("dict[str, Any]", LazyInputs(cached, task_run)) if type(cached) is bytes else None
-        ),
-    )
-
-
-def state_class(name: str) -> type[_states.State]:
-    """The state class a summary names (``State`` for a name this version lacks)."""
-    return _CLASSES.get(name, _states.State)
-
-
-def _text(extras: dict[str, Any], name: str) -> str | None:
-    value = extras.get(name)
-    return value if type(value) is str else None
 
 
 def attach_traceback(record: FinalRecord, error: BaseException) -> FinalRecord:
@@ -380,11 +323,3 @@ def attach_traceback(record: FinalRecord, error: BaseException) -> FinalRecord:
     lines = traceback.format_exception(type(error), error, error.__traceback__)
     extras = {**(record.extras or {}), "traceback": "".join(lines)[-_TEXT_LIMIT:]}
     return record._replace(extras=extras)
-
-
-def shape_from_record(record: FinalRecord) -> ResultShape:
-    """The ``ResultShape`` of a final record (unflattened only; flattened needs the data)."""
-    cls = _CLASSES.get(record.state_class, _states.State)
-    if cls.kind not in _states.SUCCESSFUL:
-        return ResultShape(False)
-    return ResultShape(True, record.length, record.problem)

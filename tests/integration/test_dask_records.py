@@ -16,6 +16,7 @@ from orchestrator.task_runners.dask.batching import DurationEstimates
 from orchestrator.task_runners.dask.handles import DaskHandle, Submitted
 from orchestrator.task_runners.dask.session import DaskSession
 from taskrun.dask import entry as dask_entry
+from taskrun.dask import record_states
 from taskrun.dask import records as summary
 from taskrun.dask.sealing import seal
 from taskrun.states import Success
@@ -68,13 +69,13 @@ def test_threads_asking_at_once_all_get_the_one_state_built_from_the_summary(
     _, handles = batch_of(session, 1)
     _, final = summary.summarize("batch-key", 0, handles[0].name, Success("ok", 7), 1024, 0.1)
     session.on_event((0.0, seal(session.channel.secret, "tcp://w:1", [final])))
-    build = summary.state_from_record
+    build = record_states.state_from_record
 
     def slow_build(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.05)
         return build(*args, **kwargs)
 
-    monkeypatch.setattr(summary, "state_from_record", slow_build)
+    monkeypatch.setattr(record_states, "state_from_record", slow_build)
     start = threading.Barrier(8)
 
     def read() -> Any:

@@ -16,6 +16,7 @@ import threading
 import msgpack
 import pytest
 
+from taskrun.dask import record_states
 from taskrun.dask import records as summary
 from taskrun.dask.pickled import InlineResult, LazyInputs, ResultNotLoadableError
 from taskrun.dask.sealing import (
@@ -35,7 +36,7 @@ def roundtrip(state, limit: int = 1024):
     return (
         kept,
         record,
-        summary.state_from_record(
+        record_states.state_from_record(
             record, remote=lambda r: ("on worker", r.nbytes), task_run="task-00000000-3"
         ),
     )
@@ -46,7 +47,7 @@ def test_a_small_result_travels_with_its_state() -> None:
     assert type(state) is Success
     assert state.result() == [1, 2, 3]
     assert (state.message, state.run_count) == ("ok", 2)
-    assert summary.shape_from_record(record) == ResultShape(True, 3)
+    assert record_states.shape_from_record(record) == ResultShape(True, 3)
     assert record.elapsed == 0.25
     assert record.result_type == "list"
 
@@ -56,7 +57,7 @@ def test_a_big_result_stays_on_the_worker_with_its_size_and_shape_known() -> Non
     assert summary.has_result_on_worker(record)
     assert state.data[0] == "on worker"
     assert state.data[1] >= 1000
-    assert summary.shape_from_record(record) == ResultShape(True, 1000)
+    assert record_states.shape_from_record(record) == ResultShape(True, 1000)
 
 
 def test_a_failure_travels_with_its_exception_and_worker_traceback() -> None:
@@ -66,7 +67,7 @@ def test_a_failure_travels_with_its_exception_and_worker_traceback() -> None:
         error = err
     _, record, _ = roundtrip(Failed("Task run encountered an exception.", error))
     record = summary.attach_traceback(record, error)
-    state = summary.state_from_record(record, task_run="task-00000000-3")
+    state = record_states.state_from_record(record, task_run="task-00000000-3")
     held = state._result
     assert isinstance(held, InlineResult)
     assert not held.is_loaded  # nothing unpickled yet
@@ -75,7 +76,7 @@ def test_a_failure_travels_with_its_exception_and_worker_traceback() -> None:
     with pytest.raises(ValueError, match="bad row") as raised:
         state.result()
     assert "Traceback on the Dask worker" in raised.value.__notes__[0]
-    assert summary.shape_from_record(record) == ResultShape(False)
+    assert record_states.shape_from_record(record) == ResultShape(False)
 
 
 def test_an_unpicklable_result_fails_the_run_naming_it() -> None:
@@ -107,7 +108,7 @@ def test_start_times_travel_as_posix_seconds() -> None:
 def test_a_result_that_cannot_be_unpickled_fails_only_its_reader_naming_the_run() -> None:
     _, record, _ = roundtrip(Success("ok", [1]))
     broken = record._replace(result_blob=b"\x80\x05not a pickle")
-    state = summary.state_from_record(broken, task_run="make-1f2e3d4c")
+    state = record_states.state_from_record(broken, task_run="make-1f2e3d4c")
     assert state.is_successful()  # the state itself is whole
     with pytest.raises(ResultNotLoadableError, match=r"Task run 'make-1f2e3d4c': its result"):
         state.result()
@@ -147,7 +148,7 @@ def test_records_travel_as_sealed_msgpack_and_are_named_again() -> None:
         "Success",
         0.5,
     )
-    assert summary.state_from_record(final).result() == [1, 2]
+    assert record_states.state_from_record(final).result() == [1, 2]
 
 
 def test_an_event_not_signed_with_the_runs_secret_is_refused_before_it_is_read() -> None:

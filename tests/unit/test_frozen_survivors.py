@@ -27,12 +27,20 @@ def _clean_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         gc.callbacks.remove(frozen_survivors._after_collection)
     monkeypatch.setattr(frozen_survivors, "_active_runs", 0)
     monkeypatch.setattr(frozen_survivors, "_hooked", False)
+    monkeypatch.setattr(frozen_survivors, "_saved_thresholds", None)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*PYTHONS)
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
     assert frozen_survivors._after_collection not in gc.callbacks
     if hooked:
         gc.callbacks.append(frozen_survivors._after_collection)
+
+
+#: Python's own collection thresholds
+PYTHONS = (700, 10, 10)
 
 
 class _Node:
@@ -142,6 +150,30 @@ def test_the_switch_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
     with survivors_frozen():
         gc.collect()
         assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == PYTHONS
+
+
+def test_the_youngest_generation_is_collected_less_often_while_runs_are_active() -> None:
+    outer = survivors_frozen()
+    outer.__enter__()
+    try:
+        with survivors_frozen():
+            assert gc.get_threshold() == (frozen_survivors.YOUNG_THRESHOLD, 10, 10)
+        assert gc.get_threshold()[0] == frozen_survivors.YOUNG_THRESHOLD  # one still runs
+    finally:
+        outer.__exit__(None, None, None)
+    assert gc.get_threshold() == PYTHONS
+
+
+def test_thresholds_a_process_chose_are_kept() -> None:
+    gc.set_threshold(100_000, 20, 20)  # raised by the process itself: left as it is
+    with survivors_frozen():
+        assert gc.get_threshold() == (100_000, 20, 20)
+    assert gc.get_threshold() == (100_000, 20, 20)
+    gc.set_threshold(*PYTHONS)
+    with survivors_frozen():
+        gc.set_threshold(5_000, 10, 10)  # changed during the run: not undone
+    assert gc.get_threshold() == (5_000, 10, 10)
 
 
 @task
@@ -155,6 +187,7 @@ def test_dag_and_flow_function_runs_freeze_survivors_only_while_they_run() -> No
     with Flow("frozen-dag") as dag:
         counted = frozen_count_after_full_collection()
     state = dag.run()
+    assert gc.get_threshold() == PYTHONS
     assert state.is_successful()
     assert state.result()[counted].result() > 0
     assert gc.get_freeze_count() == 0

@@ -15,7 +15,7 @@ import pytest
 from orchestrator.results import LocalResult, Result, ResultReadError, ResultWriteError
 from taskrun import cache_store
 from taskrun.context import enter, leave
-from taskrun.dask import records
+from taskrun.dask import record_states, records
 from taskrun.results import containers
 from taskrun.results.stored import StoredResult, result_location
 from taskrun.states import Cached, Success
@@ -159,7 +159,7 @@ def test_a_summary_carries_the_location_and_the_orchestrators_state_keeps_it(tmp
     _, record = records.summarize("key-1", None, "t", state, 10_000, 0.0)
     assert record.extras == {"location": where}
     assert record.result_type == "list"
-    received = records.state_from_record(record, task_run="t")
+    received = record_states.state_from_record(record, task_run="t")
     assert isinstance(received, Cached)
     assert result_location(received) == where
     assert received.result() == [1, 2, 3]
@@ -168,7 +168,7 @@ def test_a_summary_carries_the_location_and_the_orchestrators_state_keeps_it(tmp
 def test_a_summary_of_an_unstored_result_has_no_location():
     _, record = records.summarize("key-1", None, "t", Success("done", 3), 10_000, 0.0)
     assert record.extras is None
-    assert result_location(records.state_from_record(record)) is None
+    assert result_location(record_states.state_from_record(record)) is None
 
 
 def test_a_plain_value_with_a_location_attribute_is_not_taken_for_a_stored_result():

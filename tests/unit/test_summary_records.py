@@ -15,7 +15,8 @@ import pytest
 from orchestrator.journal.records import TEXT_LIMIT, StateRecord, state_record
 from orchestrator.task_runners.dask.handles import DaskResult
 from orchestrator.task_runners.dask.summary_records import summary_record
-from taskrun.dask.records import FinalRecord, state_from_record, summarize
+from taskrun.dask.record_states import state_from_record
+from taskrun.dask.records import FinalRecord, summarize
 from taskrun.states import Cancelled, Failed, Paused, State, Success, TriggerFailed
 
 

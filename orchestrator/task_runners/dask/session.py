@@ -43,6 +43,7 @@ from orchestrator.task_runners.dask.handles import (
 )
 from orchestrator.task_runners.listeners import Listeners
 from taskrun.dask import entry as dask_entry
+from taskrun.dask import record_states
 from taskrun.dask import records as summary
 from taskrun.dask.records import FinalRecord, ForwardedLog, RetryingRecord, RunningRecord
 from taskrun.dask.sealing import MalformedEventError, UnsignedEventError, new_channel, open_sealed
@@ -242,7 +243,7 @@ class DaskSession:
     # ---- states ----------------------------------------------------------------------------------
     def state_of(self, handle: DaskHandle) -> State:
         """The final state of a handle whose final record arrived (built once; nothing in
-        it unpickled: see ``records.state_from_record``). Threads may ask at once (the flow
+        it unpickled: see ``record_states.state_from_record``). Threads may ask at once (the flow
         run, its watcher, a future's reader): one builds it, the others get that one."""
         if handle.state is None:
             with self._state_lock:
@@ -253,7 +254,7 @@ class DaskSession:
                     def remote(record: FinalRecord) -> DaskResult:
                         return remote_results.placeholder(self, handle, record)
 
-                    handle.state = summary.state_from_record(record, remote, handle.name)
+                    handle.state = record_states.state_from_record(record, remote, handle.name)
                     handle.record = handle.kept = None
         return handle.state
 
@@ -291,7 +292,7 @@ class DaskSession:
         self.wait(handle)
         record = handle.final_record()
         if record is not None and not flattened:
-            return summary.shape_from_record(record)
+            return record_states.shape_from_record(record)
         return remote_results.shape_of_state(self, handle, self.state_of(handle), flattened)
 
     def fetch_result(self, deferred: DaskResult) -> Any:

@@ -9,7 +9,8 @@ there instead of building each state first (the state is built when someone asks
 from __future__ import annotations
 
 from orchestrator.journal.records import TEXT_LIMIT, StateRecord, cut_text
-from taskrun.dask.records import ON_WORKER, FinalRecord, state_class
+from taskrun.dask.record_states import state_class
+from taskrun.dask.records import ON_WORKER, FinalRecord
 from taskrun.states import FAILED
 
 
