@@ -52,7 +52,7 @@ from orchestrator.runs.task_calls import (
 from orchestrator.runs.task_run_names import NamedTask
 from orchestrator.task_runners.base import AnyTaskRunner, ChildCalls
 from taskrun.context import context
-from taskrun.frozen_survivors import survivors_frozen
+from taskrun.run_collector import survivors_frozen
 from taskrun.states import Cancelled, Failed, Pending, Running, State
 from taskrun.triggers import flattens_upstream
 from taskrun.wire import TaskRunCall

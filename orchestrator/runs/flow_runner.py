@@ -54,7 +54,7 @@ from orchestrator.task_runners.base import AnyTaskRunner
 from orchestrator.task_runners.choice import RunnerOption, resolve_task_runner, runner_or_executor
 from orchestrator.task_runners.sequential import SequentialTaskRunner
 from taskrun.context import context
-from taskrun.frozen_survivors import survivors_frozen
+from taskrun.run_collector import survivors_frozen
 from taskrun.states import Pending, Running, State
 
 if TYPE_CHECKING:

@@ -52,6 +52,7 @@ from taskrun.deferred_result import DeferredResult
 from taskrun.execute import Sleep
 from taskrun.logs import stamp_logger, task_logger
 from taskrun.retries import SINGLE_PASS, RetryLater
+from taskrun.run_collector import young_collections_rare
 from taskrun.states import Failed, State
 from taskrun.warm_up import take_warm_up
 from taskrun.wire import ResultShape, TaskRunCall, UpstreamRef, execute_call, shape_of
@@ -109,10 +110,11 @@ def _start_plans(
     args = tuple(readable(arg) for arg in args)  # once per Dask task, shared by its plans
     token = active_run.set((outbox, channel))
     try:
-        return [
-            run_plan(task, keys, plan, position, args, outbox, channel)
-            for position, plan in enumerate(plans)
-        ]
+        with young_collections_rare():  # a batch's children make and keep many objects
+            return [
+                run_plan(task, keys, plan, position, args, outbox, channel)
+                for position, plan in enumerate(plans)
+            ]
     finally:
         active_run.reset(token)
 

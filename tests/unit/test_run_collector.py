@@ -1,4 +1,4 @@
-"""Full collections' survivors are frozen while flow runs are active, and handed back after.
+"""The collector during flow runs: survivors frozen and handed back, young collections rarer.
 
 Real collections of this interpreter (``gc.collect()`` is a full one); the freeze count and
 weak references say what the collector may walk and what it freed.
@@ -14,29 +14,30 @@ from typing import Any
 import pytest
 
 from orchestrator import Flow, flow, task
-from taskrun import frozen_survivors
-from taskrun.frozen_survivors import survivors_frozen
+from taskrun import run_collector
+from taskrun.run_collector import survivors_frozen, young_collections_rare
 
 
 @pytest.fixture(autouse=True)
 def _clean_collector(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No run active: flow runs of earlier tests may still be running in background threads
     of this process (abandoned notebook-style runs), so their count and hook are set aside."""
-    hooked = frozen_survivors._after_collection in gc.callbacks
+    hooked = run_collector._after_collection in gc.callbacks
     if hooked:
-        gc.callbacks.remove(frozen_survivors._after_collection)
-    monkeypatch.setattr(frozen_survivors, "_active_runs", 0)
-    monkeypatch.setattr(frozen_survivors, "_hooked", False)
-    monkeypatch.setattr(frozen_survivors, "_saved_thresholds", None)
+        gc.callbacks.remove(run_collector._after_collection)
+    monkeypatch.setattr(run_collector, "_active_runs", 0)
+    monkeypatch.setattr(run_collector, "_hooked", False)
+    monkeypatch.setattr(run_collector, "_saved_thresholds", None)
+    monkeypatch.setattr(run_collector, "_young_users", 0)
     thresholds = gc.get_threshold()
     gc.set_threshold(*PYTHONS)
     gc.unfreeze()
     yield
     gc.unfreeze()
     gc.set_threshold(*thresholds)
-    assert frozen_survivors._after_collection not in gc.callbacks
+    assert run_collector._after_collection not in gc.callbacks
     if hooked:
-        gc.callbacks.append(frozen_survivors._after_collection)
+        gc.callbacks.append(run_collector._after_collection)
 
 
 #: Python's own collection thresholds
@@ -98,7 +99,7 @@ def _frozen_dead_cycle() -> weakref.ref[_Node]:
 def test_the_frozen_set_is_thawed_for_a_full_walk_when_it_doubles(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(frozen_survivors, "THAW_FLOOR", 2)
+    monkeypatch.setattr(run_collector, "THAW_FLOOR", 2)
     with survivors_frozen():
         probe = _frozen_dead_cycle()
         gc.collect()  # frozen: not walked; over twice the floor, so thawed after it
@@ -116,7 +117,7 @@ def test_the_frozen_set_is_thawed_for_a_full_walk_when_it_has_waited_long_enough
         probe = _frozen_dead_cycle()
         gc.collect()
         assert probe() is not None  # the floor is far: it stays frozen
-        monkeypatch.setattr(frozen_survivors, "THAW_SECONDS", 0.0)
+        monkeypatch.setattr(run_collector, "THAW_SECONDS", 0.0)
         gc.collect()  # the clock says thaw, after this collection
         assert gc.get_freeze_count() == 0
         gc.collect()
@@ -129,7 +130,7 @@ def test_overlapping_runs_keep_freezing_until_the_last_one_ends() -> None:
     try:
         with survivors_frozen():
             gc.collect()
-        assert frozen_survivors._after_collection in gc.callbacks
+        assert run_collector._after_collection in gc.callbacks
         assert gc.get_freeze_count() > 0
     finally:
         outer.__exit__(None, None, None)
@@ -140,13 +141,13 @@ def test_a_process_that_froze_objects_itself_is_left_alone() -> None:
     gc.freeze()
     own = gc.get_freeze_count()
     with survivors_frozen():
-        assert frozen_survivors._after_collection not in gc.callbacks
+        assert run_collector._after_collection not in gc.callbacks
         gc.collect()
     assert gc.get_freeze_count() > own // 2  # its freeze stays (less what refcounting freed)
 
 
 def test_the_switch_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(frozen_survivors.ENV_SWITCH, "0")
+    monkeypatch.setenv(run_collector.ENV_SWITCH, "0")
     with survivors_frozen():
         gc.collect()
         assert gc.get_freeze_count() == 0
@@ -158,10 +159,20 @@ def test_the_youngest_generation_is_collected_less_often_while_runs_are_active()
     outer.__enter__()
     try:
         with survivors_frozen():
-            assert gc.get_threshold() == (frozen_survivors.YOUNG_THRESHOLD, 10, 10)
-        assert gc.get_threshold()[0] == frozen_survivors.YOUNG_THRESHOLD  # one still runs
+            assert gc.get_threshold() == (run_collector.YOUNG_THRESHOLD, 10, 10)
+        assert gc.get_threshold()[0] == run_collector.YOUNG_THRESHOLD  # one still runs
     finally:
         outer.__exit__(None, None, None)
+    assert gc.get_threshold() == PYTHONS
+
+
+def test_worker_batches_and_runs_share_the_raised_threshold() -> None:
+    with young_collections_rare():
+        assert gc.get_threshold()[0] == run_collector.YOUNG_THRESHOLD
+        with survivors_frozen():
+            pass
+        assert gc.get_threshold()[0] == run_collector.YOUNG_THRESHOLD  # the batch still runs
+        assert gc.get_freeze_count() == 0  # batches on workers freeze nothing
     assert gc.get_threshold() == PYTHONS
 
 

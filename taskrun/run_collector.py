@@ -1,4 +1,8 @@
-"""``survivors_frozen()``: while flow runs are active, full collections' survivors are frozen.
+"""The cyclic collector while flow runs (and their batches on workers) are active.
+
+``survivors_frozen()`` wraps a flow run: full collections' survivors are frozen, and the
+youngest generation is collected less often. ``young_collections_rare()`` wraps a Dask
+task's task runs on a worker: only the latter.
 
 A flow run keeps a few tracked objects per task run (handles, final states, journal records)
 until it ends: a 1,000,000-child map holds millions. CPython's full collections walk every
@@ -21,7 +25,9 @@ allocations, and a run's survivors then go through it and the middle one in thou
 small collections (a fifth of a 100,000-child map's time on dask-threads, with the full
 ones). While runs are active its threshold is ``YOUNG_THRESHOLD`` (fewer, larger
 collections; the work per surviving object is the same, the cost per collection is paid
-50x less often), and the process's own thresholds come back when the last run ends.
+50x less often), and the process's own thresholds come back when the last run ends. On a
+worker process the same holds while batches run (a 100,000-child map on two worker
+processes: 4.7 -> 4.1 s).
 
 Nothing is frozen in a process that froze objects itself (``gc.get_freeze_count()`` is not
 0 when the first run begins), nor a threshold lowered that the process raised itself;
@@ -53,7 +59,9 @@ _active_runs = 0
 _hooked = False
 _thawed_at = 0
 _thawed_when = 0.0
-#: the thresholds the process had when the first active run began (None: left as they were)
+#: runs and worker batches active, which collect the youngest generation rarely
+_young_users = 0
+#: the thresholds the process had when the first of them began (None: left as they were)
 _saved_thresholds: tuple[int, int, int] | None = None
 
 
@@ -90,26 +98,53 @@ def _restore_thresholds(saved: tuple[int, int, int] | None) -> None:
         gc.set_threshold(*saved)
 
 
+def _young_begins() -> None:
+    """One more user of the raised threshold (under ``_lock``)."""
+    global _young_users, _saved_thresholds
+    if _young_users == 0:
+        _saved_thresholds = _raise_young_threshold()
+    _young_users += 1
+
+
+def _young_ends() -> None:
+    """One user fewer; the last puts the process's thresholds back (under ``_lock``)."""
+    global _young_users, _saved_thresholds
+    _young_users -= 1
+    if _young_users == 0:
+        _restore_thresholds(_saved_thresholds)
+        _saved_thresholds = None
+
+
+@contextmanager
+def young_collections_rare() -> Iterator[None]:
+    """Collect the youngest generation every ``YOUNG_THRESHOLD`` allocations while this
+    block (a Dask task's task runs on a worker) or another user is active."""
+    with _lock:
+        _young_begins()
+    try:
+        yield
+    finally:
+        with _lock:
+            _young_ends()
+
+
 @contextmanager
 def survivors_frozen() -> Iterator[None]:
     """Freeze full collections' survivors while this block (a flow run) and any other runs
     are active; unfreeze everything when the last one ends."""
-    global _active_runs, _hooked, _thawed_at, _thawed_when, _saved_thresholds
+    global _active_runs, _hooked, _thawed_at, _thawed_when
     with _lock:
-        if _active_runs == 0:
-            _saved_thresholds = _raise_young_threshold()
-            if _switched_on() and gc.get_freeze_count() == 0:
-                gc.callbacks.append(_after_collection)
-                _hooked, _thawed_at, _thawed_when = True, 0, time.monotonic()
+        _young_begins()
+        if _active_runs == 0 and _switched_on() and gc.get_freeze_count() == 0:
+            gc.callbacks.append(_after_collection)
+            _hooked, _thawed_at, _thawed_when = True, 0, time.monotonic()
         _active_runs += 1
     try:
         yield
     finally:
         with _lock:
             _active_runs -= 1
-            if _active_runs == 0:
-                _restore_thresholds(_saved_thresholds)
-                _saved_thresholds = None
+            _young_ends()
             if _active_runs == 0 and _hooked:
                 gc.callbacks.remove(_after_collection)
                 _hooked = False
