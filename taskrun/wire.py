@@ -81,7 +81,7 @@ class ResultShape:
 def mapped_length(value: Any, flattened: bool = False) -> int:
     """Children ``value`` yields; raises ``TypeError`` saying why it cannot be mapped."""
     if not is_mappable(value):
-        raise TypeError(f"its value {_short(value)} is not a sequence")
+        raise TypeError(_not_a_sequence(value))
     if not flattened:
         return len(value)
     return sum(len(item) if is_flattened_list(item) else 1 for item in value)
@@ -106,7 +106,7 @@ def element(value: Sequence[Any], index: int, flattened: bool = False) -> Any:
 def is_mappable(value: Any) -> bool:
     """Sized and indexable, but not a mapping (its order means nothing here). A string maps
     its characters, as in Prefect 1."""
-    if isinstance(value, Mapping):
+    if type(value) in _SCALARS or isinstance(value, Mapping):
         return False
     return hasattr(value, "__len__") and hasattr(value, "__getitem__")
 
@@ -133,7 +133,10 @@ def shape_of(state: _states.State, flattened: bool = False) -> ResultShape:
     if not state.is_successful():
         return ResultShape(False)
     try:
-        return ResultShape(True, mapped_length(state.read_result(False), flattened))
+        value = state.read_result(False)
+        if not is_mappable(value):  # the usual case of a child's result: said, not raised
+            return ResultShape(True, None, _not_a_sequence(value))
+        return ResultShape(True, mapped_length(value, flattened))
     except TypeError as err:
         return ResultShape(True, None, str(err))
 
@@ -249,6 +252,14 @@ def _from_record(record: dict[str, Any]) -> _states.State:
         timestamp=_parse_time(record["timestamp"]),
         duration=record["duration"],
     )
+
+
+#: types that are never sequences (checked before the ``Mapping`` ABC, which is slow)
+_SCALARS = frozenset({int, float, bool, complex, type(None)})
+
+
+def _not_a_sequence(value: Any) -> str:
+    return f"its value {_short(value)} is not a sequence"
 
 
 def _short(value: Any) -> str:
