@@ -17,13 +17,14 @@ Everything here is plain data except the three runner questions passed in as
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.dag.markers import flatten, unmapped
 from orchestrator.runs.futures import Future
 from orchestrator.runs.mapping import constant_length, count_children, shape_problem
+from taskrun.name_runs import compact_names
 from taskrun.states import State
 from taskrun.wire import ResultShape, UpstreamRef, UpstreamResult, element
 
@@ -47,7 +48,7 @@ class FutureEdge:
     mapped: bool = False
     flattened: bool = False
     #: for an edge gathering a list of futures: each one's task-run name, in order
-    members: tuple[str, ...] | None = None
+    members: Sequence[str] | None = None
 
 
 @dataclass
@@ -173,7 +174,8 @@ def _gathered(futures: list[Any], refs: list[UpstreamRef], resolve: Resolve) -> 
         handles.append(handle)
         names.append(name)
     label = f"{names[0]} .. {names[-1]} ({len(names)} task runs)"
-    refs.append(UpstreamRef(FutureEdge(label, members=tuple(names)), tuple(handles), reduce=True))
+    members = compact_names(names)  # a map's children: one run, not a million strings
+    refs.append(UpstreamRef(FutureEdge(label, members=members), tuple(handles), reduce=True))
     return UpstreamResult(len(refs) - 1)
 
 

@@ -7,7 +7,9 @@ batch's outputs are. A reduce over 100,000 such children would otherwise carry 1
 pickled states through the scheduler (16 MB, and Dask's "large graph" warning). When they
 are all lazy target hits of one result, the list travels as that result, the locations'
 common prefix and each location's rest; the receiving side (the scheduler, then the
-worker) builds the same ``Cached`` states again, with nothing read. Pure: no Dask here.
+worker) builds the same ``Cached`` states again, with nothing read. Final states whose
+Dask task is gone (results that came back inline) travel the same way, packed as columns
+(``packed_states``). Pure: no Dask here.
 
 >>> from taskrun.results.local import LocalResult
 >>> result = LocalResult(dir="/data")
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from taskrun.dask.packed_states import pack, unpack
 from taskrun.gc_pause import gc_paused
 from taskrun.persistence import TARGET_HIT, target_hit
 from taskrun.results.base import Result
@@ -37,7 +40,8 @@ class GivenStates(list[State]):
     def __reduce__(self) -> tuple[Any, ...]:
         hits = _as_hits(self)
         if hits is None:
-            return (GivenStates, (list(self),))
+            packed = pack(self)  # plain final states (a @flow reduce's children): columns
+            return (GivenStates, (list(self),)) if packed is None else (_unpacked, packed)
         result, locations = hits
         prefix = os.path.commonprefix(locations)  # noqa: RUF071 - a string prefix, by intent
         return (_hits, (result, prefix, [where[len(prefix) :] for where in locations]))
@@ -66,6 +70,10 @@ def _as_hits(states: list[State]) -> tuple[Result, list[str]] | None:
             return None
         locations.append(stored.location)
     return result, locations
+
+
+def _unpacked(*packed: Any) -> GivenStates:
+    return GivenStates(unpack(*packed))
 
 
 def _hits(result: Result, prefix: str, rests: list[str]) -> GivenStates:

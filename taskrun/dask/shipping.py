@@ -108,7 +108,7 @@ class WireEdge:
         key: str | None,
         mapped: bool = False,
         flattened: bool = False,
-        members: tuple[str, ...] | None = None,
+        members: Sequence[str] | None = None,
     ) -> None:
         #: a ``TaskLabel`` (DAG flows) or the upstream task-run name (``@flow`` runs)
         self.upstream_task = upstream_task
