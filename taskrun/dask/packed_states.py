@@ -3,12 +3,15 @@
 A ``@flow`` reduce over a map whose children came back with their results inline
 (``total(add_one.map(xs))``) receives the children's final states from the orchestrator:
 their batches' Dask futures were dropped once the results were here. Pickled one by one, a
-state costs about 130 bytes (its class, ten fields, a result holder); 300,000 of them were
-a 39 MB graph. Packed, the fields shared by most states (class, name, message, the result's
-type) are kept once in small tables, the task-run names as runs (``taskrun.name_runs``),
-and each state adds its result's pickle, run count, timestamp and duration: about 30 bytes.
-Only plain final states pack (no map states, start time, context, cached inputs, extras,
-and a result still pickled, or none); ``pack`` says None for any other list.
+state costs about 90-130 bytes (its class, ten fields, a result holder); 300,000 of them
+were a 39 MB graph. Packed, the fields shared by most states (class, name, message, the
+result's type) are kept once in small tables, the task-run names as runs
+(``taskrun.name_runs``), and the rest as columns: machine arrays for the numbers (a
+timestamp is 8 bytes, a table index 2), a list of the results' pickles. About 45 bytes a
+state on the wire (most of it the result's own pickle and two floats), and little more while
+it is packed: no tuple or float object per state. Only plain final states pack (no map
+states, start time, context, cached inputs, extras, and a result still pickled, or none);
+``pack`` says None for any other list.
 
 >>> import pickle
 >>> from taskrun.states import Success
@@ -20,6 +23,8 @@ and a result still pickled, or none); ``pack`` says None for any other list.
 
 from __future__ import annotations
 
+import math
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,9 +34,10 @@ from taskrun.name_runs import NameRuns, compact_names
 from taskrun.state_fresh import fresh, plain_init, stamp_seconds
 from taskrun.states import State
 
-#: (tables, task_runs, rows): tables of classes, names, messages and type names; one row
-#: per state of (class, name, message, type name indexes, pickle, run count, stamp, duration)
-Packed = tuple[tuple[list[Any], ...], NameRuns, list[tuple[Any, ...]]]
+#: (tables, task_runs, columns): tables of classes, names, messages and result type names;
+#: the task-run names; per state, in ``_COLUMNS`` order, indexes into the tables, the run
+#: count, the timestamp, the duration (NaN for none) and the result's pickle (None: none)
+Packed = tuple[tuple[list[Any], ...], NameRuns, tuple[Any, ...]]
 
 
 class _Table:
@@ -49,55 +55,77 @@ class _Table:
         return found
 
 
+def _packs(state: State) -> bool:
+    """Whether ``state`` packs: plain, its result still pickled in a holder of its own."""
+    result = state._result
+    return (
+        plain_init(type(state))
+        and state._map_states is None
+        and state._start_time is None
+        and state._context is None
+        and state._cached_inputs is None
+        and (
+            result is None
+            or (
+                type(result) is InlineResult
+                and result._head is not None
+                and not result._buffers
+                and result.text is None
+                and result.traceback is None
+                and result.reason is None
+            )
+        )
+    )
+
+
 def pack(states: Sequence[State]) -> Packed | None:
     """``states`` as columns, or None when one of them does not pack (see the module)."""
-    classes, names, messages, types = _Table(), _Table(), _Table(), _Table()
+    if not all(_packs(state) for state in states):
+        return None
+    tables = _Table(), _Table(), _Table(), _Table()
+    classes, names, messages, types = tables
+    kinds, named, said, typed = array("H"), array("H"), array("H"), array("H")
+    runs, stamps, durations = array("I"), array("d"), array("d")
+    heads: list[bytes | None] = []
     task_runs: list[str] = []
-    rows: list[tuple[Any, ...]] = []
     for state in states:
-        cls, result = type(state), state._result
-        if (
-            not plain_init(cls)
-            or state._map_states is not None
-            or state._start_time is not None
-            or state._context is not None
-            or state._cached_inputs is not None
-        ):
-            return None
+        result = state._result
+        kinds.append(classes.index(type(state)))
+        named.append(names.index(state._name))
+        said.append(messages.index(state._message))
+        runs.append(state._run_count)
+        stamps.append(stamp_seconds(state))
+        duration = state._duration
+        durations.append(math.nan if duration is None else duration)
         if result is None:
-            head, type_name, task_run = None, None, ""
-        elif (
-            type(result) is InlineResult
-            and result._head is not None
-            and not result._buffers
-            and result.text is None
-            and result.traceback is None
-            and result.reason is None
-        ):
-            head, type_name, task_run = result._head, result.type_name, result.task_run
+            typed.append(types.index(None))
+            heads.append(None)
+            task_runs.append("")
         else:
-            return None
-        task_runs.append(task_run)
-        rows.append((
-            classes.index(cls), names.index(state._name), messages.index(state._message),
-            types.index(type_name), head, state._run_count,
-            stamp_seconds(state), state._duration,
-        ))  # fmt: skip
-    tables = (classes.values, names.values, messages.values, types.values)
-    return tables, compact_names(task_runs), rows
+            typed.append(types.index(result.type_name))
+            heads.append(result._head)
+            task_runs.append(result.task_run)
+    if any(len(table.values) > 0xFFFF for table in tables):
+        return None  # more distinct messages than an index column holds
+    values = tuple(table.values for table in tables)
+    columns = (kinds, named, said, typed, runs, stamps, durations, heads)
+    return values, compact_names(task_runs), columns
 
 
 def unpack(
-    tables: tuple[list[Any], ...], task_runs: NameRuns, rows: list[tuple[Any, ...]]
+    tables: tuple[list[Any], ...], task_runs: NameRuns, columns: tuple[Any, ...]
 ) -> list[State]:
     """The states ``pack`` packed."""
     classes, names, messages, types = tables
+    kinds, named, said, typed, runs, stamps, durations, heads = columns
     states: list[State] = []
     with gc_paused():  # a state and a holder per row, at once
-        for (cls, name, message, type_name, head, runs, stamp, duration), task_run in zip(
-            rows, task_runs, strict=True
-        ):
-            result = None if head is None else InlineResult(head, types[type_name], task_run)
-            states.append(fresh(classes[cls], messages[message], result, names[name], runs,
-                                stamp, duration, None))  # fmt: skip
+        for i, task_run in enumerate(task_runs):
+            head = heads[i]
+            result = None if head is None else InlineResult(head, types[typed[i]], task_run)
+            duration = durations[i]
+            states.append(
+                fresh(classes[kinds[i]], messages[said[i]], result, names[named[i]], runs[i],
+                      stamps[i], None if math.isnan(duration) else duration, None)
+            )  # fmt: skip
     return states
