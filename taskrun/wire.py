@@ -106,7 +106,7 @@ def element(value: Sequence[Any], index: int, flattened: bool = False) -> Any:
 def is_mappable(value: Any) -> bool:
     """Sized and indexable, but not a mapping (its order means nothing here). A string maps
     its characters, as in Prefect 1."""
-    if type(value) in _SCALARS or isinstance(value, Mapping):
+    if type(value) in SCALAR_TYPES or isinstance(value, Mapping):
         return False
     return hasattr(value, "__len__") and hasattr(value, "__getitem__")
 
@@ -254,8 +254,9 @@ def _from_record(record: dict[str, Any]) -> _states.State:
     )
 
 
-#: types that are never sequences (checked before the ``Mapping`` ABC, which is slow)
-_SCALARS = frozenset({int, float, bool, complex, type(None)})
+#: types that are never sequences (checked before the ``Mapping`` ABC, which is slow); what
+#: most short task runs return, so summaries size and pickle them directly too
+SCALAR_TYPES = frozenset({int, float, bool, complex, type(None)})
 
 
 def _not_a_sequence(value: Any) -> str:

@@ -17,7 +17,6 @@ the time. Fields are only ever appended, so an older reader takes the ones it kn
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -25,6 +24,7 @@ import msgpack
 
 from taskrun.gc_pause import gc_paused
 from taskrun.results.stored import result_location
+from taskrun.state_fresh import stamp_seconds
 from taskrun.states import DeferredResult, State
 
 _packb = msgpack.packb
@@ -88,9 +88,7 @@ class FlowRunRecord(NamedTuple):
 
 def state_record(state: State) -> StateRecord:
     """The journal's record of ``state`` (reads no result, loads nothing)."""
-    stamp, duration = state._stamp, state.duration
-    if type(stamp) is not float:
-        stamp = _seconds(stamp)
+    stamp, duration = stamp_seconds(state), state.duration
     message = state.message
     return StateRecord(
         type(state).__name__,
@@ -200,13 +198,6 @@ def _native(value: Any, depth: int = 0) -> Any:
     if depth < 3 and isinstance(value, Mapping) and len(value) <= 100:
         return {str(k): _native(v, depth + 1) for k, v in value.items()}
     return cut_text(repr(value))
-
-
-def _seconds(stamp: Any) -> float:
-    """POSIX seconds of a state's stamp (a float as taken, or a ``datetime`` given)."""
-    if isinstance(stamp, _dt.datetime):
-        return stamp.timestamp()
-    return float(stamp)
 
 
 def cut_text(text: str | None) -> str | None:

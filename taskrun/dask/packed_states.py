@@ -35,7 +35,7 @@ from taskrun.state_fresh import fresh, plain_init, stamp_seconds
 from taskrun.states import State
 
 #: (tables, task_runs, columns): tables of classes, names, messages and result type names;
-#: the task-run names; per state, in ``_COLUMNS`` order, indexes into the tables, the run
+#: the task-run names; the columns, a value per state: indexes into the tables, the run
 #: count, the timestamp, the duration (NaN for none) and the result's pickle (None: none)
 Packed = tuple[tuple[list[Any], ...], NameRuns, tuple[Any, ...]]
 

@@ -99,7 +99,7 @@ def _text(extras: dict[str, Any], name: str) -> str | None:
 
 def shape_from_record(record: FinalRecord) -> ResultShape:
     """The ``ResultShape`` of a final record (unflattened only; flattened needs the data)."""
-    cls = _CLASSES.get(record.state_class, _states.State)
+    cls = state_class(record.state_class)
     if cls.kind not in _states.SUCCESSFUL:
         return ResultShape(False)
     return ResultShape(True, record.length, record.problem)

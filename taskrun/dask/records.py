@@ -37,7 +37,7 @@ from taskrun import states as _states
 from taskrun.dask.pickled import InlineResult, LazyInputs, dumps_value
 from taskrun.results.stored import StoredResult
 from taskrun.state_fresh import stamp_seconds
-from taskrun.wire import shape_of
+from taskrun.wire import SCALAR_TYPES, shape_of
 
 RUNNING, RETRYING, FINAL, LOG = "r", "y", "f", "l"
 
@@ -212,17 +212,15 @@ def summarize(
             value = value.load()
         except Exception as err:  # a given state's result that cannot be loaded here
             state, value = _states.Failed(str(err), err), err
-    blob: bytes | None = None
     nbytes = 0 if value is None else _size(value, sizeof)
-    if value is None:
-        pass
-    elif state.is_failed():
+    blob: bytes | None = None
+    if value is not None and state.is_failed():
         blob = _error_blob(value)
-    elif nbytes > inline_limit:
+    elif value is not None and nbytes > inline_limit:
         blob = ON_WORKER
-    elif type(value) in _SCALARS:  # the usual small result: plain pickle cannot fail
+    elif value is not None and type(value) in SCALAR_TYPES:  # plain pickle cannot fail
         blob = _pickle_dumps(value, 5)
-    else:
+    elif value is not None:
         try:
             blob = dumps(value)
         except Exception as err:  # user objects may refuse pickling in any way
@@ -256,8 +254,6 @@ def summarize(
     return state, record
 
 
-#: result types pickled and sized directly: what most short task runs return
-_SCALARS = frozenset({int, float, bool, complex})
 _getsizeof = sys.getsizeof
 _pickle_dumps = pickle.dumps
 
@@ -302,7 +298,7 @@ def _error_blob(error: Any) -> bytes:
 
 
 def _size(value: Any, sizeof: Callable[[Any], int]) -> int:
-    if type(value) in _SCALARS:  # what Dask's sizeof says of them, without its dispatch
+    if type(value) in SCALAR_TYPES:  # what Dask's sizeof says of them, without its dispatch
         return _getsizeof(value)
     try:
         return int(sizeof(value))

@@ -61,14 +61,13 @@ class Arguments:
         for handle in handles:
             submitted = owner(handle)
             position = handle.position
-            if submitted is None and (
-                (handle.submitted is None and handle.state is not None) or handle.is_final
-            ):  # known before any run, or final with its Dask task gone (result here)
+            if submitted is None and handle.is_final:
+                # known before any run, or final with its Dask task gone (result here)
                 if given is None:
                     given = GivenStates()
                     given_index = self.add(given)
                 index, position = given_index, len(given)
-                given.append(handle.state or self.session.state_of(handle))
+                given.append(self.session.state_of(handle))
             elif submitted is not None and position is not None:
                 index = self.add(submitted)
             else:
